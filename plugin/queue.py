@@ -1,0 +1,48 @@
+"""Redis connection and RQ queues; job ids are derived from what they process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+
+log = logging.getLogger("deskpilot.queue")
+
+EVENTS = "deskpilot-events"
+PUSH = "deskpilot-push"
+DEFAULT = "deskpilot-default"
+ALL_QUEUES = (EVENTS, PUSH, DEFAULT)
+
+#: processing a stored event: retried with backoff; the sweeper catches anything beyond
+EVENT_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client with short timeouts: a dead Redis must fail fast, not hang a request."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
+
+
+def queue(conn: redis.Redis, name: str = EVENTS) -> Queue:
+    return Queue(name, connection=conn)
+
+
+def event_job_id(event_id: int) -> str:
+    return f"event-{event_id}"
+
+
+def enqueue_event(conn: redis.Redis, event_id: int, **kwargs: Any) -> None:
+    """Enqueue processing of stored event ``event_id`` (idempotent by job id)."""
+    queue(conn, EVENTS).enqueue_call(
+        "plugin.jobs.process.process_event",
+        args=(event_id,),
+        kwargs=kwargs or None,
+        job_id=event_job_id(event_id),
+        retry=EVENT_RETRY,
+        result_ttl=600,
+        failure_ttl=30 * 24 * 3600,
+        description=f"process event {event_id}",
+    )

