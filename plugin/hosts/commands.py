@@ -1,0 +1,178 @@
+"""The commands the outbox stores and the host clients carry out.
+
+A ``Command`` is plain JSON-able data: the processing job writes it to the outbox in the
+same transaction as the ledger entries, and a push job hands a ticket's pending commands to
+``HostClient.push``. Clients decide nothing; they only translate commands into requests.
+
+Data per type:
+
+=================  ===========================================================================
+``set_status``     ``{"status": <one of rules.event.STATUSES>}``
+``set_deadlines``  ``{"accept_due", "first_response_due", "resolve_due"}``: ISO strings or None
+``log_time``       ``{"minutes": int, "note": str | None, "agent_id": str | None}``
+``add_note``       ``{"visibility": "client" | "internal", "body": str}``
+``set_fields``     ``{"fields": {name: value}}`` (task_type, units, estimate_hours, ...)
+``assign``         ``{"agent_id": str}``
+``set_balance``    ``{"company_id": str, "balance", "reserved", "available"}`` (numbers)
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from rules.event import STATUSES
+
+SET_STATUS = "set_status"
+SET_DEADLINES = "set_deadlines"
+LOG_TIME = "log_time"
+ADD_NOTE = "add_note"
+SET_FIELDS = "set_fields"
+ASSIGN = "assign"
+SET_BALANCE = "set_balance"
+
+TYPES = (SET_STATUS, SET_DEADLINES, LOG_TIME, ADD_NOTE, SET_FIELDS, ASSIGN, SET_BALANCE)
+DEADLINE_KEYS = ("accept_due", "first_response_due", "resolve_due")
+VISIBILITIES = ("client", "internal")
+
+
+class CommandError(ValueError):
+    """A command whose type or data does not match the model above."""
+
+
+def _check(type_: str, data: Mapping[str, Any]) -> None:
+    # Validated at construction so a bad command fails in the processing job (inside its
+    # transaction), not later in a push job that would retry it forever.
+    if type_ not in TYPES:
+        raise CommandError(f"unknown command type {type_!r}")
+    if type_ == SET_STATUS and data.get("status") not in STATUSES:
+        raise CommandError(f"set_status: unknown status {data.get('status')!r}")
+    if type_ == SET_DEADLINES and not set(data) <= set(DEADLINE_KEYS):
+        raise CommandError(f"set_deadlines: unknown keys {sorted(set(data) - set(DEADLINE_KEYS))}")
+    if type_ == LOG_TIME:
+        minutes = data.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
+            raise CommandError(f"log_time: minutes must be a positive int, got {minutes!r}")
+    if type_ == ADD_NOTE:
+        if data.get("visibility") not in VISIBILITIES:
+            raise CommandError(f"add_note: visibility must be one of {VISIBILITIES}")
+        if not isinstance(data.get("body"), str) or not data["body"]:
+            raise CommandError("add_note: body must be a non-empty string")
+    if type_ == SET_FIELDS and not isinstance(data.get("fields"), Mapping):
+        raise CommandError("set_fields: fields must be a mapping")
+    if type_ == ASSIGN and not data.get("agent_id"):
+        raise CommandError("assign: agent_id is required")
+    if type_ == SET_BALANCE and not data.get("company_id"):
+        raise CommandError("set_balance: company_id is required")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One change to write to the host; JSON-able, stored in the outbox."""
+
+    type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(self.type, self.data)
+        # Frozen all the way down: a coalesced command must not alias a caller's dict.
+        object.__setattr__(self, "data", MappingProxyType(_thaw(self.data)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "data": _thaw(self.data)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Command:
+        return cls(type=d["type"], data=d.get("data") or {})
+
+    # Convenience constructors keep call sites short and spelled consistently.
+    @classmethod
+    def set_status(cls, status: str) -> Command:
+        return cls(SET_STATUS, {"status": status})
+
+    @classmethod
+    def set_deadlines(cls, **due: str | None) -> Command:
+        return cls(SET_DEADLINES, {k: due.get(k) for k in DEADLINE_KEYS})
+
+    @classmethod
+    def log_time(cls, minutes: int, note: str | None = None,
+                 agent_id: str | None = None) -> Command:
+        return cls(LOG_TIME, {"minutes": minutes, "note": note, "agent_id": agent_id})
+
+    @classmethod
+    def add_note(cls, body: str, visibility: str = "internal") -> Command:
+        return cls(ADD_NOTE, {"visibility": visibility, "body": body})
+
+    @classmethod
+    def set_fields(cls, **fields: Any) -> Command:
+        return cls(SET_FIELDS, {"fields": fields})
+
+    @classmethod
+    def assign(cls, agent_id: str) -> Command:
+        return cls(ASSIGN, {"agent_id": agent_id})
+
+    @classmethod
+    def set_balance(cls, company_id: str, balance: Any, reserved: Any,
+                    available: Any) -> Command:
+        return cls(SET_BALANCE, {"company_id": company_id, "balance": balance,
+                                 "reserved": reserved, "available": available})
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+# Order in which coalesced "last wins" commands come out; appended items follow.
+_LAST_WINS_ORDER = (SET_FIELDS, SET_STATUS, SET_DEADLINES, ASSIGN, SET_BALANCE)
+
+
+def coalesce(commands: Sequence[Command]) -> list[Command]:
+    """Fold a ticket's pending commands: last status/deadlines/assignee/balance win,
+    fields merge (later keys win), notes and time logs are kept in order.
+
+    Deadlines are whole snapshots (None clears a deadline), so the last one wins outright.
+    Balances are kept per company. Hosts like Zendesk allow only 30 updates per ticket per
+    10 minutes, so a burst of decisions must become one write.
+    """
+    fields: dict[str, Any] = {}
+    last: dict[str, Command] = {}
+    balances: dict[str, Command] = {}
+    appended: list[Command] = []
+    for cmd in commands:
+        if cmd.type == SET_FIELDS:
+            fields.update(cmd.data["fields"])
+        elif cmd.type == SET_BALANCE:
+            balances.pop(cmd.data["company_id"], None)
+            balances[cmd.data["company_id"]] = cmd
+        elif cmd.type in (LOG_TIME, ADD_NOTE):
+            appended.append(cmd)
+        else:
+            last[cmd.type] = cmd
+    out: list[Command] = []
+    for type_ in _LAST_WINS_ORDER:
+        if type_ == SET_FIELDS and fields:
+            out.append(Command(SET_FIELDS, {"fields": fields}))
+        elif type_ == SET_BALANCE:
+            out.extend(balances.values())
+        elif type_ in last:
+            out.append(last[type_])
+    return out + appended
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did: how many host calls, and whether it was only recorded."""
+
+    ticket_id: str
+    calls: int = 0
+    recorded: bool = False
+    detail: str = ""
+    #: host-side ids created by the push (article/note/time entry ids), for the log
+    created: tuple[str, ...] = ()
