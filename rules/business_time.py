@@ -37,7 +37,7 @@ class NoWorkingTime(Exception):
     def __init__(self, cal: Calendar, after: int):
         years = cal.horizon_us / (365.25 * 86_400 * 1_000_000)
         super().__init__(
-            f"calendar '{cal.name}' has no working time within {years:g} years after"
+            f"calendar '{cal.name}' has no working time within {round(years, 1):g} years after"
             f" {from_us(after, cal.tz).isoformat()}"
         )
 

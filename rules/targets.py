@@ -104,7 +104,7 @@ def bug_cutoff(
             cut = TimelineEntry("cutoff", eod, eod, 0, f"end of working day {eod:%a %H:%M}")
         else:
             due = add_working(start, full, cal, pauses)
-            why += f"before {cutoff:%H:%M}: {hours} working hours end before the day does"
+            why += f"before {cutoff:%H:%M}: {hours} working hours fit in that working day"
     else:
         due = add_working(start, full, cal, pauses)
         why += f"at or after {cutoff:%H:%M}: {hours} working hours"
