@@ -3,4 +3,5 @@
 Each capability that adds tables adds its models module here (and a migration).
 """
 
+from plugin.ledger import models as ledger_models  # noqa: F401
 from plugin.storage import models  # noqa: F401

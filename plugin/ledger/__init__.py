@@ -1,0 +1,62 @@
+"""The prepaid-credit ledger: lots with expiry, append-only entries, reservations, debits.
+
+Every function takes a SQLAlchemy session already inside a transaction and the caller's
+clock; none commits. See ``service`` for the task lifecycle.
+"""
+
+from plugin.ledger.accounts import LedgerError
+from plugin.ledger.expiry import expire_lots
+from plugin.ledger.funds import MoneyResult, Purchase, adjust, purchase, record_money
+from plugin.ledger.plans import HOLD, OVERDRAFT, Plan, Plans, PlansError, load_plans
+from plugin.ledger.queries import Balance, Notice, balance, notices
+from plugin.ledger.service import (
+    DEBITED,
+    DUPLICATE,
+    HELD,
+    NO_ACCOUNT,
+    NOTHING,
+    RELEASED,
+    RESERVED,
+    RETYPED,
+    Result,
+    complete,
+    release,
+    reserve,
+    retype,
+)
+from plugin.ledger.statement import Statement, statement
+
+__all__ = [
+    "DEBITED",
+    "DUPLICATE",
+    "HELD",
+    "HOLD",
+    "NO_ACCOUNT",
+    "NOTHING",
+    "OVERDRAFT",
+    "RELEASED",
+    "RESERVED",
+    "RETYPED",
+    "Balance",
+    "LedgerError",
+    "MoneyResult",
+    "Notice",
+    "Plan",
+    "Plans",
+    "PlansError",
+    "Purchase",
+    "Result",
+    "Statement",
+    "adjust",
+    "balance",
+    "complete",
+    "expire_lots",
+    "load_plans",
+    "notices",
+    "purchase",
+    "record_money",
+    "release",
+    "reserve",
+    "retype",
+    "statement",
+]

@@ -1,0 +1,202 @@
+"""Building blocks every ledger operation shares: the company lock, posting, sums, allocation.
+
+Callers pass a session already inside a transaction; nothing here commits or reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
+from plugin.storage.models import Company
+
+
+class LedgerError(Exception):
+    """A ledger operation was refused (bad arguments, below the plan's minimum)."""
+
+
+@dataclass
+class LotLeft:
+    """A lot and what is left in it."""
+
+    lot: CreditLot
+    remaining: int
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def ticket_op_key(ticket_key: str, cycle: int, op: str) -> str:
+    """The idempotency key of one operation on one lifecycle cycle of a ticket."""
+    return f"t:{ticket_key}:{cycle}:{op}"
+
+
+def lock_company(session: Session, company_id: str, now: datetime) -> None:
+    """Serialise every mutation of one company's credits.
+
+    PostgreSQL: a row lock on the company, created first when missing, held until the
+    caller's transaction ends. SQLite: BEGIN IMMEDIATE already serialises all writers, so
+    the row only has to exist.
+    """
+    if is_postgres(session):
+        found = session.execute(
+            select(Company.id).where(Company.id == company_id).with_for_update()
+        ).first()
+        if found is None:
+            session.execute(
+                pg_insert(Company)
+                .values(id=company_id, created_at=now)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
+        return
+    if session.get(Company, company_id) is None:
+        session.add(Company(id=company_id, created_at=now))
+        session.flush()
+
+
+def entry_by_key(session: Session, key: str) -> CreditEntry | None:
+    return session.execute(select(CreditEntry).where(CreditEntry.key == key)).scalar_one_or_none()
+
+
+def post(session: Session, entry: CreditEntry) -> tuple[CreditEntry, bool]:
+    """Insert ``entry`` unless its key exists; returns (the entry with that key, inserted?).
+
+    Under the company lock a duplicate key is found by the lookup; the savepoint covers the
+    race the lock cannot: the same key posted for two companies at once.
+    """
+    existing = entry_by_key(session, entry.key)
+    if existing is not None:
+        return existing, False
+    if not is_postgres(session):
+        session.add(entry)
+        session.flush()
+        return entry, True
+    try:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        original = entry_by_key(session, entry.key)
+        if original is None:
+            raise
+        return original, False
+    return entry, True
+
+
+def allocate(session: Session, entry: CreditEntry, lot_id: int | None, units: int) -> None:
+    if units:
+        session.add(
+            CreditAllocation(
+                entry_id=entry.id, company_id=entry.company_id, lot_id=lot_id, units=units
+            )
+        )
+
+
+def has_account(session: Session, company_id: str) -> bool:
+    """A company has an account once it has had any lot (purchase, grant or adjustment)."""
+    q = select(CreditLot.id).where(CreditLot.company_id == company_id).limit(1)
+    return session.execute(q).first() is not None
+
+
+def totals(session: Session, company_id: str, at: datetime | None = None) -> tuple[int, int]:
+    """(balance, reserved): sums of the entries posted up to ``at``."""
+    q = select(
+        func.coalesce(func.sum(CreditEntry.units), 0),
+        func.coalesce(func.sum(CreditEntry.reserved), 0),
+    ).where(CreditEntry.company_id == company_id)
+    if at is not None:
+        q = q.where(CreditEntry.posted_at <= at)
+    balance, reserved = session.execute(q).one()
+    return int(balance), int(reserved)
+
+
+def open_reservation(session: Session, company_id: str, ticket_key: str, cycle: int) -> int:
+    q = select(func.coalesce(func.sum(CreditEntry.reserved), 0)).where(
+        CreditEntry.company_id == company_id,
+        CreditEntry.ticket_key == ticket_key,
+        CreditEntry.cycle == cycle,
+    )
+    return int(session.execute(q).scalar_one())
+
+
+def lots_left(
+    session: Session,
+    company_id: str | None,
+    *,
+    live_at: datetime | None = None,
+    expired_at: datetime | None = None,
+    positive: bool = True,
+) -> list[LotLeft]:
+    """Lots with what is left in them, soonest-expiring first.
+
+    ``live_at``: only lots still valid at that instant; ``expired_at``: only lots expired by
+    then; ``company_id`` None: every company (the expiry job).
+    """
+    left = func.sum(CreditAllocation.units)
+    q = (
+        select(CreditLot, left)
+        .join(CreditAllocation, CreditAllocation.lot_id == CreditLot.id)
+        .group_by(CreditLot.id)
+        .order_by(CreditLot.expires_at, CreditLot.id)
+    )
+    if company_id is not None:
+        q = q.where(CreditLot.company_id == company_id)
+    if live_at is not None:
+        q = q.where(CreditLot.expires_at > live_at, CreditLot.purchased_at <= live_at)
+    if expired_at is not None:
+        q = q.where(CreditLot.expires_at <= expired_at)
+    if positive:
+        q = q.having(left > 0)
+    return [LotLeft(lot, int(n)) for lot, n in session.execute(q).all()]
+
+
+def debt(session: Session, company_id: str) -> int:
+    """Credits taken that no lot covered (overdraft), not yet settled by a later purchase."""
+    q = select(func.coalesce(func.sum(CreditAllocation.units), 0)).where(
+        CreditAllocation.company_id == company_id, CreditAllocation.lot_id.is_(None)
+    )
+    return -int(session.execute(q).scalar_one())
+
+
+def consume(session: Session, entry: CreditEntry, units: int, live: Sequence[LotLeft]) -> int:
+    """Take ``units`` from the live lots, soonest-expiring first; returns the shortfall.
+
+    The shortfall becomes debt (an allocation with no lot) so the entry's units always equal
+    the sum of its allocations.
+    """
+    need = units
+    for item in live:
+        if need <= 0:
+            break
+        take = min(item.remaining, need)
+        allocate(session, entry, item.lot.id, -take)
+        item.remaining -= take
+        need -= take
+    if need > 0:
+        allocate(session, entry, None, -need)
+    return max(need, 0)
+
+
+def settle_debt(session: Session, entry: CreditEntry, company_id: str, now: datetime) -> None:
+    """Cover outstanding debt from live lots (after credits came back or arrived)."""
+    owed = debt(session, company_id)
+    if owed <= 0:
+        return
+    session.flush()
+    for item in lots_left(session, company_id, live_at=now):
+        take = min(item.remaining, owed)
+        allocate(session, entry, item.lot.id, -take)
+        allocate(session, entry, None, take)
+        owed -= take
+        if owed == 0:
+            break
+    session.flush()

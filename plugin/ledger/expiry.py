@@ -1,0 +1,62 @@
+"""Burning what is left in expired lots: a scheduled job, and a step of every mutation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.ledger.accounts import allocate, lock_company, lots_left, post
+from plugin.ledger.models import CreditEntry, EntryKind
+
+
+def burn_expired(session: Session, company_id: str, now: datetime) -> list[CreditEntry]:
+    """Burn the company's expired remainders; the caller holds the company lock.
+
+    The key counts earlier burns of the lot, so a second run finds nothing left and posts
+    nothing, while credits a reversal put back into an expired lot burn in a new entry.
+    """
+    burns: list[CreditEntry] = []
+    for item in lots_left(session, company_id, expired_at=now):
+        done = session.execute(
+            select(func.count())
+            .select_from(CreditEntry)
+            .where(CreditEntry.lot_id == item.lot.id, CreditEntry.kind == EntryKind.BURN)
+        ).scalar_one()
+        entry, new = post(
+            session,
+            CreditEntry(
+                company_id=company_id,
+                key=f"burn:{item.lot.id}:{done + 1}",
+                kind=EntryKind.BURN,
+                units=-item.remaining,
+                reserved=0,
+                lot_id=item.lot.id,
+                reason=f"lot {item.lot.id} expired {item.lot.expires_at.isoformat()}",
+                posted_at=now,
+            ),
+        )
+        if new:
+            allocate(session, entry, item.lot.id, -item.remaining)
+            burns.append(entry)
+    if burns:
+        session.flush()
+    return burns
+
+
+def expire_lots(
+    session: Session, now: datetime, company_id: str | None = None
+) -> list[CreditEntry]:
+    """Burn every expired remainder (one company, or all); running it twice changes nothing."""
+    if company_id is not None:
+        companies = [company_id]
+    else:
+        expired = lots_left(session, None, expired_at=now)
+        companies = sorted({item.lot.company_id for item in expired})
+    burns: list[CreditEntry] = []
+    # one lock at a time in id order: the only multi-company locker can't deadlock the others
+    for cid in companies:
+        lock_company(session, cid, now)
+        burns += burn_expired(session, cid, now)
+    return burns

@@ -1,0 +1,273 @@
+"""A company's statement: lots, entries with running balance, burns and money lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
+
+COLUMNS = (
+    "id",
+    "posted_at",
+    "kind",
+    "ticket",
+    "cycle",
+    "task_type",
+    "units",
+    "reserved_change",
+    "balance",
+    "reserved",
+    "lots",
+    "flag",
+    "note",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry with the balance and reservations after it."""
+
+    id: int
+    posted_at: datetime
+    kind: str
+    ticket: str | None
+    cycle: int | None
+    task_type: str | None
+    units: int
+    reserved_change: int
+    balance: int
+    reserved: int
+    lots: str
+    flag: str | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["posted_at"] = self.posted_at.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Everything that moved a company's credits and money in a period, adding up."""
+
+    company_id: str
+    start: datetime | None
+    end: datetime | None
+    opening_balance: int
+    opening_reserved: int
+    rows: list[Row]
+    lots: list[dict[str, Any]]
+    money: list[dict[str, Any]]
+    totals: dict[str, int] = field(default_factory=dict)
+    money_totals: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def closing_balance(self) -> int:
+        return self.rows[-1].balance if self.rows else self.opening_balance
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "company_id": self.company_id,
+            "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat() if self.end else None,
+            "opening_balance": self.opening_balance,
+            "opening_reserved": self.opening_reserved,
+            "closing_balance": self.closing_balance,
+            "totals": self.totals,
+            "lots": self.lots,
+            "entries": [row.to_json() for row in self.rows],
+            "money": self.money,
+            "money_totals": self.money_totals,
+        }
+
+
+def statement(
+    session: Session, company_id: str, start: datetime | None = None, end: datetime | None = None
+) -> Statement:
+    """Entries posted in [start, end) with running balance, plus lots and money lines."""
+    before = select(
+        func.coalesce(func.sum(CreditEntry.units), 0),
+        func.coalesce(func.sum(CreditEntry.reserved), 0),
+    ).where(CreditEntry.company_id == company_id)
+    opening, opening_res = (0, 0)
+    if start is not None:
+        opening, opening_res = (
+            int(v) for v in session.execute(before.where(CreditEntry.posted_at < start)).one()
+        )
+    period = [CreditEntry.company_id == company_id]
+    if start is not None:
+        period.append(CreditEntry.posted_at >= start)
+    if end is not None:
+        period.append(CreditEntry.posted_at < end)
+    entries = (
+        session.execute(
+            select(CreditEntry).where(*period).order_by(CreditEntry.posted_at, CreditEntry.id)
+        )
+        .scalars()
+        .all()
+    )
+    moves: dict[int, list[str]] = defaultdict(list)
+    alloc_q = (
+        select(CreditAllocation.entry_id, CreditAllocation.lot_id, CreditAllocation.units)
+        .join(CreditEntry, CreditEntry.id == CreditAllocation.entry_id)
+        .where(*period)
+        .order_by(CreditAllocation.id)
+    )
+    for entry_id, lot_id, units in session.execute(alloc_q):
+        moves[entry_id].append(f"{'lot ' + str(lot_id) if lot_id else 'overdraft'}:{units:+d}")
+    rows: list[Row] = []
+    bal, res = opening, opening_res
+    totals: dict[str, int] = defaultdict(int)
+    for e in entries:
+        bal += e.units
+        res += e.reserved
+        totals[e.kind] += e.units if e.units else e.reserved
+        note = e.reason if not e.author else f"{e.reason} ({e.author})"
+        rows.append(
+            Row(
+                e.id,
+                e.posted_at,
+                e.kind,
+                e.ticket_key,
+                e.cycle,
+                e.task_type,
+                e.units,
+                e.reserved,
+                bal,
+                res,
+                " ".join(moves.get(e.id, ())),
+                e.flag,
+                note,
+            )
+        )
+    lots = [
+        {
+            "lot_id": lot.id,
+            "tasks": lot.tasks,
+            "price_per_task": str(lot.price_per_task),
+            "currency": lot.currency,
+            "plan": lot.plan,
+            "source": lot.source,
+            "purchased_at": lot.purchased_at.isoformat(),
+            "expires_at": lot.expires_at.isoformat(),
+        }
+        for lot in session.execute(
+            select(CreditLot).where(CreditLot.company_id == company_id).order_by(CreditLot.id)
+        ).scalars()
+    ]
+    money_q = select(MoneyLine).where(MoneyLine.company_id == company_id)
+    if start is not None:
+        money_q = money_q.where(MoneyLine.posted_at >= start)
+    if end is not None:
+        money_q = money_q.where(MoneyLine.posted_at < end)
+    money: list[dict[str, Any]] = []
+    money_totals: dict[str, Decimal] = defaultdict(Decimal)
+    for line in session.execute(money_q.order_by(MoneyLine.posted_at, MoneyLine.id)).scalars():
+        money.append(
+            {
+                "id": line.id,
+                "posted_at": line.posted_at.isoformat(),
+                "ticket": line.ticket_key,
+                "amount": str(line.amount),
+                "currency": line.currency,
+                "reason": line.reason,
+            }
+        )
+        money_totals[line.currency] += line.amount
+    return Statement(
+        company_id,
+        start,
+        end,
+        opening,
+        opening_res,
+        rows,
+        lots,
+        money,
+        dict(totals),
+        {k: str(v) for k, v in money_totals.items()},
+    )
+
+
+def render_json(st: Statement) -> str:
+    return json.dumps(st.to_json(), ensure_ascii=False, indent=2)
+
+
+def render_csv(st: Statement) -> str:
+    """Entries only, one row each, with the running balance (money lines in the JSON)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in st.rows:
+        writer.writerow(
+            [
+                r.id,
+                r.posted_at.isoformat(),
+                r.kind,
+                r.ticket or "",
+                "" if r.cycle is None else r.cycle,
+                r.task_type or "",
+                r.units,
+                r.reserved_change,
+                r.balance,
+                r.reserved,
+                r.lots,
+                r.flag or "",
+                r.note or "",
+            ]
+        )
+    return buf.getvalue()
+
+
+def render_table(st: Statement) -> str:
+    """A plain-text statement for the terminal."""
+    out = [
+        f"Statement of {st.company_id}"
+        f"{' from ' + st.start.isoformat() if st.start else ''}"
+        f"{' to ' + st.end.isoformat() if st.end else ''}",
+        "",
+        "Packages:",
+    ]
+    for lot in st.lots:
+        out.append(
+            f"  lot {lot['lot_id']}: {lot['tasks']} x {lot['price_per_task']} "
+            f"{lot['currency']} ({lot['source']}), bought {lot['purchased_at']}, "
+            f"expires {lot['expires_at']}"
+        )
+    out += ["", f"Opening balance {st.opening_balance}, reserved {st.opening_reserved}", ""]
+    head = (
+        f"{'posted':<20} {'kind':<9} {'ticket':<18} {'type':<11} {'units':>6} "
+        f"{'res':>5} {'balance':>8} {'reserved':>8}  lots"
+    )
+    out += [head, "-" * len(head)]
+    for r in st.rows:
+        out.append(
+            f"{r.posted_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {r.kind:<9} "
+            f"{(r.ticket or '')[:18]:<18} {(r.task_type or '')[:11]:<11} {r.units:>+6d} "
+            f"{r.reserved_change:>+5d} {r.balance:>8d} {r.reserved:>8d}  {r.lots}"
+            f"{'  [' + r.flag + ']' if r.flag else ''}"
+        )
+    out += ["", f"Closing balance {st.closing_balance}"]
+    out.append("Totals: " + ", ".join(f"{k} {v:+d}" for k, v in sorted(st.totals.items())))
+    if st.money:
+        out += ["", "Money lines:"]
+        for m in st.money:
+            out.append(
+                f"  {m['posted_at']} {m['ticket'] or '':<18} {m['amount']:>10} "
+                f"{m['currency']}  {m['reason'] or ''}"
+            )
+        out.append("  total: " + ", ".join(f"{v} {k}" for k, v in st.money_totals.items()))
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
