@@ -37,7 +37,11 @@ _MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 
 def load_calendars(path: str | Path) -> dict[str, Calendar]:
     """Load and validate a calendars file; raises SourceError listing all problems."""
-    return calendars_from_source(load_file(path))
+    try:
+        src = load_file(path)
+    except ValueError as exc:  # PyYAML builds 2026-02-30 as a date and fails outside its marks
+        raise SourceError([Problem(str(path), 1, 1, "", f"YAML value: {exc}")]) from exc
+    return calendars_from_source(src)
 
 
 def calendars_from_source(src: Source) -> dict[str, Calendar]:
@@ -124,8 +128,11 @@ def _plain(
         tz = _zone(src, body["timezone"], (*path, "timezone"), problems)
     else:
         problems.append(src.problem(path, "missing 'timezone', e.g. timezone: Europe/Kyiv"))
+    week_ok = True
     if "week" in body:
+        n = len(problems)
         week = _week(src, body["week"], (*path, "week"), problems)
+        week_ok = len(problems) == n
     else:
         week = [()] * 7
         problems.append(src.problem(path, "missing 'week', e.g. week: {mon-fri: 09:00-18:00}"))
@@ -133,7 +140,7 @@ def _plain(
     extra = _dated(src, body.get("extra_holidays"), (*path, "extra_holidays"), problems)
     yearly = _yearly(src, body.get("yearly_holidays"), (*path, "yearly_holidays"), problems)
     overrides = _overrides(src, body.get("overrides"), (*path, "overrides"), problems)
-    if "week" in body and not any(week) and not any(w for w, _ in overrides.values()):
+    if "week" in body and week_ok and not any(week) and not any(w for w, _ in overrides.values()):
         problems.append(src.problem((*path, "week"), "no working hours on any day"))
     if len(problems) > before or tz is None:
         return None
@@ -284,8 +291,9 @@ def _overrides(
             continue
         label = ""
         if isinstance(spec, Mapping):
+            n = len(problems)
             _unknown(src, spec, kpath, OVERRIDE_KEYS, problems)
-            if "hours" not in spec:
+            if "hours" not in spec and len(problems) == n:  # a misspelt 'hours' says enough
                 problems.append(src.problem(kpath, "missing 'hours' (windows, or closed)"))
             label = str(spec.get("name") or "")
             spec = spec.get("hours")
