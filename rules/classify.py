@@ -1,0 +1,106 @@
+"""Classification: the specialist's overrides, then ordered rules, then the fallback type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rules.decision import FALLBACK, OVERRIDE
+from rules.fields import Context
+from rules.model import RuleSet
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the specialist stated on the ticket (custom fields or a ``type:`` tag)."""
+
+    task_type: str | None = None
+    units: int | None = None
+    estimate_hours: float | None = None
+    due_at: datetime | None = None
+    #: override values that could not be used, as (field, message)
+    invalid: tuple[tuple[str, str], ...] = ()
+
+
+def read_overrides(rules: RuleSet, ctx: Context) -> Overrides:
+    cf = ctx.event.ticket.custom_fields
+    o = rules.overrides
+    bad: list[tuple[str, str]] = []
+    task_type = cf.get(o["type_field"]) or None
+    if task_type is None:
+        prefix = o["type_tag_prefix"]
+        tagged = [t[len(prefix) :] for t in ctx.event.ticket.tags if t.startswith(prefix)]
+        task_type = tagged[-1] if tagged else None
+    if task_type is not None and task_type not in rules.types:
+        bad.append((o["type_field"], f"unknown type '{task_type}'"))
+        task_type = None
+    units = _int(cf.get(o["units_field"]))
+    if cf.get(o["units_field"]) not in (None, "") and units is None:
+        bad.append(
+            (o["units_field"], f"units must be a whole number >= 1, got {cf[o['units_field']]!r}")
+        )
+    estimate = _float(cf.get(o["estimate_field"]))
+    due = _datetime(cf.get(o["due_field"]))
+    if cf.get(o["due_field"]) not in (None, "") and due is None:
+        bad.append((o["due_field"], "due date must be ISO 8601 with an offset"))
+    return Overrides(task_type, units, estimate, due, tuple(bad))
+
+
+def classify(
+    rules: RuleSet, ctx: Context, ov: Overrides, trace: list[dict[str, Any]]
+) -> tuple[str, int, str]:
+    """``(type, units, rule)``; ``trace`` gets one entry per rule tried."""
+    stored = ctx.state.ticket
+    t: str
+    rule: str
+    units: int | None
+    if ov.task_type is not None:
+        t, rule, units = ov.task_type, OVERRIDE, None
+    elif stored.rule and stored.rule.startswith("automation:") and stored.task_type in rules.types:
+        # an opt-in re-typing automation decided earlier; keep it until a specialist overrides
+        t, rule, units = str(stored.task_type), stored.rule, stored.units
+    else:
+        t, rule, units = rules.default_type, FALLBACK, None
+        for r in rules.classify:
+            conditions = r.when.trace(ctx)
+            matched = r.when.test(ctx)
+            trace.append({"rule": r.name, "matched": matched, "conditions": conditions})
+            if matched:
+                t, rule, units = r.type, r.name, r.units
+                break
+    if ov.units is not None:
+        units = ov.units
+    return t, int(units or rules.types[t].units), rule
+
+
+def _int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        n = int(str(v).strip()) if v not in (None, "") else None
+    except ValueError:
+        return None
+    return n if n is not None and n >= 1 else None
+
+
+def _float(v: Any) -> float | None:
+    if v in (None, "") or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f > 0 else None
+
+
+def _datetime(v: Any) -> datetime | None:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else None
+    if not isinstance(v, str) or not v:
+        return None
+    try:
+        d = datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    return d if d.tzinfo else None

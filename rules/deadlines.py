@@ -1,0 +1,36 @@
+"""A policy's target specs turned into deadlines through :mod:`rules.targets`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rules import targets
+from rules.business_time import Pause
+from rules.model import Target
+
+
+def compute(
+    target: Target,
+    start: datetime,
+    cal: Any,
+    units: int,
+    pauses: Sequence[Pause],
+    due_at: datetime | None,
+    estimate_hours: float | None,
+) -> targets.Deadline:
+    """The deadline of one target counted from ``start`` (filing, or the deferred start)."""
+    hours = target.hours or 0
+    if target.kind == "working_hours":
+        return targets.working_duration(start, round(hours * 60), cal, pauses)
+    if target.kind == "units_times":
+        return targets.times_base(start, units, round(hours * 60), cal, pauses)
+    if target.kind == "bug_cutoff":
+        return targets.bug_cutoff(start, cal, int(hours or 8), target.cutoff, pauses)
+    if target.kind == "end_of_next_working_day":
+        return targets.end_of_next_working_day(start, cal)
+    # due_date: the stated due date wins; else the estimate in working time, else none yet
+    if due_at is not None or target.fallback != "estimate_hours":
+        return targets.due_from_field(due_at)
+    return targets.duration_from_field(start, estimate_hours, cal, pauses)
