@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from .cal_days import dates, holidays_section, mapping, month_days, overrides_section, unknown_keys
 from .cal_hours import Windows, parse_weekday_key, parse_windows, weekday_choices
 from .cal_model import Calendar, IntersectionCalendar, intersect
 from .source import PathKey, Problem, Source, SourceError, did_you_mean, load_file
@@ -29,10 +29,7 @@ PLAIN_KEYS = (
     "overrides",
 )
 INTERSECT_KEYS = ("description", "intersect", "timezone")
-HOLIDAY_KEYS = ("country", "subdivision", "categories")
-OVERRIDE_KEYS = ("hours", "name")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 
 
 def load_calendars(path: str | Path) -> dict[str, Calendar]:
@@ -47,7 +44,7 @@ def load_calendars(path: str | Path) -> dict[str, Calendar]:
 def calendars_from_source(src: Source) -> dict[str, Calendar]:
     """Validate an already parsed source; raises SourceError listing all problems."""
     problems: list[Problem] = []
-    root = _mapping(src, src.data, (), problems)
+    root = mapping(src, src.data, (), problems)
     for key in root:
         if key not in TOP_KEYS:
             problems.append(
@@ -55,7 +52,7 @@ def calendars_from_source(src: Source) -> dict[str, Calendar]:
             )
     if "calendars" not in root:
         problems.append(src.problem((), "missing 'calendars' (a mapping of name -> calendar)"))
-    specs = _mapping(src, root.get("calendars", {}), ("calendars",), problems)
+    specs = mapping(src, root.get("calendars", {}), ("calendars",), problems)
     plain: dict[str, Calendar] = {}
     intersections: dict[str, tuple[list[str], ZoneInfo | None]] = {}
     for name, spec in specs.items():
@@ -67,7 +64,7 @@ def calendars_from_source(src: Source) -> dict[str, Calendar]:
                 )
             )
             continue
-        body = _mapping(src, spec, path, problems)
+        body = mapping(src, spec, path, problems)
         if "intersect" in body:
             parsed = _intersection(src, str(name), body, path, [*specs], problems)
             if parsed:
@@ -80,25 +77,6 @@ def calendars_from_source(src: Source) -> dict[str, Calendar]:
     if problems:
         raise SourceError(problems)
     return out
-
-
-def _mapping(src: Source, value: Any, path: PathKey, problems: list[Problem]) -> Mapping:
-    if isinstance(value, Mapping):
-        return value
-    problems.append(src.problem(path, f"must be a mapping, got {type(value).__name__}"))
-    return {}
-
-
-def _unknown(
-    src: Source, body: Mapping, path: PathKey, allowed: tuple[str, ...], problems: list[Problem]
-) -> None:
-    for key in body:
-        if key not in allowed:
-            problems.append(
-                src.problem(
-                    (*path, str(key)), f"unknown key '{key}'{did_you_mean(str(key), allowed)}"
-                )
-            )
 
 
 @lru_cache(maxsize=1)
@@ -122,7 +100,7 @@ def _plain(
     src: Source, name: str, body: Mapping, path: PathKey, problems: list[Problem]
 ) -> Calendar | None:
     before = len(problems)
-    _unknown(src, body, path, PLAIN_KEYS, problems)
+    unknown_keys(src, body, path, PLAIN_KEYS, problems)
     tz = None
     if "timezone" in body:
         tz = _zone(src, body["timezone"], (*path, "timezone"), problems)
@@ -136,10 +114,10 @@ def _plain(
     else:
         week = [()] * 7
         problems.append(src.problem(path, "missing 'week', e.g. week: {mon-fri: 09:00-18:00}"))
-    hol = _holidays(src, body.get("holidays"), (*path, "holidays"), problems)
-    extra = _dated(src, body.get("extra_holidays"), (*path, "extra_holidays"), problems)
-    yearly = _yearly(src, body.get("yearly_holidays"), (*path, "yearly_holidays"), problems)
-    overrides = _overrides(src, body.get("overrides"), (*path, "overrides"), problems)
+    hol = holidays_section(src, body.get("holidays"), (*path, "holidays"), problems)
+    extra = dates(src, body.get("extra_holidays"), (*path, "extra_holidays"), problems)
+    yearly = month_days(src, body.get("yearly_holidays"), (*path, "yearly_holidays"), problems)
+    overrides = overrides_section(src, body.get("overrides"), (*path, "overrides"), problems)
     if "week" in body and week_ok and not any(week) and not any(w for w, _ in overrides.values()):
         problems.append(src.problem((*path, "week"), "no working hours on any day"))
     if len(problems) > before or tz is None:
@@ -160,7 +138,7 @@ def _plain(
 def _week(src: Source, value: Any, path: PathKey, problems: list[Problem]) -> list[Windows]:
     week: list[Windows] = [()] * 7
     set_by: dict[int, str] = {}
-    for key, spec in _mapping(src, value, path, problems).items():
+    for key, spec in mapping(src, value, path, problems).items():
         days, err = parse_weekday_key(str(key))
         kpath = (*path, str(key))
         if err:
@@ -181,127 +159,6 @@ def _week(src: Source, value: Any, path: PathKey, problems: list[Problem]) -> li
 
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def _holidays(src: Source, value: Any, path: PathKey, problems: list[Problem]) -> dict[str, Any]:
-    if value is None:
-        return {}
-    import holidays
-
-    body = _mapping(src, value, path, problems)
-    _unknown(src, body, path, HOLIDAY_KEYS, problems)
-    supported = holidays.list_supported_countries()
-    country = body.get("country")
-    if not isinstance(country, str) or country.upper() not in supported:
-        hint = did_you_mean(str(country).upper(), supported) if country else ""
-        problems.append(
-            src.problem(
-                (*path, "country"),
-                f"unknown country code '{country}'{hint} (ISO 3166, e.g. UA, US, DE)",
-            )
-        )
-        return {}
-    out: dict[str, Any] = {"country": country.upper()}
-    subdiv = body.get("subdivision")
-    if subdiv is not None:
-        subdivs = supported[country.upper()]
-        if str(subdiv) not in subdivs:
-            hint = did_you_mean(str(subdiv), subdivs)
-            problems.append(
-                src.problem(
-                    (*path, "subdivision"), f"'{subdiv}' is not a subdivision of {country}{hint}"
-                )
-            )
-        out["subdivision"] = str(subdiv)
-    cats = body.get("categories")
-    if cats is not None:
-        cats = [cats] if isinstance(cats, str) else cats
-        known = holidays.country_holidays(country.upper()).supported_categories
-        if not isinstance(cats, list):
-            problems.append(src.problem((*path, "categories"), "must be a list of categories"))
-        else:
-            for i, cat in enumerate(cats):
-                if cat not in known:
-                    problems.append(
-                        src.problem(
-                            (*path, "categories", i),
-                            f"unknown category '{cat}' for {country}"
-                            f"{did_you_mean(str(cat), known)}",
-                        )
-                    )
-            out["categories"] = [str(c) for c in cats]
-    return out
-
-
-def _as_date(key: Any) -> date | None:
-    if isinstance(key, datetime):
-        return None
-    if isinstance(key, date):
-        return key
-    try:
-        return date.fromisoformat(str(key))
-    except ValueError:
-        return None
-
-
-def _dated(src: Source, value: Any, path: PathKey, problems: list[Problem]) -> dict[date, str]:
-    out: dict[date, str] = {}
-    for key, label in _mapping(src, value or {}, path, problems).items():
-        d = _as_date(key)
-        if d is None:
-            problems.append(src.problem((*path, str(key)), f"'{key}' is not a date (YYYY-MM-DD)"))
-        else:
-            out[d] = str(label) if label is not None else "holiday"
-    return out
-
-
-def _yearly(
-    src: Source, value: Any, path: PathKey, problems: list[Problem]
-) -> dict[tuple[int, int], str]:
-    out: dict[tuple[int, int], str] = {}
-    for key, label in _mapping(src, value or {}, path, problems).items():
-        m = _MONTH_DAY_RE.match(str(key))
-        ok = False
-        if m:
-            try:
-                date(2000, int(m[1]), int(m[2]))  # a leap year, so 02-29 is accepted
-                ok = True
-            except ValueError:
-                ok = False
-        if not m or not ok:
-            problems.append(
-                src.problem(
-                    (*path, str(key)), f"'{key}' is not a month-day (MM-DD, e.g. \"12-25\")"
-                )
-            )
-            continue
-        out[(int(m[1]), int(m[2]))] = str(label) if label is not None else "holiday"
-    return out
-
-
-def _overrides(
-    src: Source, value: Any, path: PathKey, problems: list[Problem]
-) -> dict[date, tuple[Windows, str]]:
-    out: dict[date, tuple[Windows, str]] = {}
-    for key, spec in _mapping(src, value or {}, path, problems).items():
-        kpath = (*path, str(key))
-        d = _as_date(key)
-        if d is None:
-            problems.append(src.problem(kpath, f"'{key}' is not a date (YYYY-MM-DD)"))
-            continue
-        label = ""
-        if isinstance(spec, Mapping):
-            n = len(problems)
-            _unknown(src, spec, kpath, OVERRIDE_KEYS, problems)
-            if "hours" not in spec and len(problems) == n:  # a misspelt 'hours' says enough
-                problems.append(src.problem(kpath, "missing 'hours' (windows, or closed)"))
-            label = str(spec.get("name") or "")
-            spec = spec.get("hours")
-            kpath = (*kpath, "hours")
-        windows, errors = parse_windows(spec)
-        problems.extend(src.problem(kpath, e) for e in errors)
-        out[d] = (windows, label)
-    return out
 
 
 def _intersection(

@@ -43,7 +43,10 @@ def td_us(td: timedelta) -> int:
 
 def from_us(us: int, tz: tzinfo) -> datetime:
     """Microseconds since the epoch as an aware datetime in ``tz``."""
-    return (EPOCH + timedelta(microseconds=us)).astimezone(tz)
+    # fromtimestamp is twice as fast as EPOCH + timedelta and sets ``fold`` on repeated hours
+    secs, micro = divmod(us, US)
+    out = datetime.fromtimestamp(secs, tz)
+    return out.replace(microsecond=micro) if micro else out
 
 
 def date_us(d: date) -> int:

@@ -37,8 +37,8 @@ def default() -> Calendar:
     return load_calendars(ROOT / "config" / "calendars.yaml")["default"]
 
 
-def k(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KYIV)  # type: ignore[misc]
+def k(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=KYIV)
 
 
 def same(a: datetime, b: datetime) -> bool:
@@ -114,7 +114,7 @@ calendars:
     ],
 )
 def test_dst_days_count_real_elapsed_time(cal, day, tz, expected, why):
-    start = datetime(*day, tzinfo=tz)
+    start = datetime(day[0], day[1], day[2], tzinfo=tz)
     end = start + timedelta(days=1)  # wall-clock day: same zone arithmetic
     assert working_between(start, end, DST[cal]) == expected, why
     assert working_between(start, add_working(start, expected, DST[cal]), DST[cal]) == expected

@@ -29,8 +29,8 @@ def default() -> Calendar:
     return load_calendars(ROOT / "config" / "calendars.yaml")["default"]
 
 
-def k(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KYIV)  # type: ignore[misc]
+def k(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=KYIV)
 
 
 def same(a: datetime | None, b: datetime) -> bool:
