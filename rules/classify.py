@@ -57,9 +57,11 @@ def classify(
     units: int | None
     if ov.task_type is not None:
         t, rule, units = ov.task_type, OVERRIDE, None
-    elif stored.rule and stored.rule.startswith("automation:") and stored.task_type in rules.types:
-        # an opt-in re-typing automation decided earlier; keep it until a specialist overrides
-        t, rule, units = str(stored.task_type), stored.rule, stored.units
+    elif stored.known and stored.task_type in rules.types and stored.rule not in (None, OVERRIDE):
+        # classification is made at filing and kept (an edited subject must not re-type a
+        # task behind the specialist's back); a specialist's override changes it
+        t, rule, units = str(stored.task_type), str(stored.rule), stored.units
+        trace.append({"rule": rule, "matched": True, "conditions": [], "kept": True})
     else:
         t, rule, units = rules.default_type, FALLBACK, None
         for r in rules.classify:
