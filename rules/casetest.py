@@ -4,8 +4,8 @@ A file has optional ``defaults`` (``event``, ``state``) deep-merged into each ca
 ``cases``. A case gives ``event`` (the generic webhook body, partial: ``at`` fills
 ``occurred_at`` and ``ticket.created_at``), optional ``now``, ``state``, ``timer: true``
 (a scheduler tick instead of the event), and ``expect``. Scalar expectations compare with
-the ``explain --json`` object, ``facts`` with the ticket facts to store; ``actions``, ``credit_ops`` and ``flags``/``transitions``
-must each be found (a subset match); ``absent_actions`` must not be.
+the ``explain --json`` object, ``facts`` with the ticket facts to store; ``actions``,
+``credit_ops`` and ``flags``/``transitions`` must each be found (a subset match); ``absent_actions`` must not be.
 """
 
 from __future__ import annotations
