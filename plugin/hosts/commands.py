@@ -176,3 +176,5 @@ class PushResult:
     detail: str = ""
     #: host-side ids created by the push (article/note/time entry ids), for the log
     created: tuple[str, ...] = ()
+    #: the steps this attempt completed (see ``plugin.hosts.base``)
+    steps: tuple[str, ...] = ()

@@ -1,0 +1,68 @@
+"""The generic callback of SPEC.md §7: Deskpilot's commands POSTed, signed, to any URL.
+
+Body ``{"delivery_id", "ticket_id", "commands": [{"type": …, …data}]}`` signed like the
+inbound generic webhook: ``X-Deskpilot-Signature: sha256=<hex HMAC-SHA256(secret, body)>``
+with the connection's first webhook secret, plus ``X-Deskpilot-Delivery``. The delivery id
+is the push's idempotency key, so a retried push is recognisable at the receiving end.
+Without a ``callback_url`` the commands are recorded (logged, and kept in the outbox by the
+caller), never failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from plugin.hosts.base import HttpHostClient, Steps, result
+from plugin.hosts.commands import Command, PushResult, coalesce
+from plugin.hosts.errors import HostError
+from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+
+log = logging.getLogger("deskpilot.hosts")
+
+
+def callback_body(delivery_id: str, ticket_id: str, commands: Sequence[Command]) -> bytes:
+    """The exact bytes that are signed and sent."""
+    payload = {"delivery_id": delivery_id, "ticket_id": ticket_id,
+               "commands": [{"type": c.type, **c.to_json()["data"]} for c in commands]}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class GenericClient(HttpHostClient):
+    """Posts commands to the connection's ``callback_url``, or records them."""
+
+    kind = "generic"
+
+    def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
+             idempotency_key: str, done: Collection[str] = ()) -> PushResult:
+        folded = coalesce(commands)
+        if not self.conn.callback_url:
+            # No secrets or bodies at INFO: only what was decided, by type.
+            log.info("hosts.recorded connection=%s ticket=%s delivery=%s commands=%s",
+                     self.conn.name, ticket_id, idempotency_key,
+                     ",".join(c.type for c in folded))
+            return PushResult(ticket_id=ticket_id, recorded=True,
+                              detail="recorded: no callback_url configured")
+        if not self.conn.webhook_secrets:
+            raise HostError(f"connection {self.conn.name!r}: callback needs a webhook secret")
+        body = callback_body(idempotency_key, ticket_id, folded)
+        headers = {"Content-Type": "application/json",
+                   SIGNATURE_HEADER: sign(body, str(self.conn.webhook_secrets[0])),
+                   DELIVERY_HEADER: idempotency_key}
+        steps = Steps(done)
+        steps.run("callback", partial(
+            self.request, "POST", self.conn.callback_url, data=body, headers=headers))
+        return result(ticket_id, steps)
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        raise HostError("a generic connection has no ticket API to read from")
+
+    def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
+        return iter(())  # nothing to poll: the generic source pushes every event
+
+    def list_open(self) -> Iterator[dict[str, Any]]:
+        return iter(())

@@ -1,0 +1,138 @@
+"""Zendesk Support API client: one ``PUT /api/v2/tickets/{id}`` per push where possible.
+
+Zendesk allows 30 updates per ticket per 10 minutes (HOSTS.md §2), so status, custom fields,
+assignee, tags and one comment ride in a single ticket update. A second update is only
+needed when both a public and a private comment are pending (one comment per update).
+
+Facts (HOSTS.md §2): Basic auth ``{email}/token:{api_token}``; statuses new/open/pending/
+hold/solved/closed; ``custom_fields: [{id, value}]``; private note ``comment: {body,
+public: false}``; ``additional_tags`` adds tags without replacing them; no time-entry API,
+the Time Tracking app keeps two custom fields (total seconds, last update seconds); no
+general due-date field, so deadlines go into text fields with the ISO time (plus an
+optional date field, ``resolve_due_date``, for views).
+Organisation fields: ``PUT /api/v2/organizations/{id}`` with
+``{"organization": {"organization_fields": {key: value}}}`` — developer.zendesk.com
+api-reference/ticketing/organizations/organizations#update-organization (as used by
+fprimex/zdesk-cli ``doc/zdesk_organization_update.md``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, result
+from plugin.hosts.coalesce import changeset
+from plugin.hosts.commands import Command, PushResult
+
+
+class ZendeskClient(HttpHostClient):
+    """Writes Deskpilot's commands to a Zendesk account."""
+
+    kind = "zendesk"
+    DEFAULT_STATUS_MAP = {
+        "new": "new", "accepted": "open", "in_progress": "open", "waiting_client": "pending",
+        "on_hold": "hold", "resolved": "solved", "closed": "closed",
+    }
+
+    def auth_headers(self) -> dict[str, str]:
+        user = f"{self.credential('email')}/token:{self.credential('api_token')}"
+        return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
+
+    def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
+             idempotency_key: str, done: Collection[str] = ()) -> PushResult:
+        cs = changeset(commands)
+        steps = Steps(done)
+        skipped: list[str] = []
+        company_side = self.wants_company_side(company)
+        tags = cs.fields.pop("tags", None)
+        update: dict[str, Any] = {}
+        if cs.status and self.host_status(cs.status) is not None:
+            update["status"] = self.host_status(cs.status)
+        if cs.assignee:
+            update["assignee_id"] = int_or_str(cs.assignee)
+        if tags:
+            update["additional_tags"] = list(tags) if isinstance(tags, list | tuple) else [tags]
+        custom = [{"id": int_or_str(k), "value": v}
+                  for k, v in self.ticket_values(cs, skipped, company_side=company_side)]
+        date_field = self.field_key("resolve_due_date")
+        if cs.deadlines is not None and date_field is not None:
+            custom.append({"id": int_or_str(date_field),
+                           "value": iso_date(cs.deadlines.get("resolve_due"))})
+        if cs.time_logs:
+            custom += self._time_fields(ticket_id, sum(t.minutes for t in cs.time_logs) * 60,
+                                        steps, skipped)
+        if custom:
+            update["custom_fields"] = custom
+        comments = _comments(cs)
+        if comments:
+            update["comment"] = comments[0]
+        if update:
+            steps.run("ticket", lambda: self._put(ticket_id, update))
+        for i, comment in enumerate(comments[1:], start=1):
+            steps.run(f"comment-{i}", partial(self._put, ticket_id, {"comment": comment}))
+        org_fields = {str(k): v for k, v in self.company_values(cs)}
+        if company_side and org_fields:
+            steps.run("organization", lambda: self.request(
+                "PUT", f"/api/v2/organizations/{company}",
+                json={"organization": {"organization_fields": org_fields}}))
+        return result(ticket_id, steps, skipped)
+
+    def _put(self, ticket_id: str, ticket: dict[str, Any]) -> Any:
+        return self.request("PUT", f"/api/v2/tickets/{ticket_id}", json={"ticket": ticket})
+
+    def _time_fields(self, ticket_id: str, seconds: int, steps: Steps,
+                     skipped: list[str]) -> list[dict[str, Any]]:
+        total_id, last_id = self.field_key("time_total"), self.field_key("time_last")
+        if total_id is None or last_id is None:
+            skipped.append("time_total/time_last")
+            return []
+        # The total is a running sum kept by the Time Tracking app: read it, then add.
+        ticket = steps.run("read-time", lambda: self.get_ticket(ticket_id)) or {}
+        current = 0
+        for field in ticket.get("custom_fields") or []:
+            if str(field.get("id")) == str(total_id):
+                current = int(float(field.get("value") or 0))
+        return [{"id": int_or_str(total_id), "value": current + seconds},
+                {"id": int_or_str(last_id), "value": seconds}]
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        data = self.request("GET", f"/api/v2/tickets/{ticket_id}") or {}
+        return dict(data.get("ticket") or {})
+
+    def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
+        # Incremental cursor export: the documented way to poll changed tickets.
+        params: dict[str, Any] = {"start_time": int(since.timestamp())}
+        while True:
+            page = self.request("GET", "/api/v2/incremental/tickets/cursor.json",
+                                params=params) or {}
+            yield from page.get("tickets") or []
+            if page.get("end_of_stream", True) or not page.get("after_cursor"):
+                return
+            params = {"cursor": page["after_cursor"]}
+
+    def list_open(self) -> Iterator[dict[str, Any]]:
+        url: str | None = "/api/v2/search.json"
+        params: dict[str, Any] | None = {"query": "type:ticket status<solved"}
+        while url:
+            page = self.request("GET", url, params=params) or {}
+            yield from page.get("results") or []
+            url, params = page.get("next_page"), None
+
+
+def _comments(cs: Any) -> list[dict[str, Any]]:
+    """At most two comments: all public notes in one, all private notes in the other."""
+    public = [n.body for n in cs.notes if not n.internal]
+    private = [n.body for n in cs.notes if n.internal]
+    private += [f"Time logged: {t.minutes} min. {t.note}" for t in cs.time_logs if t.note]
+    out = []
+    for bodies, is_public in ((public, True), (private, False)):
+        if bodies:
+            out.append({"body": "\n\n".join(bodies), "public": is_public})
+    if cs.notes and cs.notes[0].internal and len(out) == 2:
+        out.reverse()  # keep the order the rules produced them in
+    return out
+
