@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from .cal_model import BLOCK_US, Calendar
-from .cal_tz import Interval, day_span, from_us, local_date, merge, td_us, to_us
+from .cal_tz import Interval, day_span, from_us, local_date, merge, to_us
 
 Pause = tuple[datetime, datetime]
 
@@ -45,9 +45,14 @@ class NoWorkingTime(Exception):
 # -- microsecond kernels ----------------------------------------------------------------
 def _add_us(cal: Calendar, t: int, dur: int) -> int:
     """Earliest instant by which ``dur`` (> 0) of open time has passed since ``t``."""
+    # Block.before / Block.at inlined: this is the hot path of every deadline
     k = t // BLOCK_US
-    blk = cal.block(k)
-    c = blk.before(t) + dur
+    blk = cal._blocks.get(k) or cal.block(k)
+    i = bisect_right(blk.starts, t) - 1
+    c = dur
+    if i >= 0:
+        end = blk.ends[i]
+        c += blk.cum_end[i] - (end - t if t < end else 0)
     last_open = t
     while c > blk.total:
         c -= blk.total
@@ -57,7 +62,9 @@ def _add_us(cal: Calendar, t: int, dur: int) -> int:
         if k * BLOCK_US - last_open > cal.horizon_us:
             raise NoWorkingTime(cal, last_open)
         blk = cal.block(k)
-    return blk.at(c)
+    cum = blk.cum_end
+    i = bisect_left(cum, c)
+    return blk.ends[i] - (cum[i] - c)
 
 
 def _between_us(cal: Calendar, a: int, b: int) -> int:
@@ -118,7 +125,8 @@ def add_working(
     start: datetime, duration: timedelta, cal: Calendar, pauses: Sequence[Pause] = ()
 ) -> datetime:
     """The earliest instant by which ``duration`` of working time has passed since ``start``."""
-    t, dur = to_us(start), td_us(duration)
+    t, dur = to_us(start), (duration.days * 86_400 + duration.seconds) * 1_000_000
+    dur += duration.microseconds
     if dur < 0:
         raise ValueError(f"negative working duration {duration}")
     if dur == 0:

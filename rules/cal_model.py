@@ -167,7 +167,10 @@ class Calendar:
         if blk is None:
             blk = self._build_block(k)
             if len(blocks) >= _MAX_BLOCKS:
-                del blocks[next(iter(blocks))]  # oldest first; rebuilding is cheap
+                try:  # oldest first; rebuilding is cheap. Another thread may race us here.
+                    del blocks[next(iter(blocks))]
+                except (RuntimeError, StopIteration, KeyError):
+                    pass
             blocks[k] = blk
         return blk
 
