@@ -1,0 +1,138 @@
+"""``deskpilot rules check | explain | test | replay`` (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rules.casetest import run_dir
+from rules.engine import evaluate
+from rules.explain import render
+from rules.generic_event import EventError, event_from_dict
+from rules.loader import check, config_paths, load_rules
+from rules.source import SourceError
+from rules.state_json import StateError, state_from_json
+
+
+def _default_config() -> str:
+    import os
+
+    return os.environ.get("DESKPILOT_CONFIG_DIR") or "config"
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, explain, test and replay the rules in config/rules/."""
+
+
+@rules_group.command("check")
+@click.argument("directory", required=False)
+def check_cmd(directory: str | None) -> None:
+    """Validate the rules (exit 1 with file:line:col: key.path: message per problem)."""
+    problems = check(directory or _default_config())
+    for p in problems:
+        click.echo(str(p))
+    errors = sum(1 for p in problems if p.severity == "error")
+    if errors:
+        click.echo(f"{errors} error(s)", err=True)
+        sys.exit(1)
+
+
+def _load_or_exit(config: str) -> Any:
+    try:
+        return load_rules(config)
+    except SourceError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        sys.exit(2)
+
+
+@rules_group.command("explain")
+@click.argument("event_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the SPEC §7 JSON object")
+@click.option("--now", help="ISO 8601 time of evaluation (default: the event's occurred_at)")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), help="JSON facts")
+@click.option("--config", "config", help="config directory (default: config/)")
+def explain_cmd(
+    event_file: str, as_json: bool, now: str | None, state_file: str | None, config: str | None
+) -> None:
+    """Show what the rules decide for EVENT_FILE; writes nothing, reads no database."""
+    try:
+        body = json.loads(Path(event_file).read_text(encoding="utf-8"))
+        event = event_from_dict(body)
+        state = state_from_json(
+            json.loads(Path(state_file).read_text(encoding="utf-8")) if state_file else {}
+        )
+        when = datetime.fromisoformat(now) if now else event.occurred_at
+        if when.tzinfo is None:
+            raise EventError({"--now": "needs a UTC offset"})
+    except (OSError, ValueError, EventError, StateError) as exc:
+        errors = exc.errors if isinstance(exc, EventError) else {"error": str(exc)}
+        for key, msg in errors.items():
+            click.echo(f"{key}: {msg}", err=True)
+        sys.exit(2)
+    rules = _load_or_exit(config or _default_config())
+    decision = evaluate(rules, event, state, when)
+    if as_json:
+        click.echo(json.dumps(decision.to_json(), ensure_ascii=False, default=str))
+    else:
+        click.echo(render(decision))
+
+
+@rules_group.command("test")
+@click.argument("directory", required=False)
+def test_cmd(directory: str | None) -> None:
+    """Run the YAML test cases in config/tests/ against config/rules/."""
+    config_dir, _ = config_paths(directory or _default_config())
+    tests_dir = (
+        Path(directory)
+        if directory and Path(directory, "..", "rules").is_dir() and Path(directory).name == "tests"
+        else config_dir / "tests"
+    )
+    rules = _load_or_exit(str(config_dir))
+    results = run_dir(rules, tests_dir)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        click.echo(f"FAIL {r.file}:{r.line}: {r.name}")
+        if r.error:
+            click.echo(f"    error: {r.error}")
+        for key, want, got in r.diffs:
+            click.echo(f"    {key}:\n      expected: {want!r}\n      actual:   {got!r}")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or not results:
+        sys.exit(1)
+
+
+@rules_group.command("replay")
+@click.option("--since", required=True, help="date (YYYY-MM-DD) or ISO datetime")
+@click.option("--config", "config", help="config directory to replay with (default: config/)")
+@click.option("--apply", "apply", is_flag=True, help="write the changes (ledger reversals)")
+def replay_cmd(since: str, config: str | None, apply: bool) -> None:
+    """Re-run stored events through the given config and show what would change per ticket."""
+    from plugin.rules_replay import apply_changes, replay_events
+    from plugin.settings import load_settings
+    from plugin.storage import Database
+
+    start = datetime.fromisoformat(since)
+    if isinstance(start, date) and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    rules = _load_or_exit(config or _default_config())
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        changes = replay_events(db, rules, start, progress=True)
+        for ch in changes:
+            click.echo(f"{ch.connection}/{ch.ticket_id}:")
+            for key, (old, new) in ch.diff.items():
+                click.echo(f"    {key}: {old} -> {new}")
+        click.echo(f"{len(changes)} ticket(s) would change" + ("" if not apply else "; applying"))
+        if apply and changes:
+            done = apply_changes(db, changes)
+            click.echo(f"applied to {done} ticket(s)")
+    finally:
+        db.dispose()

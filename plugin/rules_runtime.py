@@ -1,0 +1,98 @@
+"""Hot reload of the rules: a holder that re-reads ``config/`` when its content hash changes.
+
+An invalid edit keeps the last good rules running; every error is logged, counted in a
+metric, and kept in ``errors`` (the worker may add them as an internal note to a
+configured admin ticket through ``on_error``). Every decision records ``rules.version``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from rules.loader import analyse, version_of
+from rules.model import RuleSet
+from rules.source import Problem
+
+log = logging.getLogger("deskpilot.rules")
+
+RELOAD_ERRORS = Counter("deskpilot_rules_reload_errors", "Rules reloads rejected as invalid")
+RELOADS = Counter("deskpilot_rules_reloads", "Rules reloads that took effect")
+INVALID = Gauge("deskpilot_rules_invalid", "1 while the files on disk are invalid")
+
+
+class RulesHolder:
+    """The current :class:`RuleSet`; ``get()`` reloads at most every ``min_interval`` seconds."""
+
+    def __init__(
+        self,
+        config_dir: str | Path,
+        min_interval: float = 2.0,
+        on_error: Callable[[str, list[Problem]], None] | None = None,
+    ) -> None:
+        self.config_dir = Path(config_dir)
+        self.min_interval = min_interval
+        self.on_error = on_error
+        self._rules: RuleSet | None = None
+        self._disk_version: str | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self.errors: list[Problem] = []
+
+    @property
+    def rules(self) -> RuleSet:
+        rules = self.get()
+        if rules is None:
+            raise RuntimeError("no valid rules loaded: " + "; ".join(str(p) for p in self.errors))
+        return rules
+
+    def get(self) -> RuleSet | None:
+        if time.monotonic() - self._checked >= self.min_interval:
+            self.reload()
+        return self._rules
+
+    def reload(self) -> bool:
+        """Re-read when the files changed; True when new rules took effect."""
+        with self._lock:
+            self._checked = time.monotonic()
+            disk = version_of(self.config_dir)
+            if disk == self._disk_version:
+                return False
+            self._disk_version = disk
+            rules, problems = analyse(self.config_dir)
+            errors = [p for p in problems if p.severity == "error"]
+            if rules is None:
+                self.errors = errors
+                RELOAD_ERRORS.inc()
+                INVALID.set(1)
+                kept = self._rules.version if self._rules else "none"
+                for p in errors:
+                    log.error("rules.invalid %s", p)
+                log.error("rules.reload-rejected version=%s keeping=%s", disk, kept)
+                if self.on_error is not None:
+                    self.on_error(disk, errors)
+                return False
+            self.errors = []
+            INVALID.set(0)
+            RELOADS.inc()
+            self._rules = rules
+            log.info("rules.reloaded version=%s", rules.version)
+            return True
+
+
+def admin_note_text(version: str, problems: list[Problem]) -> str:
+    """The internal note for the admin ticket when an edit is rejected."""
+    lines = "\n".join(str(p) for p in problems)
+    return f"Rules edit {version} rejected; the previous rules stay in force.\n{lines}"
+
+
+def describe(holder: RulesHolder) -> dict[str, Any]:
+    """Status for a dashboard or health endpoint."""
+    r = holder._rules
+    return {"version": r.version if r else None, "errors": [str(p) for p in holder.errors]}
