@@ -21,3 +21,6 @@ main.add_command(send_cmd)
 main.add_command(db_group)
 
 # Command groups of the other capabilities register here, one line each.
+from plugin.cli.rules_cmd import rules_group  # noqa: E402
+
+main.add_command(rules_group)
