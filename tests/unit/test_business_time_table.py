@@ -243,3 +243,12 @@ def test_precomputed_data_for_five_years_is_small(default):
     cal = load_calendars(ROOT / "config" / "calendars.yaml")["default"]
     add_working(k(2026, 1, 1), 5 * 261 * 9 * H, cal)
     assert 0 < cal.cached_bytes() < 1_000_000
+
+
+def test_always_open_calendar_is_plain_time_across_block_boundaries():
+    always = cals('calendars:\n  x: {timezone: UTC, week: {mon-sun: "00:00-24:00"}}\n')["x"]
+    a, b = datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+    assert open_intervals(a, b, always) == [(a, b)]  # blocks are 26 weeks; merged across them
+    assert working_between(a, b, always) == b - a
+    assert add_working(a, b - a, always) == b
+    assert same(end_of_working_day(a, always), datetime(2026, 1, 2, tzinfo=UTC))
