@@ -5,7 +5,8 @@ A file has optional ``defaults`` (``event``, ``state``) deep-merged into each ca
 ``occurred_at`` and ``ticket.created_at``), optional ``now``, ``state``, ``timer: true``
 (a scheduler tick instead of the event), and ``expect``. Scalar expectations compare with
 the ``explain --json`` object, ``facts`` with the ticket facts to store; ``actions``,
-``credit_ops`` and ``flags``/``transitions`` must each be found (a subset match); ``absent_actions`` must not be.
+``credit_ops`` and ``flags``/``transitions`` must each be found (a subset match);
+``absent_actions`` must not be.
 """
 
 from __future__ import annotations
