@@ -1,12 +1,15 @@
 """The scheduler process: owns every timer. Exactly one runs per installation.
 
 Each periodic task is a function ``(ctx, now) -> str`` registered in :data:`TASKS` with its
-interval; :func:`tick` runs every task that is due. Timers that belong to tickets live in
-the database, so a flushed Redis loses none of them.
+interval; :func:`tick` runs every task that is due. Ticket timers (acceptance overdue,
+breach warnings, auto-close, deferred starts) live in the database (``plugin.timers``), so a
+flushed Redis or a restart loses none: every tick reads the due ones from the table. Workers
+run without rq's own scheduler; retries of pushes are re-enqueued from here too.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import time
@@ -16,17 +19,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
-from plugin.queue import enqueue_event, event_job_id, queue
+from plugin.outbox import OutboxRow, OutboxState, enqueue_push, push_job_id
+from plugin.queue import PUSH, enqueue_event, event_job_id, queue
 from plugin.storage.db import utcnow
-from plugin.storage.models import Event, EventState
+from plugin.storage.models import Event, EventState, Ticket
+from plugin.timers import fire_due_timers
 
 log = logging.getLogger("deskpilot.scheduler")
 
 #: stored events not processed after this long are re-enqueued
 STRANDED_AFTER = timedelta(seconds=60)
+#: fresh outbox rows get their push job after commit; only older ones are the sweeper's
+OUTBOX_STRANDED_AFTER = timedelta(seconds=30)
+LIVE = {"queued", "started", "scheduled", "deferred"}
 
 
 def sweep_events(ctx: Context, now: datetime) -> str:
@@ -45,14 +53,128 @@ def sweep_events(ctx: Context, now: datetime) -> str:
     again = 0
     for event_id in rows:
         job = q.fetch_job(event_job_id(event_id))
-        if job is not None and job.get_status(refresh=True) in {"queued", "started",
-                                                                 "scheduled", "deferred"}:
+        if job is not None and job.get_status(refresh=True) in LIVE:
             continue
         enqueue_event(ctx.redis, event_id)
         again += 1
     if again:
         log.warning("scheduler.sweep re-enqueued=%s", again)
     return f"{again} re-enqueued"
+
+
+def sweep_outbox(ctx: Context, now: datetime) -> str:
+    """Enqueue pushes for rows whose retry is due, and for rows left behind (Redis lost,
+    a worker killed mid-push: its claim expires)."""
+    with ctx.db.session() as session:
+        rows = session.execute(
+            select(OutboxRow.connection, OutboxRow.ticket_id, func.max(OutboxRow.id),
+                   func.max(OutboxRow.attempts))
+            .where(or_(
+                and_(OutboxRow.state == OutboxState.PENDING, OutboxRow.next_attempt_at <= now,
+                     or_(OutboxRow.attempts > 0,
+                         OutboxRow.created_at < now - OUTBOX_STRANDED_AFTER)),
+                and_(OutboxRow.state == OutboxState.SENDING, OutboxRow.claimed_until < now),
+            ))
+            .group_by(OutboxRow.connection, OutboxRow.ticket_id)
+            .limit(2000)
+        ).all()
+    if not rows:
+        return "0 due"
+    q = queue(ctx.redis, PUSH)
+    again = 0
+    for connection, ticket_id, max_id, attempts in rows:
+        # one job id per (last row, attempt): a queued or running job is not doubled, and
+        # push jobs leave no result behind, so a finished one does not block the next
+        salt = f"sw{max_id}-{attempts}"
+        if q.fetch_job(push_job_id(connection, ticket_id, salt)) is not None:
+            continue
+        if enqueue_push(ctx.redis, connection, ticket_id, salt):
+            again += 1
+    return f"{again} enqueued"
+
+
+def expire_lots(ctx: Context, now: datetime) -> str:
+    """Burn expired credit lots, and push the new balance of each company touched."""
+    from plugin import ledger
+    from plugin.jobs.apply import balance_command
+    from plugin.outbox import add_commands, enqueue_after_commit
+
+    with ctx.db.session() as session:
+        burns = ledger.expire_lots(session, now)
+        companies = sorted({b.company_id for b in burns})
+        touched: list[tuple[str, str]] = []
+        for company in companies:
+            cmd = balance_command(session, company, now)
+            # the balance travels with the company's latest ticket on each connection
+            latest = session.execute(
+                select(Ticket.connection, func.max(Ticket.id))
+                .where(Ticket.company_id == company).group_by(Ticket.connection)
+            ).all()
+            for connection, ticket_pk in latest:
+                ticket = session.get(Ticket, ticket_pk)
+                assert ticket is not None
+                key = f"expiry:{company}:{now.date().isoformat()}:{connection}"
+                if add_commands(session, connection, ticket.host_ticket_id, [cmd], key, now,
+                                company_id=company):
+                    touched.append((connection, ticket.host_ticket_id))
+        enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"x{int(now.timestamp())}")
+    return f"{len(burns)} burned in {len(companies)} companies"
+
+
+def _hook(module: str, name: str) -> Callable[..., Any] | None:
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return found if callable(found) else None
+
+
+def reconcile_hosts(ctx: Context, now: datetime) -> str:
+    """Poll each host for recently updated tickets (``plugin.hosts.reconcile``)."""
+    fn = _hook("plugin.hosts.reconcile", "reconcile")
+    if fn is None:
+        return "not installed"
+    done = []
+    for conn in ctx.settings.connections:
+        key = f"deskpilot:sched:reconcile:{conn.name}"
+        # per-connection period: reconcile_minutes; the mark lives in Redis (a flush only
+        # makes the next poll come early)
+        if not ctx.redis.set(key, now.isoformat(), nx=True, ex=conn.reconcile_minutes * 60):
+            continue
+        done.append(f"{conn.name}: {fn(ctx, conn, now)}")
+    return "; ".join(done) or "none due"
+
+
+def _once_per(ctx: Context, name: str, period_key: str, ttl: timedelta) -> bool:
+    return bool(ctx.redis.set(f"deskpilot:sched:{name}:{period_key}", "1", nx=True,
+                              ex=int(ttl.total_seconds())))
+
+
+def daily_digest(ctx: Context, now: datetime) -> str:
+    """Once per local day after 09:00: the reports' daily digest (``plugin.reports``)."""
+    local = now.astimezone(ctx.settings.tz)
+    if local.hour < 9:
+        return "not yet"
+    fn = _hook("plugin.reports.schedule", "daily_digest")
+    if fn is None:
+        return "not installed (plugin.reports.schedule.daily_digest)"
+    if not _once_per(ctx, "daily-digest", local.date().isoformat(), timedelta(days=3)):
+        return "done today"
+    return str(fn(ctx, now))
+
+
+def weekly_report(ctx: Context, now: datetime) -> str:
+    """Once per ISO week, Monday after 09:00: the weekly report (``plugin.reports``)."""
+    local = now.astimezone(ctx.settings.tz)
+    if local.weekday() != 0 or local.hour < 9:
+        return "not yet"
+    fn = _hook("plugin.reports.schedule", "weekly_report")
+    if fn is None:
+        return "not installed (plugin.reports.schedule.weekly_report)"
+    year, week, _ = local.isocalendar()
+    if not _once_per(ctx, "weekly-report", f"{year}-W{week}", timedelta(days=10)):
+        return "done this week"
+    return str(fn(ctx, now))
 
 
 @dataclass(frozen=True)
@@ -65,7 +187,13 @@ class Task:
 
 
 TASKS: list[Task] = [
+    Task("push-outbox", timedelta(seconds=1), sweep_outbox),
+    Task("ticket-timers", timedelta(seconds=5), fire_due_timers),
     Task("sweep-events", timedelta(seconds=30), sweep_events),
+    Task("expire-lots", timedelta(hours=1), expire_lots),
+    Task("reconcile", timedelta(seconds=60), reconcile_hosts),
+    Task("daily-digest", timedelta(minutes=5), daily_digest),
+    Task("weekly-report", timedelta(minutes=5), weekly_report),
 ]
 
 
@@ -90,8 +218,11 @@ def tick(ctx: Context, now: datetime, last_run: dict[str, datetime] | None = Non
     return results
 
 
-def run_forever(ctx: Context, interval: float = 5.0, clock: Callable[[], Any] = utcnow) -> None:
+def run_forever(ctx: Context, interval: float = 1.0, clock: Callable[[], Any] = utcnow) -> None:
     """Tick every ``interval`` seconds until SIGTERM or SIGINT."""
+    from plugin.context import set_context
+
+    set_context(ctx)  # timers run the processing code, which asks for the context
     stopping = False
 
     def _stop(*_: Any) -> None:
@@ -106,6 +237,6 @@ def run_forever(ctx: Context, interval: float = 5.0, clock: Callable[[], Any] = 
         tick(ctx, clock(), last)
         slept = 0.0
         while slept < interval and not stopping:
-            time.sleep(0.2)
-            slept += 0.2
+            time.sleep(0.1)
+            slept += 0.1
     log.info("scheduler.stopped")

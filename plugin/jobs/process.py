@@ -1,21 +1,37 @@
-"""``process_event``: turn one stored webhook into ticket state.
+"""``process_event``: one stored webhook → rules → one transaction of state, credits, outbox.
 
-The foundation records the ticket snapshot; the rules, ledger and outbox steps hang on
-:func:`apply_events`, which runs inside the same database transaction.
+Flow per event: lock the event row, re-parse it, skip own writes (loop guard), then per
+ticket event: lock the ticket row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises
+writers at ``BEGIN IMMEDIATE``), load the facts, evaluate the rules, apply the decision
+(ticket state, ledger, outbox rows, timers) and mark the event processed — all in one
+transaction. Push jobs are enqueued after it commits.
+
+Ordering: a delivery older than the ticket's last processed event (by the event's own
+``occurred_at``) is *late*: its snapshot is not applied (status and deadlines never go
+back); only what it adds (a comment, a time entry, a rating) is evaluated, against the
+newest snapshot.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import logging
-from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.context import get_context
+from plugin.context import Context, get_context
+from plugin.jobs.apply import Applied, apply_decision
+from plugin.jobs.models import TicketTimer, TimerState
+from plugin.jobs.state import load_state, store_snapshot, stored_snapshot
+from plugin.outbox import enqueue_after_commit
 from plugin.storage.db import utcnow
 from plugin.storage.models import Company, Event, EventState, Ticket
+from rules.decision import iso
 from rules.event import EventType, TicketEvent
 
 log = logging.getLogger("deskpilot.jobs")
@@ -30,45 +46,138 @@ def parse_stored(event: Event, settings_conn: object) -> list[TicketEvent]:
     return list(adapter.parse(event.body, event.headers or {}, conn))
 
 
+class _RulesCache:
+    """Last good rules per config dir, reloaded when the files' content hash changes."""
+
+    def __init__(self) -> None:
+        self.version: str | None = None
+        self.rules: Any = None
+
+    def get(self, config_dir: Any) -> Any:
+        from rules.loader import load_rules, version_of
+
+        version = version_of(config_dir)
+        if version != self.version or self.rules is None:
+            try:
+                self.rules = load_rules(config_dir)
+            except Exception:  # noqa: BLE001 - keep the last good rules (ElastAlert's reload)
+                if self.rules is None:
+                    raise
+                log.exception("jobs.rules-reload-failed version=%s", version)
+            self.version = version
+        return self.rules
+
+
+def current_rules(ctx: Context) -> Any:
+    """The rules for this job: the runtime holder's (hot reload), a test's, or our cache."""
+    given = ctx.extras.get("rules")
+    if given is not None:
+        return given() if callable(given) else given
+    try:  # the rules engineer's hot-reloading holder, when installed
+        runtime: Any = importlib.import_module("plugin.rules_runtime")
+    except ImportError:
+        runtime = None
+    getter = getattr(runtime, "current", None)
+    if callable(getter):
+        return getter(ctx.settings.config_dir)
+    cache = ctx.extras.setdefault("rules-cache", _RulesCache())
+    return cache.get(ctx.settings.config_dir)
+
+
+def _ensure_company(session: Session, ev: TicketEvent) -> None:
+    company = ev.ticket.company
+    if company is None or session.get(Company, company.id) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(Company(id=company.id, name=company.name))
+    except IntegrityError:
+        pass  # another worker created it first
+
+
+def lock_ticket(session: Session, connection: str, host_ticket_id: str,
+                ev: TicketEvent | None = None) -> Ticket | None:
+    """The ticket row, locked for this transaction; created from ``ev`` on first sight."""
+    q = select(Ticket).where(Ticket.connection == connection,
+                             Ticket.host_ticket_id == host_ticket_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    ticket = session.execute(q).scalar_one_or_none()
+    if ticket is not None or ev is None:
+        return ticket
+    _ensure_company(session, ev)
+    try:
+        with session.begin_nested():
+            session.add(Ticket(connection=connection, host_ticket_id=host_ticket_id, units=1,
+                               status="new", filed_at=ev.ticket.created_at, facts={}))
+    except IntegrityError:
+        pass  # created concurrently: the SELECT below waits for its lock
+    return session.execute(q.execution_options(populate_existing=True)).scalar_one()
+
+
+def _take_snapshot(session: Session, ticket: Ticket, ev: TicketEvent) -> None:
+    _ensure_company(session, ev)
+    t = ev.ticket
+    ticket.company_id = t.company.id if t.company else ticket.company_id
+    ticket.subject = (t.subject or "")[:500] or ticket.subject
+    ticket.priority = t.priority or ticket.priority
+    ticket.last_event_at = ev.occurred_at
+    store_snapshot(ticket, t)
+
+
 def upsert_ticket(session: Session, ev: TicketEvent) -> Ticket:
-    """The ticket row for ``ev``, created on first sight, with the snapshot applied."""
-    ticket = session.execute(
-        select(Ticket).where(
-            Ticket.connection == ev.connection, Ticket.host_ticket_id == ev.ticket.id
-        )
-    ).scalar_one_or_none()
-    if ev.ticket.company is not None and session.get(Company, ev.ticket.company.id) is None:
-        session.add(Company(id=ev.ticket.company.id, name=ev.ticket.company.name))
-        session.flush()
-    if ticket is None:
-        ticket = Ticket(
-            connection=ev.connection, host_ticket_id=ev.ticket.id, units=1, status="new",
-            filed_at=ev.ticket.created_at, facts={},
-        )
-        session.add(ticket)
-    ticket.company_id = ev.ticket.company.id if ev.ticket.company else ticket.company_id
-    ticket.subject = (ev.ticket.subject or "")[:500] or ticket.subject
-    ticket.priority = ev.ticket.priority or ticket.priority
-    if ev.ticket.status:
-        ticket.status = ev.ticket.status
+    """The ticket row for ``ev`` (created on first sight) with its snapshot, unless late."""
+    ticket = lock_ticket(session, ev.connection, ev.ticket.id, ev)
+    assert ticket is not None
     if ticket.last_event_at is None or ev.occurred_at >= ticket.last_event_at:
-        ticket.last_event_at = ev.occurred_at
+        _take_snapshot(session, ticket, ev)
+        if ev.ticket.status:
+            ticket.status = ev.ticket.status
     session.flush()
     return ticket
 
 
-#: the step that applies parsed events inside the transaction; the workers replace it
-EventApplier = Callable[[Session, Event, list[TicketEvent], datetime], None]
+def team_today(rules: Any, now: datetime) -> Any:
+    cal = rules.calendars[rules.team_calendar]
+    return now.astimezone(cal.tz).date()
 
 
-def record_only(session: Session, row: Event, events: list[TicketEvent], now: datetime) -> None:
-    for ev in events:
-        if ev.event != EventType.UNKNOWN and not ev.own_write:
-            upsert_ticket(session, ev)
+def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rules: Any,
+                         now: datetime, source_key: str) -> Applied:
+    """Evaluate one ticket event against the stored facts and apply the decision."""
+    from rules.engine import evaluate
+
+    late = ticket.last_event_at is not None and ev.occurred_at < ticket.last_event_at
+    if late:
+        newest = stored_snapshot(ticket) or ev.ticket
+        ev = dataclasses.replace(ev, ticket=newest, changes={})
+        log.info("job.event-late ticket=%s occurred_at=%s", ticket.host_ticket_id,
+                 iso(ev.occurred_at))
+    else:
+        _take_snapshot(session, ticket, ev)
+    # lifecycle instants are the event's own time (as `rules explain` does), never later
+    # than the job's clock
+    at = min(ev.occurred_at, now)
+    state = load_state(session, ticket, ticket.company_id, team_today(rules, at), at)
+    decision = evaluate(rules, ev, state, at)
+    if decision.ignored:
+        return Applied()
+    applied = apply_decision(session, ticket, decision, state, rules, source_key=source_key,
+                             now=now)
+    record_metrics(session, ticket, ev, decision, rules, at)
+    return applied
 
 
-def apply_events(session: Session, row: Event, events: list[TicketEvent], now: datetime) -> None:
-    record_only(session, row, events, now)
+def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: Any,
+                   rules: Any, at: datetime) -> None:
+    """Keep the reports' per-ticket metrics in the same transaction (when installed)."""
+    try:
+        record: Any = importlib.import_module("plugin.reports.record")
+    except ImportError:
+        return
+    cal = rules.calendars.get(decision.calendar) or rules.calendars[rules.default_calendar]
+    session.flush()
+    record.record_event(session, ticket, ev, decision, at, cal)
 
 
 def process_event(event_id: int, now: datetime | None = None) -> str:
@@ -87,10 +196,57 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
         if conn is None:
             row.state, row.last_error = EventState.FAILED, "connection no longer configured"
             return row.state
-        events = parse_stored(row, conn)
-        apply_events(session, row, events, now)
-        row.state = EventState.PROCESSED
-        row.processed_at = now
-        row.last_error = None
+        events = [ev for ev in parse_stored(row, conn) if ev.event != EventType.UNKNOWN]
+        # loop guard: our own writes echoed back trigger no processing and no debit
+        mine = [ev for ev in events if not ev.own_write]
+        if not mine:
+            row.state, row.processed_at = EventState.IGNORED, now
+            row.last_error = "own write echoed back" if events else "event type not acted on"
+            return row.state
+        rules = current_rules(ctx)
+        touched: set[tuple[str, str]] = set()
+        for n, ev in enumerate(mine):
+            ticket = lock_ticket(session, row.connection, ev.ticket.id, ev)
+            assert ticket is not None
+            applied = process_ticket_event(session, ticket, ev, rules, now,
+                                           source_key=f"event:{row.id}:{n}")
+            if applied.outbox:
+                touched.add((ticket.connection, ticket.host_ticket_id))
+        row.state, row.processed_at, row.last_error = EventState.PROCESSED, now, None
+        enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"e{row.id}")
     log.info("job.event-processed id=%s", event_id)
     return EventState.PROCESSED
+
+
+def run_timer(ctx: Context, timer_id: int, now: datetime) -> bool:
+    """Fire one ticket timer at ``now`` through the engine's timer entry point (once)."""
+    from rules.engine import evaluate_timer
+
+    with ctx.db.session() as session:
+        timer = session.get(TicketTimer, timer_id)
+        if timer is None or timer.state != TimerState.ARMED or timer.due_at > now:
+            return False
+        ticket = session.get(Ticket, timer.ticket_pk)
+        if ticket is None:
+            return False
+        ticket = lock_ticket(session, ticket.connection, ticket.host_ticket_id)
+        session.refresh(timer)  # re-read under the ticket lock: another tick may have fired it
+        if ticket is None or timer.state != TimerState.ARMED:
+            return False
+        timer.state, timer.fired_at = TimerState.FIRED, now
+        snapshot = stored_snapshot(ticket)
+        if snapshot is None:
+            timer.last_error = "no ticket snapshot stored"
+            return False
+        rules = current_rules(ctx)
+        state = load_state(session, ticket, ticket.company_id, team_today(rules, now), now)
+        decision = evaluate_timer(rules, snapshot, state, now)
+        source = f"timer:{timer.id}:{timer.kind}:{iso(timer.due_at)}"
+        applied = apply_decision(session, ticket, decision, state, rules, source_key=source,
+                                 now=now)
+        if applied.outbox:
+            enqueue_after_commit(session, lambda: ctx.redis,
+                                 [(ticket.connection, ticket.host_ticket_id)],
+                                 salt=f"t{timer.id}")
+    log.info("timers.fired timer=%s kind=%s", timer_id, timer.kind)
+    return True

@@ -1,0 +1,201 @@
+"""Carry out a :class:`~rules.decision.Decision` inside the caller's transaction.
+
+Ticket state, cap slot, ledger entries, outbox rows and timers are written through the one
+session the caller opened, so either all of them commit or none does. Nothing here commits,
+enqueues or reads the clock: the caller passes ``now`` and enqueues pushes after commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from plugin.hosts.commands import DEADLINE_KEYS, Command, CommandError
+from plugin.jobs.state import set_slot, store_ticket_state
+from plugin.outbox import OutboxRow, add_commands
+from plugin.storage.models import Ticket
+from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
+
+log = logging.getLogger("deskpilot.jobs")
+
+
+@dataclass
+class Applied:
+    """What applying one decision wrote."""
+
+    outbox: list[OutboxRow] = field(default_factory=list)
+    ledger: list[str] = field(default_factory=list)
+    balance_changed: bool = False
+    skipped_actions: list[str] = field(default_factory=list)
+
+
+def ticket_key(ticket: Ticket) -> str:
+    """The ledger's ticket key: unique across connections."""
+    return f"{ticket.connection}:{ticket.host_ticket_id}"
+
+
+def command_for(action: Action) -> Command | None:
+    """The host command an engine action becomes (None: not a host write, e.g. notify)."""
+    p = dict(action.params)
+    if action.type == "add_note":
+        body = p.get("text") or p.get("body") or ""
+        if not body:
+            return None  # a template that rendered empty has nothing to say
+        return Command.add_note(body, p.get("visibility", "internal"))
+    if action.type == "set_status":
+        return Command.set_status(p["status"])
+    if action.type == "set_deadlines":
+        return Command.set_deadlines(**{k: iso(p.get(k)) for k in DEADLINE_KEYS})
+    if action.type == "set_fields":
+        return Command.set_fields(**dict(p.get("fields") or {}))
+    if action.type == "assign":
+        agent = p.get("agent") or p.get("agent_id")
+        return Command.assign(str(agent)) if agent else None
+    if action.type == "log_time":
+        return Command.log_time(int(p["minutes"]), p.get("note"), p.get("agent_id"))
+    return None
+
+
+def _debited_cycle(session: Session, company: str, tkey: str, reverses: str | None,
+                   fallback: int) -> int:
+    # The ledger keeps every re-typed debit in the cycle of the first debit, while the engine
+    # bumps its cycle on each re-type: find the cycle that holds the live debit.
+    from plugin.ledger.service import current_debit
+
+    top = fallback
+    if reverses:
+        try:
+            top = int(reverses.rsplit(":", 2)[-2])
+        except (IndexError, ValueError):
+            top = fallback
+    for cycle in range(top, -1, -1):
+        if current_debit(session, company, tkey, cycle) is not None:
+            return cycle
+    return top
+
+
+def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: datetime,
+                   applied: Applied) -> None:
+    """Execute the decision's credit operations on the ledger (idempotent by key)."""
+    from plugin import ledger
+
+    company = ticket.company_id
+    if company is None or not decision.credit_ops:
+        return
+    tkey, ops = ticket_key(ticket), list(decision.credit_ops)
+    is_bug = decision.task_type == "bug"
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        nxt: CreditOp | None = ops[i + 1] if i + 1 < len(ops) else None
+        result: Any
+        if op.kind == CreditKind.REVERSE:
+            # reversal + the new cycle's debit: the ledger's retype does both, exactly once
+            new_units = nxt.units if nxt and nxt.kind == CreditKind.DEBIT else 0
+            cycle = _debited_cycle(session, company, tkey, op.reverses, decision.cycle)
+            result = ledger.retype(session, company, tkey, cycle, new_units, now,
+                                   policy=ledger.OVERDRAFT, task_type=decision.task_type,
+                                   key=f"{ticket.connection}:{op.key}")
+            i += 2 if nxt and nxt.kind == CreditKind.DEBIT else 1
+        elif (op.kind == CreditKind.RELEASE and nxt is not None
+              and nxt.kind == CreditKind.RESERVE and ":release:" in op.key):
+            # re-typed before completion: swap the reservation in one ledger call
+            result = ledger.retype(session, company, tkey, decision.cycle, nxt.units, now,
+                                   policy=ledger.OVERDRAFT, task_type=decision.task_type,
+                                   key=f"{ticket.connection}:{nxt.key}")
+            i += 2
+        else:
+            result = _single(session, ledger, company, tkey, ticket, op, decision, now, is_bug)
+            i += 1
+        status = getattr(result, "status", "money")
+        applied.ledger.append(f"{op.kind}:{status}")
+        if getattr(result, "changed", False):
+            applied.balance_changed = True
+
+
+def _single(session: Session, ledger: Any, company: str, tkey: str, ticket: Ticket,
+            op: CreditOp, decision: Decision, now: datetime, is_bug: bool) -> Any:
+    cycle = decision.cycle
+    if op.kind == CreditKind.RESERVE:
+        # the engine already applied the hold policy to the credits it was shown: the ledger
+        # must not refuse what it decided, so a shortfall posts as flagged overdraft
+        return ledger.reserve(session, company, tkey, cycle, op.units, now,
+                              policy=ledger.OVERDRAFT, is_bug=is_bug,
+                              task_type=decision.task_type)
+    if op.kind == CreditKind.DEBIT:
+        return ledger.complete(session, company, tkey, cycle, op.units, now,
+                               task_type=decision.task_type)
+    if op.kind == CreditKind.RELEASE:
+        return ledger.release(session, company, tkey, cycle, now, op.reason or "released")
+    if op.kind == CreditKind.MONEY and op.money is not None:
+        return ledger.record_money(session, company, tkey, op.money.amount, op.money.currency,
+                                   now, op.reason or "money", key=f"{ticket.connection}:{op.key}")
+    log.warning("jobs.credit-op-unknown kind=%s key=%s", op.kind, op.key)
+    return None
+
+
+def balance_command(session: Session, company_id: str, now: datetime) -> Command:
+    from plugin import ledger
+
+    bal = ledger.balance(session, company_id, now)
+    return Command.set_balance(company_id, bal.balance, bal.reserved, bal.available)
+
+
+def commands_for(decision: Decision, applied: Applied) -> list[Command]:
+    out: list[Command] = []
+    for action in decision.actions:
+        try:
+            cmd = command_for(action)
+        except (CommandError, KeyError, ValueError, TypeError) as exc:
+            # a malformed action must not block the ticket's state and credits
+            log.warning("jobs.action-skipped type=%s error=%s", action.type, exc)
+            applied.skipped_actions.append(action.type)
+            continue
+        if cmd is not None:
+            out.append(cmd)
+    return out
+
+
+def apply_decision(
+    session: Session, ticket: Ticket, decision: Decision, state: State, rules: Any, *,
+    source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
+) -> Applied:
+    """Write ``decision`` for ``ticket``: state, slot, ledger, outbox rows, timers.
+
+    ``source_key`` names what caused it (``event:<id>``, ``timer:<id>:<due>``) and keys the
+    outbox rows, so re-applying the same source writes no second set of commands.
+    """
+    from rules.engine import with_state
+
+    applied = Applied()
+    after = with_state(decision, state)
+    new_ticket = dataclasses.replace(after.ticket, known=True)
+    store_ticket_state(ticket, new_ticket)
+    ticket.task_type, ticket.units = decision.task_type, decision.units
+    ticket.rules_version = decision.rules_version or ticket.rules_version
+    ticket.manager = decision.manager or ticket.manager
+    ticket.calendar = decision.calendar or ticket.calendar
+    for name in ("accept_due", "first_response_due", "resolve_due", "deferred_to"):
+        setattr(ticket, name, getattr(decision, name))
+    facts = decision.company_facts
+    if "take_slot" in facts:
+        set_slot(session, ticket, ticket.company_id, facts["take_slot"])
+    elif "free_slot" in facts:
+        set_slot(session, ticket, ticket.company_id, None)
+    run_credit_ops(session, ticket, decision, now, applied)
+    commands = [*commands_for(decision, applied), *extra_commands]
+    if applied.balance_changed and ticket.company_id:
+        commands.append(balance_command(session, ticket.company_id, now))
+    applied.outbox = add_commands(session, ticket.connection, ticket.host_ticket_id, commands,
+                                  source_key, now, company_id=ticket.company_id)
+    from plugin.timers import arm_ticket_timers
+
+    arm_ticket_timers(session, ticket, new_ticket, rules, now)
+    session.flush()
+    return applied

@@ -1,0 +1,189 @@
+"""Load the rules' :class:`~rules.decision.State` from the tables, and store it back.
+
+The ticket's :class:`TicketState` is kept whole in ``Ticket.facts`` (JSON, datetimes
+tagged), with the columns reports query (status, deadlines, ...) mirrored from it. Company
+facts come from the ledger (credits available) and the cap-slot table (tasks per day).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plugin.jobs.models import CapSlot
+from plugin.storage.models import Company, Ticket
+from rules.decision import CompanyState, State, TicketState
+from rules.event import Company as EvCompany
+from rules.event import Ticket as EvTicket
+
+#: cap slots older than this are not read (the cap only looks forward from today)
+SLOT_LOOKBACK = timedelta(days=7)
+#: fields of TicketState held as tuples (JSON gives lists back)
+_TUPLE_FIELDS = {"pauses", "warned"}
+#: TicketState fields mirrored into Ticket columns of the same name
+_MIRRORED = (
+    "task_type", "status", "filed_at", "accepted_at", "resolved_at", "closed_at",
+    "first_response_at", "accept_due", "first_response_due", "resolve_due", "deferred_to",
+    "calendar",
+)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$dt"}:
+            return datetime.fromisoformat(value["$dt"])
+        if set(value) == {"$d"}:
+            return date.fromisoformat(value["$d"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def encode_ticket_state(st: TicketState) -> dict[str, Any]:
+    """``st`` as JSON-able facts (the inverse of :func:`decode_ticket_state`)."""
+    return {f.name: _encode(getattr(st, f.name)) for f in dataclasses.fields(TicketState)}
+
+
+def decode_ticket_state(facts: Mapping[str, Any] | None) -> TicketState:
+    """A TicketState from stored facts; unknown keys (an older engine's) are dropped."""
+    names = {f.name for f in dataclasses.fields(TicketState)}
+    kw: dict[str, Any] = {}
+    for key, raw in (facts or {}).items():
+        if key not in names:
+            continue
+        value = _decode(raw)
+        kw[key] = _tuples(value) if key in _TUPLE_FIELDS else value
+    return TicketState(**kw)
+
+
+def ticket_state(ticket: Ticket | None) -> TicketState:
+    """The stored state of ``ticket`` (an unknown ticket has the empty state)."""
+    if ticket is None or not ticket.facts:
+        return TicketState()
+    return decode_ticket_state(ticket.facts.get("state"))
+
+
+def store_ticket_state(ticket: Ticket, st: TicketState) -> None:
+    """Write ``st`` into the ticket's facts and mirror it into the queryable columns."""
+    facts = dict(ticket.facts or {})
+    facts["state"] = encode_ticket_state(st)
+    ticket.facts = facts
+    for name in _MIRRORED:
+        value = getattr(st, name)
+        if value is not None:
+            setattr(ticket, name, value)
+    if st.units:
+        ticket.units = st.units
+
+
+def started_by_day(session: Session, company_id: str, today: date) -> dict[date, int]:
+    """Tasks per working day (from a week before ``today`` on) whose clocks start that day."""
+    rows = session.execute(
+        select(CapSlot.day, func.count())
+        .where(CapSlot.company_id == company_id, CapSlot.day >= today - SLOT_LOOKBACK)
+        .group_by(CapSlot.day)
+    ).all()
+    return {day: int(n) for day, n in rows}
+
+
+def set_slot(session: Session, ticket: Ticket, company_id: str | None, day: date | None) -> None:
+    """Take (or, with ``day`` None, free) the ticket's cap slot."""
+    slot = session.get(CapSlot, ticket.id)
+    if day is None or company_id is None:
+        if slot is not None:
+            session.delete(slot)
+        return
+    if slot is None:
+        session.add(CapSlot(ticket_pk=ticket.id, company_id=company_id, day=day))
+    else:
+        slot.company_id, slot.day = company_id, day
+
+
+def company_state(session: Session, company_id: str | None, today: date,
+                  now: datetime) -> CompanyState:
+    """The company's stored facts: credits available via the ledger, tasks per day."""
+    if company_id is None:
+        return CompanyState()
+    from plugin import ledger
+
+    company = session.get(Company, company_id)
+    bal = ledger.balance(session, company_id, now)
+    return CompanyState(
+        known=company is not None,
+        id=company_id,
+        credits_available=bal.available if bal.has_account else 0,
+        started_by_day=started_by_day(session, company_id, today),
+        manager=company.manager if company else None,
+        calendar=company.calendar if company else None,
+        plan=company.plan if company else None,
+        facts={"has_account": bal.has_account, "balance": bal.balance,
+               "reserved": bal.reserved},
+    )
+
+
+def load_state(session: Session, ticket: Ticket | None, company_id: str | None,
+               today: date, now: datetime) -> State:
+    """Everything ``rules.engine.evaluate`` reads about this ticket, as of ``now``.
+
+    ``today`` is ``now``'s date in the team calendar (the cap counts its working days).
+    """
+    st = ticket_state(ticket)
+    company = company_state(session, company_id, today, now)
+    idle_from = st.last_client_activity_at or st.filed_at
+    idle = (now - idle_from).total_seconds() / 86400 if idle_from else None
+    return State(
+        ticket=st,
+        company=company,
+        tasks_today=company.started_by_day.get(today, 0),
+        client_idle_days=idle,
+    )
+
+
+def encode_snapshot(t: EvTicket) -> dict[str, Any]:
+    """The host's last ticket snapshot as JSON (timers evaluate against it)."""
+    return {f.name: _encode(dataclasses.asdict(t)[f.name]) for f in dataclasses.fields(EvTicket)}
+
+
+def decode_snapshot(data: Mapping[str, Any] | None) -> EvTicket | None:
+    if not data:
+        return None
+    names = {f.name for f in dataclasses.fields(EvTicket)}
+    kw = {k: _decode(v) for k, v in data.items() if k in names}
+    if kw.get("company"):
+        kw["company"] = EvCompany(**kw["company"])
+    kw["tags"] = tuple(kw.get("tags") or ())
+    return EvTicket(**kw)
+
+
+def stored_snapshot(ticket: Ticket) -> EvTicket | None:
+    return decode_snapshot((ticket.facts or {}).get("snapshot"))
+
+
+def store_snapshot(ticket: Ticket, snapshot: EvTicket) -> None:
+    facts = dict(ticket.facts or {})
+    facts["snapshot"] = encode_snapshot(snapshot)
+    ticket.facts = facts

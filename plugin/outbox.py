@@ -1,0 +1,141 @@
+"""The outbox: host commands written in the processing transaction, pushed after commit.
+
+A row is one :class:`~plugin.hosts.commands.Command` for one ticket of one connection. Rows
+are inserted with the ticket state and ledger entries (one transaction), so a decision's
+writes to the host can never be lost or invented; push jobs enqueued after commit carry
+them out, and the scheduler's sweeper re-enqueues whatever is left pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from plugin.hosts.commands import Command
+from plugin.storage.models import Base
+
+log = logging.getLogger("deskpilot.outbox")
+
+
+class OutboxState:
+    """States of an outbox row."""
+
+    PENDING = "pending"
+    #: claimed by a push job until ``claimed_until`` (then pending again for the sweeper)
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxRow(Base):
+    """One command for the host, kept until the host has it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "next_attempt_at"),
+        Index("ix_outbox_ticket", "connection", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(100))
+    company_id: Mapped[str | None] = mapped_column(String(100))
+    command: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ``<source>:<n>``: the same decision replayed never writes a second row
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: the push this row belongs to once tried: retries resend the same batch under the same
+    #: idempotency key, with the steps the host already applied
+    batch_key: Mapped[str | None] = mapped_column(String(255))
+    steps_done: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    def to_command(self) -> Command:
+        return Command.from_json(self.command)
+
+
+def add_commands(
+    session: Session, connection: str, ticket_id: str, commands: Iterable[Command],
+    key_prefix: str, now: datetime, company_id: str | None = None,
+) -> list[OutboxRow]:
+    """Insert one row per command (keys ``<key_prefix>:<n>``); rows that exist are skipped."""
+    rows: list[OutboxRow] = []
+    for n, cmd in enumerate(commands):
+        key = f"{key_prefix}:{n}"[:255]
+        if session.query(OutboxRow.id).filter_by(idempotency_key=key).first() is not None:
+            continue
+        row = OutboxRow(
+            connection=connection, ticket_id=ticket_id, company_id=company_id,
+            command=cmd.to_json(), idempotency_key=key, state=OutboxState.PENDING,
+            attempts=0, next_attempt_at=now, created_at=now,
+        )
+        session.add(row)
+        rows.append(row)
+    if rows:
+        session.flush()
+    return rows
+
+
+def push_job_id(connection: str, ticket_id: str, salt: str) -> str:
+    # rq keeps job ids in key names: keep them short and free of ':' from host ids
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ticket_id)[:80]
+    return f"push-{connection}-{safe}-{salt}"
+
+
+def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0") -> bool:
+    """Enqueue the push job of one ticket; False when Redis is down (the sweeper follows)."""
+    from plugin.queue import PUSH, queue
+
+    try:
+        queue(conn, PUSH).enqueue_call(
+            "plugin.jobs.push.push_ticket",
+            args=(connection, ticket_id),
+            job_id=push_job_id(connection, ticket_id, salt),
+            # gone once done, so the sweeper can tell "queued or running" from "finished"
+            result_ttl=0,
+            failure_ttl=30 * 24 * 3600,
+            description=f"push {connection}/{ticket_id}",
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("outbox.enqueue-failed connection=%s ticket=%s error=%s",
+                    connection, ticket_id, exc.__class__.__name__)
+        return False
+    return True
+
+
+def enqueue_after_commit(session: Session, conn_factory: Any,
+                         tickets: Iterable[tuple[str, str]], salt: str) -> None:
+    """Enqueue push jobs for ``tickets`` once ``session``'s transaction commits.
+
+    Before commit a worker could pick the job up and find no rows; after a rollback there
+    is nothing to push. ``conn_factory`` returns the Redis client (resolved lazily so a
+    transaction without pushes never touches Redis).
+    """
+    wanted = sorted(set(tickets))
+    if not wanted:
+        return
+    from sqlalchemy import event
+
+    def _after(_session: Session) -> None:
+        try:
+            conn = conn_factory()
+        except (RuntimeError, RedisError, OSError) as exc:
+            # committed already: never fail the job now; the sweeper enqueues the rows
+            log.warning("outbox.no-redis error=%s", exc)
+            return
+        for connection, ticket_id in wanted:
+            enqueue_push(conn, connection, ticket_id, salt)
+
+    event.listen(session, "after_commit", _after, once=True)
