@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from plugin.settings import Connection
 from rules.event import TicketEvent
-from webhooks.hosts import generic
+from webhooks.hosts import django_helpdesk, freshdesk, generic, redmine, zammad, zendesk
 
 
 class Adapter(Protocol):
@@ -28,5 +28,10 @@ class Adapter(Protocol):
 
 
 ADAPTERS: dict[str, ModuleType] = {
+    "zammad": zammad,
+    "zendesk": zendesk,
+    "freshdesk": freshdesk,
+    "redmine": redmine,
+    "django_helpdesk": django_helpdesk,
     "generic": generic,
 }

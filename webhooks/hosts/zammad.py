@@ -1,0 +1,185 @@
+"""Zammad: a trigger's "notification.webhook" action with the default ``{ticket, article}`` body.
+
+Signed with ``X-Hub-Signature: sha1=<hex HMAC-SHA1(token, raw body)>`` (no timestamp, so
+replays are stopped by de-duplicating ``X-Zammad-Delivery``, which stays the same across
+Zammad's five retries). The default payload carries no event name, so the event is read
+from the trigger name (``options.trigger_events``) or inferred from the snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from plugin.settings import Connection
+from rules.event import Actor, Comment, EventType, Ticket, TicketEvent, TimeEntry
+from webhooks.base import (
+    InvalidSignature,
+    body_sha256,
+    check_any,
+    company_for,
+    header,
+    hmac_hex,
+    load_json,
+    own_user,
+    require_object,
+)
+from webhooks.hosts import _common as c
+
+KIND = "zammad"
+SIGNED = True
+SIGNATURE_HEADER = "X-Hub-Signature"
+DELIVERY_HEADER = "X-Zammad-Delivery"
+TRIGGER_HEADER = "X-Zammad-Trigger"
+KEPT_HEADERS = (SIGNATURE_HEADER, DELIVERY_HEADER, TRIGGER_HEADER)
+
+#: Zammad's default state names → Deskpilot statuses (override: ``status_map.inbound``)
+STATUS_DEFAULTS = {
+    "new": "new", "open": "in_progress", "pending reminder": "waiting_client",
+    "pending close": "resolved", "closed": "closed", "merged": "closed", "removed": "closed",
+}
+PRIORITY_DEFAULTS = {"1 low": "low", "2 normal": "normal", "3 high": "high"}
+CHANNELS = {"email": "email", "phone": "phone", "web": "portal", "chat": "chat", "sms": "chat",
+            "note": "host"}
+
+#: ticket attributes Zammad always sends; any other scalar key is a custom object attribute
+STANDARD_KEYS = frozenset("""
+id group_id priority_id state_id organization_id number title owner_id customer_id note
+first_response_at first_response_escalation_at first_response_in_min first_response_diff_in_min
+close_at close_escalation_at close_in_min close_diff_in_min update_escalation_at update_in_min
+update_diff_in_min last_contact_at last_contact_agent_at last_contact_customer_at
+last_owner_update_at create_article_type_id create_article_sender_id article_count escalation_at
+pending_time type time_unit preferences updated_by_id created_by_id created_at updated_at
+article_ids create_article_sender create_article_type ticket_time_accounting
+ticket_time_accounting_ids state priority group owner customer organization created_by
+updated_by checklist_id referencing_checklist_ids last_close_at tags mentions
+""".split())
+
+#: a ticket younger than this with at most one article is reported as just created
+CREATED_WINDOW = timedelta(seconds=60)
+
+
+def sign(body: bytes, secret: str) -> str:
+    return "sha1=" + hmac_hex(secret, body, "sha1")
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: Any, now: datetime) -> None:
+    if not secrets:
+        raise InvalidSignature("no secret configured for this connection")
+    check_any(header(headers, SIGNATURE_HEADER), [sign(body, s) for s in secrets])
+
+
+def delivery_key(body: bytes, headers: Mapping[str, str]) -> str:
+    given = (header(headers, DELIVERY_HEADER) or "").strip()
+    return given[:200] if given else "sha256:" + body_sha256(body)
+
+
+def _name(value: Any) -> Any:
+    """Zammad sends associations as names (``"open"``) or resolved objects (``{"name": …}``)."""
+    return value.get("name") if isinstance(value, dict) else value
+
+
+def _actor(user: Mapping[str, Any], user_id: str | None, sender: str | None = None) -> Actor:
+    roles = user.get("roles") if isinstance(user.get("roles"), list) else []
+    if sender:
+        kind = {"customer": "client", "agent": "agent"}.get(sender.lower(), "system")
+    elif roles:
+        kind = "client" if roles == ["Customer"] else "agent"
+    else:
+        kind = "system"
+    name = " ".join(str(user.get(k) or "") for k in ("firstname", "lastname")).strip() or None
+    return Actor(kind=kind, id=user_id, name=name)
+
+
+def _custom_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in ticket.items():
+        if key in STANDARD_KEYS or key.endswith("_id") or key.endswith("_ids"):
+            continue
+        if value is None or isinstance(value, str | int | float | bool):
+            out[key] = value
+        elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+            out[key] = list(value)
+    return out
+
+
+def _event_name(conn: Connection, headers: Mapping[str, str], ticket: Mapping[str, Any],
+                article: Mapping[str, Any], created: datetime, updated: datetime) -> str:
+    triggers = conn.options.get("trigger_events") if conn.options else None
+    trigger = header(headers, TRIGGER_HEADER)
+    if isinstance(triggers, Mapping) and trigger in triggers:
+        named = str(triggers[trigger])
+        return named if named in EventType.ALL else EventType.UNKNOWN
+    if _name(ticket.get("state")) == "merged":
+        return EventType.MERGED
+    count = c.integer(ticket, "article_count", "ticket.article_count") or 0
+    if count <= 1 and updated - created <= CREATED_WINDOW:
+        return EventType.CREATED
+    if article and (c.integer(article, "accounted_time", "article.accounted_time") or 0) > 0:
+        return EventType.TIME_LOGGED
+    return EventType.COMMENTED if article else EventType.UPDATED
+
+
+def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[TicketEvent]:
+    data = require_object(load_json(body))
+    if "ticket" not in data and "article" not in data:
+        return []  # a custom or pre-defined (Slack, Teams…) payload: nothing to act on
+    t = c.obj(data, "ticket", "ticket")
+    article = c.obj(data, "article", "article", required=False)
+    ticket_id = c.ident(t, "id", "ticket.id")
+    assert ticket_id is not None
+    created = c.instant(t, "created_at", "ticket.created_at")
+    assert created is not None
+    updated = c.instant(t, "updated_at", "ticket.updated_at", required=False) or created
+    customer = c.obj(t, "customer", "ticket.customer", required=False)
+    org = c.obj(t, "organization", "ticket.organization", required=False)
+    org_pair = (c.ident(t, "organization_id", "ticket.organization_id", required=False),
+                c.text(org, "name", "ticket.organization.name"))
+    custom = c.rename_fields(conn, _custom_fields(t))
+    email = c.text(customer, "email", "ticket.customer.email")
+    owner = c.ident(t, "owner_id", "ticket.owner_id", required=False)
+    create_type = _name(t.get("create_article_type"))
+    ticket = Ticket(
+        id=ticket_id, created_at=created,
+        company=company_for(conn.company_from, organization=org_pair, email=email,
+                            custom_fields=custom),
+        requester_id=c.ident(t, "customer_id", "ticket.customer_id", required=False),
+        requester_email=email, subject=c.text(t, "title", "ticket.title") or "",
+        priority=c.map_priority(conn, PRIORITY_DEFAULTS, _name(t.get("priority"))),
+        status=c.map_status(conn, STATUS_DEFAULTS, _name(t.get("state"))),
+        channel=CHANNELS.get(str(create_type or "").lower()),
+        assignee_id=None if owner in (None, "1") else owner,  # user 1 is Zammad's "-" nobody
+        custom_fields=custom, organization=org_pair[1] or org_pair[0],
+    )
+    event = _event_name(conn, headers, t, article, created, updated)
+    comment = time_entry = None
+    author_id = None
+    if article:
+        author_id = c.ident(article, "created_by_id", "article.created_by_id", required=False)
+        author = _actor(c.obj(article, "created_by", "article.created_by", required=False),
+                        author_id, c.text(article, "sender", "article.sender"))
+        comment = Comment(
+            id=c.ident(article, "id", "article.id", required=False),
+            public=not c.boolean(article, "internal", "article.internal", False),
+            body=c.text(article, "body", "article.body") or "", author=author,
+        )
+        minutes = c.integer(article, "accounted_time", "article.accounted_time") or 0
+        if minutes < 0:
+            raise c.fail("article.accounted_time", "must not be negative")
+        if minutes:
+            factor = float(conn.options.get("time_unit_minutes", 1)) if conn.options else 1.0
+            time_entry = TimeEntry(id=f"article-{comment.id}", minutes=round(minutes * factor),
+                                   agent_id=author_id)
+        actor = author
+        occurred = c.instant(article, "created_at", "article.created_at", required=False) or updated
+    else:
+        updater_id = c.ident(t, "updated_by_id", "ticket.updated_by_id", required=False)
+        actor = _actor(c.obj(t, "updated_by", "ticket.updated_by", required=False), updater_id)
+        occurred = updated
+    own = own_user(conn, author_id) if article else own_user(conn, actor.id)
+    return [TicketEvent(
+        connection=conn.name, host_kind=KIND, delivery_key=delivery_key(body, headers),
+        event=event, occurred_at=occurred, ticket=ticket, actor=actor, comment=comment,
+        time_entry=time_entry, own_write=own,
+    )]
