@@ -1,0 +1,282 @@
+"""The e2e stack, started once per session: Deskpilot against a real django-helpdesk.
+
+Order matters (HOSTS.md §5): the helpdesk posts its webhooks synchronously and answers 500
+when the receiver is unreachable, so the receiver and the worker start before the helpdesk
+serves a single request. Deskpilot's host client reaches the helpdesk API through a
+fault-injecting relay; the tests themselves call the helpdesk directly, as its users do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_TEST_URL
+from tests.e2e.deskpilot import REPO, Deskpilot, Receiver, clean_env, free_port, wait_for
+from tests.e2e.helpdesk import HelpdeskAPI, HelpdeskSite
+from tests.e2e.relay import FaultRelay
+
+PROVISION = Path(__file__).resolve().parent / "provision.sh"
+CONNECTION = "helpdesk"
+
+
+def _unavailable(message: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires the e2e suite to run", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def dh_venv() -> Path:
+    """The django-helpdesk virtualenv, provisioned on first use (skip here, fail on CI)."""
+    venv = Path(
+        os.environ.get("DESKPILOT_E2E_VENV") or Path.home() / ".cache" / "deskpilot" / "dh-venv"
+    )
+    try:
+        done = subprocess.run(["bash", str(PROVISION)], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"cannot provision the django-helpdesk venv: {exc}")
+    if done.returncode != 0:
+        _unavailable(
+            f"cannot provision the django-helpdesk venv in {venv} "
+            f"(tests/e2e/provision.sh exited {done.returncode}): "
+            f"{done.stderr.strip()[-800:]}"
+        )
+    return venv
+
+
+@pytest.fixture(scope="session")
+def e2e_redis_url() -> Iterator[str]:
+    """A Redis db (1-15) leased for the whole session, the way tests/conftest.py leases."""
+    import redis
+
+    try:
+        lock = redis.Redis.from_url(f"{REDIS_TEST_URL}/0")
+        lock.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is absent
+        _unavailable(f"Redis is not reachable ({exc.__class__.__name__}: {exc})")
+    token, db = uuid.uuid4().hex, 0
+    deadline = time.monotonic() + 60
+    while not db:
+        for candidate in range(1, 16):
+            if lock.set(f"deskpilot-test-lease:{candidate}", token, nx=True, ex=1800):
+                db = candidate
+                break
+        else:
+            if time.monotonic() > deadline:
+                pytest.fail("no free Redis test database (1-15) for 60 s")
+            time.sleep(0.1)
+    url = f"{REDIS_TEST_URL}/{db}"
+    conn = redis.Redis.from_url(url)
+    conn.flushdb()
+    try:
+        yield url
+    finally:
+        conn.flushdb()
+        conn.close()
+        if lock.get(f"deskpilot-test-lease:{db}") == token.encode():
+            lock.delete(f"deskpilot-test-lease:{db}")
+        lock.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_db_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for the session, migrated to head."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from plugin.storage.migrate import upgrade
+
+    admin_url = make_url(PG_ADMIN_URL)
+    name = f"deskpilot_e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        _unavailable(f"PostgreSQL is not reachable ({exc.__class__.__name__}: {exc})")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Stack:
+    """Everything a scenario touches, with the helpers the scenarios share."""
+
+    site: HelpdeskSite
+    agent: HelpdeskAPI
+    relay: FaultRelay
+    receiver: Receiver
+    deskpilot: Deskpilot
+    seed: dict[str, Any]
+    webhook_url: str
+    calendar: Any
+    companies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def plugin_user(self) -> int:
+        return int(self.seed["deskpilot"]["id"])
+
+    @property
+    def queue(self) -> int:
+        return int(self.seed["queue"]["id"])
+
+    def company(self, name: str, credits: int | None = 10) -> str:
+        """A client company of its own (e-mail domain), with a package bought first."""
+        domain = f"{name}.example"
+        if domain not in self.companies:
+            if credits:
+                self.deskpilot.buy_credits(domain, credits)
+            self.companies[domain] = domain
+        return domain
+
+    def file(self, company: str, title: str, who: str = "client", **custom: Any) -> dict[str, Any]:
+        """A client of ``company`` files a ticket (through the API, as the helpdesk's form does)."""
+        return self.agent.file_ticket(self.queue, title, f"{who}@{company}", **custom)
+
+    def ours(self, ticket_id: int, public: bool | None = None) -> list[dict[str, Any]]:
+        """Deskpilot's own followups on the ticket (written by the plugin's API user)."""
+        return [
+            f
+            for f in self.agent.followups(ticket_id)
+            if f["user"] == self.plugin_user and (public is None or f["public"] == public)
+        ]
+
+    def wait(self, probe: Any, what: str, timeout: float = 30.0) -> Any:
+        return wait_for(probe, what, timeout=timeout, diagnostics=self.diagnostics)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every stored event is processed and the outbox is empty."""
+        self.deskpilot.check_workers()
+        # a webhook may still be on its way from the helpdesk: let one round trip finish
+        time.sleep(0.3)
+        self.wait(
+            lambda: self.deskpilot.unsettled() == 0 or None,
+            "Deskpilot to process every event and push every outbox row",
+            timeout,
+        )
+
+    def tick(self, now: datetime) -> str:
+        """``deskpilot scheduler tick --now``: one scheduler pass at a chosen instant."""
+        return self.deskpilot.must("scheduler", "tick", "--now", now.isoformat())
+
+    def diagnostics(self) -> str:
+        return (
+            f"{self.deskpilot.diagnostics()}\n--- helpdesk log\n{self.site.log_tail(25)}\n"
+            f"--- relay: last requests {self.relay.seen[-10:]}"
+        )
+
+
+def write_settings(
+    path: Path,
+    *,
+    db_url: str,
+    redis_url: str,
+    base_url: str,
+    token: str,
+    seed: dict[str, Any],
+    var_dir: Path,
+) -> None:
+    settings = {
+        "database_url": db_url,
+        "redis_url": redis_url,
+        "config_dir": str(REPO / "config"),
+        "var_dir": str(var_dir),
+        "timezone": "Europe/Kyiv",
+        "log_level": "INFO",
+        "connections": [
+            {
+                "name": CONNECTION,
+                "kind": "django_helpdesk",
+                "base_url": base_url,
+                "credentials": {"token": seed["deskpilot"]["token"]},
+                "webhook_tokens": [token],
+                "plugin_user_id": seed["deskpilot"]["id"],
+                "company_from": {"source": "email_domain"},
+                "field_map": {
+                    "task_type": "task_type",
+                    "units": "units",
+                    "estimate_hours": "estimate_hours",
+                    "balance": "balance",
+                    "accept_due": "accept_due",
+                },
+                "timeout_seconds": 5,
+                "reconcile_minutes": 60,
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def stack(
+    dh_venv: Path, e2e_redis_url: str, e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    from rules.cal_load import load_calendars
+
+    workdir = tmp_path_factory.mktemp("e2e")
+    site = HelpdeskSite(dh_venv, workdir, free_port())
+    site.migrate()
+    seed = site.seed()
+    relay = FaultRelay(site.url).start()
+    token = secrets.token_urlsafe(24)
+    settings_file = workdir / "deskpilot.yaml"
+    write_settings(
+        settings_file,
+        db_url=e2e_db_url,
+        redis_url=e2e_redis_url,
+        base_url=f"{relay.url}/helpdesk",
+        token=token,
+        seed=seed,
+        var_dir=workdir / "var",
+    )
+    env = clean_env(
+        {
+            "DESKPILOT_SETTINGS": str(settings_file),
+            "DESKPILOT_DATABASE_URL": e2e_db_url,
+            "DESKPILOT_REDIS_URL": e2e_redis_url,
+            "DESKPILOT_CONFIG_DIR": str(REPO / "config"),
+            "DESKPILOT_VAR_DIR": str(workdir / "var"),
+        }
+    )
+    deskpilot = Deskpilot(settings_file, env, workdir)
+    receiver = Receiver(deskpilot.settings, free_port())
+    receiver.start()
+    deskpilot.start_worker()
+    deskpilot.start_scheduler()
+    webhook_url = f"{receiver.url}/webhooks/{CONNECTION}/{token}"
+    try:
+        site.start(webhook_url)
+        yield Stack(
+            site=site,
+            agent=HelpdeskAPI(site.url, seed["agent"]["token"]),
+            relay=relay,
+            receiver=receiver,
+            deskpilot=deskpilot,
+            seed=seed,
+            webhook_url=webhook_url,
+            calendar=load_calendars(REPO / "config" / "calendars.yaml")["default"],
+        )
+    finally:
+        site.stop()
+        deskpilot.stop_workers()
+        receiver.close()
+        relay.stop()
+        deskpilot.db.dispose()
