@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
+from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, EntryKind
 from plugin.storage.models import Company
 
 
@@ -186,13 +186,32 @@ def consume(session: Session, entry: CreditEntry, units: int, live: Sequence[Lot
     return max(need, 0)
 
 
-def settle_debt(session: Session, entry: CreditEntry, company_id: str, now: datetime) -> None:
-    """Cover outstanding debt from live lots (after credits came back or arrived)."""
+def settle_debt(session: Session, cause: CreditEntry, company_id: str, now: datetime) -> None:
+    """Cover outstanding debt from live lots, in an entry of its own after ``cause``.
+
+    Keeping it apart leaves ``cause`` exact (a reversal mirrors its debit line by line).
+    """
     owed = debt(session, company_id)
     if owed <= 0:
         return
-    session.flush()
-    for item in lots_left(session, company_id, live_at=now):
+    live = lots_left(session, company_id, live_at=now)
+    if not live:
+        return
+    entry, new = post(
+        session,
+        CreditEntry(
+            company_id=company_id,
+            key=f"settle:{cause.key}",
+            kind=EntryKind.SETTLE,
+            units=0,
+            reserved=0,
+            reason=f"overdraft covered after {cause.kind} {cause.id}",
+            posted_at=now,
+        ),
+    )
+    if not new:
+        return
+    for item in live:
         take = min(item.remaining, owed)
         allocate(session, entry, item.lot.id, -take)
         allocate(session, entry, None, take)

@@ -33,8 +33,10 @@ class EntryKind:
     REVERSAL = "reversal"
     #: what was left in an expired lot
     BURN = "burn"
-    #: a manual correction taking credits (−units)
+    #: a manual correction (+units opens a free lot, −units takes credits)
     ADJUST = "adjust"
+    #: overdraft debt covered from a live lot once credits came (0 units, moves only)
+    SETTLE = "settle"
 
 
 class CreditLot(Base):

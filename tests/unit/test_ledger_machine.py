@@ -1,0 +1,369 @@
+"""A rule-based state machine over the ledger, checked against a small in-memory model.
+
+The model keeps lots (soonest-expiring first), debt, reservations and each ticket's charge;
+after every step the database must agree with it and with the ledger's own invariants.
+``bench/ledger.py --machine-steps`` runs the same machine for longer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import func, select
+
+import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+from plugin import ledger
+from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, EntryKind
+from plugin.storage import Database
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CO = "acme"
+TICKETS = 6
+
+
+@dataclass
+class Lot:
+    id: int
+    bought: datetime
+    expires: datetime
+    remaining: int
+
+
+@dataclass
+class Ticket:
+    cycle: int = 0
+    units: int = 1
+    is_bug: bool = False
+    #: cycle -> allocations of its current debit, as (lot id or None, units)
+    debits: dict[int, list[tuple[int | None, int]]] = field(default_factory=dict)
+    #: cycle -> the charge the ledger should hold for it
+    charge: dict[int, int] = field(default_factory=dict)
+    #: cycle -> open reservation
+    reserved: dict[int, int] = field(default_factory=dict)
+    keys: set[tuple[int, str]] = field(default_factory=set)
+
+
+class Model:
+    """What the ledger should hold, computed the plain way."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.lots: list[Lot] = []
+        self.balance = 0
+        self.debt = 0
+        self.excused = False  # available may be negative: expiry or a bug's overdraft
+        self.tickets = [Ticket() for _ in range(TICKETS)]
+
+    @property
+    def reserved(self) -> int:
+        return sum(sum(t.reserved.values()) for t in self.tickets)
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.reserved
+
+    def live(self) -> list[Lot]:
+        return sorted(
+            (x for x in self.lots if x.bought <= self.now < x.expires and x.remaining > 0),
+            key=lambda x: (x.expires, x.id),
+        )
+
+    def excuse(self) -> None:
+        # debits of finished work and admin corrections are posted even when short (flagged
+        # overdraft); only a reservation is ever refused under hold
+        if self.available < 0:
+            self.excused = True
+
+    def burn(self) -> None:
+        for lot in self.lots:
+            if lot.expires <= self.now and lot.remaining:
+                self.balance -= lot.remaining
+                lot.remaining = 0
+                if self.available < 0:
+                    self.excused = True
+
+    def take(self, units: int) -> list[tuple[int | None, int]]:
+        moves: list[tuple[int | None, int]] = []
+        need = units
+        for lot in self.live():
+            if need == 0:
+                break
+            n = min(lot.remaining, need)
+            lot.remaining -= n
+            need -= n
+            moves.append((lot.id, -n))
+        if need:
+            self.debt += need
+            moves.append((None, -need))
+        self.balance -= units
+        return moves
+
+    def settle(self) -> None:
+        for lot in self.live():
+            if self.debt == 0:
+                break
+            n = min(lot.remaining, self.debt)
+            lot.remaining -= n
+            self.debt -= n
+
+    def restore(self, moves: list[tuple[int | None, int]]) -> None:
+        for lot_id, units in moves:
+            if lot_id is None:
+                self.debt += units
+            else:
+                next(x for x in self.lots if x.id == lot_id).remaining -= units
+            self.balance -= units
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Purchases, acceptances, completions, duplicates, reopen, re-type, merge, expiry, time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.db = Database("sqlite://")
+        self.db.create_all()
+        self.m = Model()
+        self.n = 0
+
+    def teardown(self) -> None:
+        self.db.dispose()
+
+    # --- rules -----------------------------------------------------------------------
+    @rule(tasks=st.integers(10, 14))
+    def buy(self, tasks: int) -> None:
+        m = self.m
+        self.n += 1
+        with self.db.session() as s:
+            p = ledger.purchase(s, CO, tasks, Decimal("350"), "UAH", m.now, key=f"buy-{self.n}")
+        m.burn()
+        m.lots.append(Lot(p.lot.id, m.now, m.now + timedelta(days=90), tasks))
+        m.balance += tasks
+        m.settle()
+
+    @rule(units=st.integers(-3, 3).filter(bool))
+    def adjust(self, units: int) -> None:
+        m = self.m
+        self.n += 1
+        with self.db.session() as s:
+            entry, new = ledger.adjust(s, CO, units, "fix", "admin", m.now, key=f"adj-{self.n}")
+        assert new
+        m.burn()
+        if units > 0:
+            assert entry.lot_id is not None
+            m.lots.append(Lot(entry.lot_id, m.now, m.now + timedelta(days=90), units))
+            m.balance += units
+            m.settle()
+        else:
+            m.take(-units)
+        m.excuse()
+
+    @rule(i=st.integers(0, TICKETS - 1), units=st.integers(0, 4), bug=st.booleans())
+    def accept(self, i: int, units: int, bug: bool) -> None:
+        m, t = self.m, self.m.tickets[i]
+        if bug:
+            units = min(units, 1)
+        with self.db.session() as s:
+            r = ledger.reserve(s, CO, f"T{i}", t.cycle, units, m.now, is_bug=bug)
+        m.burn()
+        if (t.cycle, "reserve") in t.keys:
+            expected = ledger.DUPLICATE
+        elif not m.lots:
+            expected = ledger.NO_ACCOUNT
+        elif units > m.available and not bug:
+            expected = ledger.HELD
+        else:
+            expected = ledger.OVERDRAFT if units > m.available else ledger.RESERVED
+            if units > m.available:
+                m.excused = True
+            t.keys.add((t.cycle, "reserve"))
+            t.reserved[t.cycle] = units
+            t.units, t.is_bug = units, bug
+        if expected == ledger.HELD:
+            t.units, t.is_bug = units, bug
+            assert r.available is not None and r.available < units
+        assert r.status == expected, (r, expected)
+
+    @rule(i=st.integers(0, TICKETS - 1), auto_close=st.booleans())
+    def resolve(self, i: int, auto_close: bool) -> None:
+        m, t = self.m, self.m.tickets[i]
+        with self.db.session() as s:
+            r = ledger.complete(s, CO, f"T{i}", t.cycle, t.units, m.now)
+        m.burn()
+        if (t.cycle, "debit") in t.keys:
+            assert r.status == ledger.DUPLICATE
+            return
+        held = t.reserved.pop(t.cycle, 0)
+        if held == 0 and not m.lots:
+            assert r.status == ledger.NO_ACCOUNT
+            return
+        assert r.status == ledger.DEBITED
+        t.keys.add((t.cycle, "debit"))
+        t.debits[t.cycle] = m.take(t.units)
+        t.charge[t.cycle] = t.units
+        m.excuse()
+
+    @rule(i=st.integers(0, TICKETS - 1), charge_again=st.booleans())
+    def reopen(self, i: int, charge_again: bool) -> None:
+        """Reopened: by default the same cycle (a later resolve is not charged again)."""
+        t = self.m.tickets[i]
+        if charge_again and t.cycle in t.charge:
+            t.cycle += 1
+
+    @rule(i=st.integers(0, TICKETS - 1), units=st.integers(0, 4))
+    def retype(self, i: int, units: int) -> None:
+        m, t = self.m, self.m.tickets[i]
+        with self.db.session() as s:
+            r = ledger.retype(s, CO, f"T{i}", t.cycle, units, m.now)
+        m.burn()
+        if t.cycle in t.debits:
+            if t.charge[t.cycle] == units:
+                assert r.status == ledger.DUPLICATE
+                return
+            m.restore(t.debits[t.cycle])
+            m.settle()
+            t.debits[t.cycle] = m.take(units)
+            t.charge[t.cycle] = t.units = units
+            m.burn()
+            m.excuse()
+            assert r.status == ledger.RETYPED
+            return
+        held = t.reserved.get(t.cycle, 0)
+        if held == 0:
+            assert r.status == ledger.NOTHING
+            t.units = units
+        elif held == units:
+            assert r.status == ledger.DUPLICATE
+        elif units - held > m.available:
+            assert r.status == ledger.HELD
+        else:
+            assert r.status == ledger.RETYPED
+            t.reserved[t.cycle] = t.units = units
+
+    @rule(i=st.integers(0, TICKETS - 1))
+    def merge(self, i: int) -> None:
+        m, t = self.m, self.m.tickets[i]
+        with self.db.session() as s:
+            r = ledger.release(s, CO, f"T{i}", t.cycle, m.now, "merged")
+        m.burn()
+        if (t.cycle, "release") in t.keys:
+            assert r.status == ledger.DUPLICATE
+        elif t.reserved.get(t.cycle, 0) == 0:
+            assert r.status == ledger.NOTHING
+        else:
+            assert r.status == ledger.RELEASED
+            t.keys.add((t.cycle, "release"))
+            t.reserved.pop(t.cycle)
+
+    @rule()
+    def expiry_job(self) -> None:
+        with self.db.session() as s:
+            ledger.expire_lots(s, self.m.now)
+        self.m.burn()
+        before = self._db_totals()
+        with self.db.session() as s:
+            assert ledger.expire_lots(s, self.m.now) == []
+        assert self._db_totals() == before
+
+    @rule(hours=st.sampled_from([1, 8, 24, 24 * 7, 24 * 30]))
+    def time_passes(self, hours: int) -> None:
+        self.m.now += timedelta(hours=hours)
+
+    # --- invariants (one session for all: the checks run after every step) ------------
+    def _db_totals(self) -> tuple[int, int]:
+        with self.db.session() as s:
+            row = s.execute(
+                select(
+                    func.coalesce(func.sum(CreditEntry.units), 0),
+                    func.coalesce(func.sum(CreditEntry.reserved), 0),
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
+    @invariant()
+    def ledger_agrees_with_the_model(self) -> None:
+        m = self.m
+        # available never below zero under hold, except through flagged overdraft
+        if m.available >= 0:
+            m.excused = False
+        assert m.available >= 0 or m.excused
+        with self.db.session() as s:
+            self._entries_sum_to_the_model(s)
+            self._each_entry_is_its_allocations(s)
+            self._no_lot_used_after_expiry(s)
+            self._ticket_charges_and_reversals_are_exact(s)
+
+    def _entries_sum_to_the_model(self, s) -> None:  # type: ignore[no-untyped-def]
+        m = self.m
+        bal = ledger.balance(s, CO)
+        assert (bal.balance, bal.reserved, bal.debt) == (m.balance, m.reserved, m.debt)
+        assert {x.lot_id: x.remaining for x in bal.lots} == {x.id: x.remaining for x in m.lots}
+
+    @staticmethod
+    def _each_entry_is_its_allocations(s) -> None:  # type: ignore[no-untyped-def]
+        moved = dict(
+            s.execute(
+                select(CreditAllocation.entry_id, func.sum(CreditAllocation.units)).group_by(
+                    CreditAllocation.entry_id
+                )
+            ).all()
+        )
+        for eid, units in s.execute(select(CreditEntry.id, CreditEntry.units)).all():
+            assert moved.get(eid, 0) == units
+
+    @staticmethod
+    def _no_lot_used_after_expiry(s) -> None:  # type: ignore[no-untyped-def]
+        late = s.execute(
+            select(func.count())
+            .select_from(CreditAllocation)
+            .join(CreditEntry, CreditEntry.id == CreditAllocation.entry_id)
+            .join(CreditLot, CreditLot.id == CreditAllocation.lot_id)
+            .where(
+                CreditAllocation.units < 0,
+                CreditEntry.kind != EntryKind.BURN,
+                CreditEntry.posted_at >= CreditLot.expires_at,
+            )
+        ).scalar_one()
+        assert late == 0
+
+    def _ticket_charges_and_reversals_are_exact(self, s) -> None:  # type: ignore[no-untyped-def]
+        net = dict(
+            s.execute(
+                select(CreditEntry.ticket_key, func.sum(CreditEntry.units))
+                .where(CreditEntry.kind.in_([EntryKind.DEBIT, EntryKind.REVERSAL]))
+                .group_by(CreditEntry.ticket_key)
+            ).all()
+        )
+        for i, t in enumerate(self.m.tickets):
+            assert -net.get(f"T{i}", 0) == sum(t.charge.values())
+        pairs = s.execute(
+            select(CreditEntry.id, CreditEntry.reverses_id).where(
+                CreditEntry.kind == EntryKind.REVERSAL
+            )
+        ).all()
+        for rev_id, debit_id in pairs:
+            mine = self._moves(s, rev_id)
+            theirs = self._moves(s, debit_id)
+            assert mine == sorted((lot, -u) for lot, u in theirs)
+
+    @staticmethod
+    def _moves(s, entry_id) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+        rows = s.execute(
+            select(CreditAllocation.lot_id, CreditAllocation.units).where(
+                CreditAllocation.entry_id == entry_id
+            )
+        ).all()
+        return sorted((lot or 0, u) for lot, u in rows)
+
+
+LedgerMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "50")),
+    stateful_step_count=40,
+    deadline=None,
+)
+TestLedgerMachine = LedgerMachine.TestCase
