@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import requests
 
@@ -67,7 +67,7 @@ class HostClient:
     def close(self) -> None:
         """Release the HTTP session."""
 
-    def __enter__(self) -> HostClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
