@@ -24,3 +24,6 @@ main.add_command(db_group)
 from plugin.cli.rules_cmd import rules_group  # noqa: E402
 
 main.add_command(rules_group)
+from plugin.cli.jobs_cmd import jobs_group  # noqa: E402
+
+main.add_command(jobs_group)

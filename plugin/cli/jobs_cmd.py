@@ -1,0 +1,55 @@
+"""``deskpilot jobs failed|retry``: RQ's failed-job registry, readable, and requeueing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from plugin.context import Context
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background jobs: failed ones and their retry."""
+
+
+def _context() -> Context:
+    from plugin.cli.core import require_redis, settings_or_exit
+    from plugin.context import build_context, set_context
+
+    settings = settings_or_exit()
+    require_redis(settings, "jobs")
+    ctx = build_context(settings)
+    set_context(ctx)
+    return ctx
+
+
+@jobs_group.command("failed")
+def jobs_failed() -> None:
+    """List failed jobs with their reason (exit 0; nothing printed when there are none)."""
+    from plugin.jobs.admin import failed_jobs
+
+    ctx = _context()
+    for item in failed_jobs(ctx.redis):
+        click.echo(f"{item.id}\t{item.queue}\t{item.failed_at}\t{item.description}\t"
+                   f"{item.reason}")
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Requeue every failed job.")
+def jobs_retry(job_id: str | None, retry_all: bool) -> None:
+    """Requeue one failed job (ID) or all of them (--all)."""
+    from plugin.jobs.admin import retry_failed
+
+    if bool(job_id) == retry_all:
+        raise click.UsageError("give a job ID or --all")
+    ctx = _context()
+    done = retry_failed(ctx, None if retry_all else job_id)
+    if job_id and not done:
+        click.echo(f"no failed job {job_id}", err=True)
+        raise SystemExit(1)
+    for jid in done:
+        click.echo(f"requeued {jid}")
