@@ -1,0 +1,96 @@
+"""Synthetic tickets with metrics, for the benchmark, the dashboard demo and the tests.
+
+Values are random but plausible (seeded, so reproducible); they are not produced by
+``record``, so they exercise the queries, not the recorder.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
+
+from plugin.reports.models import TicketMetrics
+from plugin.storage.models import Company, Ticket
+
+TYPES = ("simple", "simple", "simple", "composite", "bug", "enhancement", "estimate")
+PRIORITIES = ("low", "normal", "normal", "high", "urgent")
+MANAGERS = ("ihor", "olena", "taras", "maria")
+
+
+def generate(
+    session: Session, n: int, start: datetime, end: datetime, seed: int = 7,
+    companies: int = 40, connection: str = "generic", batch: int = 5000,
+) -> None:
+    """Insert ``n`` tickets filed in ``[start, end)`` with a metrics row each."""
+    rng = random.Random(seed)
+    for c in range(companies):
+        session.add(Company(id=f"co-{c:03d}", name=f"Company {c}", manager=MANAGERS[c % 4]))
+    session.flush()
+    span = (end - start).total_seconds()
+    first_id = 1 + (session.query(Ticket.id).order_by(Ticket.id.desc()).limit(1).scalar() or 0)
+    tickets: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
+    for i in range(n):
+        tid = first_id + i
+        filed = start + timedelta(seconds=rng.random() * span)
+        task_type = rng.choice(TYPES)
+        manager = MANAGERS[i % 4]
+        resolved = rng.random() < 0.85
+        res_min = round(rng.expovariate(1 / 400), 2)
+        resolved_at = filed + timedelta(minutes=res_min * 2.2) if resolved else None
+        due = filed + timedelta(hours=rng.choice((8, 16, 24, 40)))
+        frt = round(rng.expovariate(1 / 70), 2)
+        rated = resolved and rng.random() < 0.4
+        scale = 10 if rng.random() < 0.3 else 5
+        estimate = rng.choice((2.0, 4.0, 8.0)) if task_type == "enhancement" else None
+        status = "resolved" if resolved else rng.choice(("new", "accepted", "in_progress",
+                                                        "waiting_client"))
+        last = resolved_at or filed + timedelta(hours=rng.random() * 48)
+        tickets.append({
+            "id": tid, "connection": connection, "host_ticket_id": f"T-{tid}",
+            "company_id": f"co-{rng.randrange(companies):03d}", "task_type": task_type,
+            "units": 1, "status": status, "priority": rng.choice(PRIORITIES),
+            "manager": manager, "subject": f"Request {tid}", "filed_at": filed,
+            "resolve_due": due, "resolved_at": resolved_at, "last_event_at": last,
+            "facts": {}, "updated_at": last,
+        })
+        metrics.append({
+            "ticket_id": tid, "clock_start": filed, "last_status": status,
+            "accepted_at": filed + timedelta(minutes=20), "accept_minutes": 20.0,
+            "accept_breached": int(rng.random() < 0.1),
+            "first_response_at": filed + timedelta(minutes=frt * 2),
+            "first_response_minutes": frt, "first_response_breached": int(frt > 180),
+            "first_resolved_at": resolved_at, "resolved_at": resolved_at,
+            "resolution_minutes": res_min if resolved else None,
+            "resolved_on_time": (int(resolved_at <= due) if resolved_at else None),
+            "resolve_due": due, "resolved_by": manager if resolved else None,
+            "closed_at": None, "reopen_count": int(rng.random() < 0.2),
+            "messages_client": rng.randint(1, 4), "messages_agent": rng.randint(0, 3),
+            "rating_score": (rng.randint(0, 10) if scale == 10 else rng.randint(1, 5))
+            if rated else None,
+            "rating_scale": scale if rated else None,
+            "rated_at": resolved_at + timedelta(hours=2) if rated and resolved_at else None,
+            "logged_minutes": rng.randint(10, 700) if estimate else rng.randint(0, 90),
+            "estimate_hours": estimate, "paused_minutes": 0.0, "last_activity_at": last,
+            "state": {},
+        })
+        if len(tickets) >= batch:
+            _flush(session, tickets, metrics)
+    _flush(session, tickets, metrics)
+    if session.get_bind().dialect.name == "postgresql":
+        # explicit ids leave the serial behind; later inserts must not collide
+        session.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'),"
+                             " (SELECT max(id) FROM tickets))"))
+
+
+def _flush(session: Session, tickets: list[dict[str, Any]],
+           metrics: list[dict[str, Any]]) -> None:
+    if tickets:
+        session.execute(insert(Ticket), tickets)
+        session.execute(insert(TicketMetrics), metrics)
+    tickets.clear()
+    metrics.clear()
