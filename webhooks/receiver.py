@@ -76,7 +76,13 @@ def receive(name: str, token: str | None = None) -> Response:
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
         return error(exc.status, exc.code, exc.message, exc.errors)
-    key = events[0].delivery_key if events else "sha256:" + body_sha256(body)
+    except (ValueError, TypeError, KeyError, AttributeError, AssertionError, RecursionError):
+        # an adapter gap, not the host's outage: answer 422 (a 5xx would make the host
+        # retry a body that can never succeed) and keep the trace for us at WARNING
+        log.warning("webhook.parse-error conn=%s", name, exc_info=True)
+        return error(422, "invalid-payload", "the payload could not be read")
+    key = (events[0].delivery_key if events else None) or adapter.delivery_key(
+        body, request.headers) or "sha256:" + body_sha256(body)
     try:
         outcome = store_and_enqueue(ctx, conn.name, key, body, _kept_headers(adapter), events)
     except Dependency as exc:

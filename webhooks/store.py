@@ -53,8 +53,9 @@ def store_and_enqueue(
     """Insert the raw event (unique per connection and delivery key), then enqueue it.
 
     A duplicate answers with the stored row; the same key with another body is a conflict.
-    If Redis fails after the row is committed, the row stays ``queued`` and the sweeper
-    enqueues it later, so the delivery is safe and still answered as queued.
+    If Redis fails after the row is committed, the row stays ``queued`` (the sweeper
+    enqueues it later) and the host is answered 503, so its redelivery, answered
+    ``duplicate``, confirms the delivery: nothing is lost and nothing is processed twice.
     """
     digest = body_sha256(body)
     reason = ignored_reason(events)
@@ -81,9 +82,10 @@ def store_and_enqueue(
         return Outcome("ignored", event_id, reason)
     try:
         enqueue_event(ctx.redis, event_id)
-    except (RedisError, OSError) as exc:
+    except (RedisError, OSError, RuntimeError) as exc:
         # stored durably: the sweeper re-enqueues rows left queued
         log.warning("webhook.enqueue-failed event=%s error=%s", event_id, exc.__class__.__name__)
+        raise Dependency("redis") from exc
     return Outcome("queued", event_id)
 
 
