@@ -65,8 +65,8 @@ def classify(
     else:
         t, rule, units = rules.default_type, FALLBACK, None
         for r in rules.classify:
-            conditions = r.when.trace(ctx)
             matched = r.when.test(ctx)
+            conditions = r.when.trace(ctx) if ctx.explain else []
             trace.append({"rule": r.name, "matched": matched, "conditions": conditions})
             if matched:
                 t, rule, units = r.type, r.name, r.units

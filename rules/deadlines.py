@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules import targets
-from rules.business_time import Pause
+from rules.business_time import Pause, add_working
 from rules.model import Target
 
 
@@ -19,9 +19,17 @@ def compute(
     pauses: Sequence[Pause],
     due_at: datetime | None,
     estimate_hours: float | None,
+    explain: bool = True,
 ) -> targets.Deadline:
-    """The deadline of one target counted from ``start`` (filing, or the deferred start)."""
+    """The deadline of one target counted from ``start`` (filing, or the deferred start).
+
+    Without ``explain`` the plain durations skip the timeline (the worker's hot path).
+    """
     hours = target.hours or 0
+    if not explain and target.kind in ("working_hours", "units_times"):
+        n = units if target.kind == "units_times" else 1
+        due = add_working(start, timedelta(minutes=round(hours * 60) * n), cal, pauses)
+        return targets.Deadline(due, target.kind, (), "")
     if target.kind == "working_hours":
         return targets.working_duration(start, round(hours * 60), cal, pauses)
     if target.kind == "units_times":

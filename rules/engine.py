@@ -24,12 +24,18 @@ TIMER_EVENT = "timer.tick"
 DECISIVE = frozenset({"auto_accept", "retype"})
 
 
-def evaluate(rules: RuleSet, event: TicketEvent, state: State, now: datetime) -> Decision:
-    """What ``event`` means for its ticket, given the stored ``state`` and the clock ``now``."""
+def evaluate(
+    rules: RuleSet, event: TicketEvent, state: State, now: datetime, explain: bool = True
+) -> Decision:
+    """What ``event`` means for its ticket, given the stored ``state`` and the clock ``now``.
+
+    ``explain=False`` (workers, replay) skips condition traces and deadline timelines;
+    the decision is otherwise identical.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     team = rules.calendars[rules.team_calendar]
-    ctx = Context(event, state, now, team.tz)
+    ctx = Context(event, state, now, team.tz, explain=explain)
     st = state.ticket
     if event.own_write or event.event == EventType.UNKNOWN:
         reason = "own write" if event.own_write else "unknown event"
@@ -79,7 +85,9 @@ def evaluate(rules: RuleSet, event: TicketEvent, state: State, now: datetime) ->
     return work.decision(trace)
 
 
-def evaluate_timer(rules: RuleSet, ticket: Ticket, state: State, now: datetime) -> Decision:
+def evaluate_timer(
+    rules: RuleSet, ticket: Ticket, state: State, now: datetime, explain: bool = True
+) -> Decision:
     """A scheduler tick for one ticket: acceptance overdue, breach warnings, auto-close."""
     tick = TicketEvent(
         connection="",
@@ -90,7 +98,7 @@ def evaluate_timer(rules: RuleSet, ticket: Ticket, state: State, now: datetime) 
         ticket=ticket,
         actor=Actor("system"),
     )
-    return evaluate(rules, tick, state, now)
+    return evaluate(rules, tick, state, now, explain)
 
 
 def choose_policy(rules: RuleSet, ctx: Context, task_type: str) -> Policy | None:

@@ -29,6 +29,8 @@ class Context:
     transitions: frozenset[str] = frozenset()
     #: is_open(now) in the applicable calendar, filled lazily by the engine
     working_now: Callable[[], bool] | None = None
+    #: build per-condition traces and deadline timelines (explain); off on the hot path
+    explain: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -33,13 +33,11 @@ def run_automation(
     if auto.once and auto.name in fired:
         return
     matched = auto.when.test(run.ctx)
-    trace.append(
-        {
-            "rule": f"automation:{auto.name}",
-            "matched": matched,
-            "conditions": auto.when.trace(run.ctx),
-        }
-    )
+    if run.ctx.explain:
+        conditions = auto.when.trace(run.ctx)
+        trace.append(
+            {"rule": f"automation:{auto.name}", "matched": matched, "conditions": conditions}
+        )
     if not matched:
         return
     for spec, params in auto.actions:
@@ -251,7 +249,14 @@ class Work:
                 self.due[name] = None
                 continue
             d = deadlines.compute(
-                targets[name], start, self.cal, self.units, pauses, due_at, estimate
+                targets[name],
+                start,
+                self.cal,
+                self.units,
+                pauses,
+                due_at,
+                estimate,
+                explain=self.ctx.explain,
             )
             self.due[name] = d.due
             self.timelines[name] = d.timeline

@@ -68,6 +68,10 @@ def _merge(sources: list[Source], problems: list[Problem]) -> Merged:
     for src in sources:
         if src.data is None:
             continue
+        # YAML 1.1 reads `on:` as true; keep its position under the name admins wrote
+        for path, mark in list(src.marks.items()):
+            if any(p is True for p in path):
+                src.marks[tuple("on" if p is True else p for p in path)] = mark
         data = validate_with(FILE_SCHEMA, src, src.data, (), problems)
         if data is None:
             continue

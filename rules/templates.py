@@ -12,8 +12,14 @@ _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 
 
 class _Values(dict):
+    """Formats a placeholder only when the template uses it."""
+
+    def __init__(self, raw: Mapping[str, Any], lang: str) -> None:
+        super().__init__()
+        self.raw, self.lang = raw, lang
+
     def __missing__(self, key: str) -> str:
-        return "—"
+        return fmt_value(self.raw.get(key), self.lang)
 
 
 def fmt_value(value: Any, lang: str) -> str:
@@ -41,7 +47,7 @@ def renderer(
             if lang in tmpl.texts
             else (rules.language if rules.language in tmpl.texts else next(iter(tmpl.texts)))
         )
-        data = _Values({k: fmt_value(v, use) for k, v in values().items()})
+        data = _Values(values(), use)
         return tmpl.texts[use].format_map(data)
 
     return render

@@ -1,0 +1,56 @@
+"""One invalid rules file per failure mode, each with its expected ``file:line:col`` message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rules.loader import check, load_rules
+from rules.source import SourceError
+
+HERE = Path(__file__).parent / "rules_fixtures"
+FIXTURES = sorted(HERE.glob("*.yaml"))
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: ")
+    return first.removeprefix("# expect: ")
+
+
+def _setup(tmp_path: Path, fixture: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir(parents=True)
+    shutil.copy(HERE / "base.yaml.txt", rules / "00-base.yaml")
+    shutil.copy(fixture, rules / fixture.name)
+    return rules
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+def test_each_failure_mode_is_reported_where_it_is(tmp_path: Path, fixture: Path) -> None:
+    rules = _setup(tmp_path, fixture)
+    lines = [str(p) for p in check(rules)]
+    want = f"{rules / fixture.name}:{_expected(fixture)}"
+    assert any(line.startswith(want) for line in lines), "\n".join(lines)
+
+
+def test_the_base_alone_is_valid(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(HERE / "base.yaml.txt", rules / "00-base.yaml")
+    assert check(rules) == []
+
+
+def test_errors_refuse_to_load_warnings_do_not(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as exc:
+        load_rules(_setup(tmp_path / "a", HERE / "unknown_type.yaml"))
+    assert "unknown type 'bgu'" in str(exc.value)
+    ruleset = load_rules(_setup(tmp_path / "b", HERE / "manager_overload.yaml"))
+    assert ruleset.company_manager["c11"] == "olena"
+
+
+def test_shipped_rules_are_valid() -> None:
+    assert [str(p) for p in check(CONFIG / "rules")] == []
