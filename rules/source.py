@@ -66,9 +66,7 @@ class Source:
             key = key[:-1]
         return self.marks.get((), (1, 1))
 
-    def problem(
-        self, path: Iterable[str | int], message: str, severity: str = "error"
-    ) -> Problem:
+    def problem(self, path: Iterable[str | int], message: str, severity: str = "error") -> Problem:
         key = tuple(path)
         line, col = self.where(key)
         return Problem(self.file, line, col, dotted(key), message, severity)
@@ -121,7 +119,13 @@ def _build(
 def _scalar(node: yaml.Node, loader: Any) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return [] if isinstance(node, yaml.SequenceNode) else {}
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        # e.g. an impossible date like 2026-02-30: report it where it stands
+        raise yaml.MarkedYAMLError(
+            problem=f"invalid value {node.value!r}: {exc}", problem_mark=node.start_mark
+        ) from exc
 
 
 def parse_text(text: str, file: str = "<string>") -> Source:
