@@ -120,6 +120,9 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
                 )
             )
         f["reserved_units"] = units
+    if (t["resolved"] or t["closed"]) and st.accepted_at is None and not t["accepted"]:
+        # closed before anyone accepted it (cancelled, or refused by the cap): nothing to take
+        return
     if t["resolved"] or t["closed"]:
         if t.get("auto_closed") and not spec.auto_close_debit:
             if f["reserved_units"]:

@@ -21,7 +21,7 @@ from rules.event import EventType
 from rules.fields import Context
 from rules.model import Automation, Policy, RuleSet
 
-WORK_STATUSES = ("in_progress", "waiting_client", "resolved", "closed")
+WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
 DONE = ("resolved", "closed")
 
 
