@@ -1,0 +1,69 @@
+"""``deskpilot hosts import|reconcile <name>``: backfill and poll a host connection."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from plugin.cli.core import fail, settings_or_exit, setup_logging
+from plugin.context import Context
+
+
+@click.group("hosts")
+def hosts_group() -> None:
+    """Load and reconcile tickets from a connected helpdesk."""
+
+
+def _context(name: str) -> Context:
+    from plugin.context import build_context, set_context
+
+    settings = settings_or_exit()
+    if settings.connection(name) is None:
+        fail(f"no connection named {name!r}")
+    setup_logging(settings)
+    ctx = build_context(settings)
+    set_context(ctx)
+    return ctx
+
+
+def _echo(report_dict: dict) -> None:
+    click.echo(json.dumps(report_dict, indent=2))
+    if report_dict["errors"]:
+        raise SystemExit(1)
+
+
+@hosts_group.command("import")
+@click.argument("name")
+def hosts_import(name: str) -> None:
+    """Load the connection's open tickets once (at install)."""
+    from plugin.hosts.reconcile import import_open
+    from plugin.storage.db import utcnow
+
+    ctx = _context(name)
+    try:
+        _echo(import_open(ctx, name, utcnow()).as_dict())
+    finally:
+        ctx.close()
+
+
+@hosts_group.command("reconcile")
+@click.argument("name")
+@click.option("--since", "since_text", default=None,
+              help="ISO datetime with offset (default: twice the connection's interval ago).")
+def hosts_reconcile(name: str, since_text: str | None) -> None:
+    """Poll tickets updated recently and store the changes webhooks missed."""
+    from plugin.hosts.reconcile import reconcile
+    from plugin.storage.db import utcnow
+
+    since = None
+    if since_text:
+        since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+        if since.tzinfo is None:
+            fail("--since must carry a UTC offset")
+    ctx = _context(name)
+    try:
+        _echo(reconcile(ctx, name, since, utcnow()).as_dict())
+    finally:
+        ctx.close()
