@@ -54,7 +54,7 @@ def test_old_documented_vector_only_matches_body_then_timestamp():
                               zendesk.TIMESTAMP_HEADER: ts}, [secret], when)
 
 
-@pytest.mark.parametrize("skew", [timedelta(minutes=-5, seconds=-1), timedelta(minutes=5, seconds=1)])
+@pytest.mark.parametrize("skew", [timedelta(seconds=-301), timedelta(seconds=301)])
 def test_timestamps_outside_five_minutes_are_refused(skew):
     body = b"{}"
     with pytest.raises(InvalidSignature, match="5-minute"):
