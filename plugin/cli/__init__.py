@@ -27,9 +27,6 @@ main.add_command(rules_group)
 from plugin.cli.jobs_cmd import jobs_group  # noqa: E402
 
 main.add_command(jobs_group)
-from plugin.cli.report_cmd import report_cmd  # noqa: E402
-
-main.add_command(report_cmd)
 from plugin.cli.hosts_cmd import hosts_group  # noqa: E402
 
 main.add_command(hosts_group)
