@@ -38,14 +38,15 @@ def make_context(db_url: str, redis_url: str | None = None,
 
 
 def payload(ticket: str, event: str, at: str, *, status: str = "new", company: str = "acme",
-            created: str = "2026-11-23T10:00:00+02:00", fields: dict[str, Any] | None = None,
+            created: str | None = None, fields: dict[str, Any] | None = None,
             actor: str = "agent", changes: dict[str, Any] | None = None,
             time_entry: dict[str, Any] | None = None,
             comment: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "event": event, "occurred_at": at,
         "actor": {"kind": actor, "id": "a-1" if actor == "agent" else "u-1"},
-        "ticket": {"id": ticket, "created_at": created, "subject": f"Question {ticket}",
+        "ticket": {"id": ticket, "created_at": created or at[:11] + "10:00:00" + at[19:],
+                   "subject": f"Question {ticket}",
                    "company": {"id": company, "name": company.upper()},
                    "requester": {"id": "u-1", "email": f"u@{company}.example"},
                    "status": status, "priority": "normal", "channel": "email",

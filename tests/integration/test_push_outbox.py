@@ -1,0 +1,175 @@
+"""Outbox → push: coalescing, retries on 500/429, permanent 4xx into RQ's failed registry,
+``jobs failed`` / ``jobs retry``, a real SimpleWorker, and the HTTP generic callback."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+from click.testing import CliRunner
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+from sqlalchemy import select
+
+from plugin.cli import main
+from plugin.context import set_context
+from plugin.hosts.errors import ClientError, RateLimited, ServerError
+from plugin.jobs.process import process_event
+from plugin.jobs.push import push_ticket
+from plugin.outbox import OutboxRow, OutboxState, enqueue_push
+from plugin.queue import ALL_QUEUES, PUSH, connect, enqueue_event, queue
+from tests.jobs_support import SECRET, FakeClient, buy, make_context, payload, store
+
+NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
+
+
+def _states(ctx) -> list[str]:
+    with ctx.db.session() as s:
+        return list(s.execute(select(OutboxRow.state).order_by(OutboxRow.id)).scalars())
+
+
+def _accept(ctx, ticket: str = "T-1", delivery: str = "d1") -> None:
+    eid = store(ctx, payload(ticket, "ticket.updated", "2026-11-16T10:20:00+02:00",
+                             status="accepted", changes={"status": ["new", "accepted"]}),
+                delivery)
+    process_event(eid, NOW)
+
+
+@pytest.fixture
+def ctx(sqlite_url, redis_url):
+    c = make_context(sqlite_url, redis_url)
+    buy(c, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
+    yield c
+    set_context(None)
+    c.close()
+
+
+def test_push_coalesces_and_marks_rows_sent(ctx):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx)
+    # the push job was enqueued after commit
+    assert queue(ctx.redis, PUSH).count == 1
+    assert push_ticket("generic", "T-1", NOW).startswith("sent")
+    assert len(client.pushes) == 1
+    ticket_id, commands, key = client.pushes[0]
+    assert ticket_id == "T-1" and key.startswith("generic:T-1:")
+    assert {"set_fields", "set_deadlines", "set_balance", "add_note"} <= set(client.types())
+    assert set(_states(ctx)) == {OutboxState.SENT}
+    assert push_ticket("generic", "T-1", NOW) == "idle"
+
+
+def test_500_then_429_are_retried_with_backoff_and_retry_after(ctx):
+    client = FakeClient(fail=[
+        ServerError(500, "POST", "http://host/cb", "boom"),
+        RateLimited(429, "POST", "http://host/cb", "slow down", retry_after=7.0),
+    ])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx)
+    assert push_ticket("generic", "T-1", NOW).startswith("retry in")
+    with ctx.db.session() as s:
+        rows = list(s.execute(select(OutboxRow)).scalars())
+    assert {r.state for r in rows} == {OutboxState.PENDING}
+    assert all("ServerError" in (r.last_error or "") for r in rows)
+    first_due = min(r.next_attempt_at for r in rows)
+    assert first_due > NOW
+    # not yet due: nothing is sent, the batch keeps its place
+    assert push_ticket("generic", "T-1", NOW) == "waiting"
+    assert push_ticket("generic", "T-1", first_due).startswith("retry in")
+    with ctx.db.session() as s:
+        rows = list(s.execute(select(OutboxRow)).scalars())
+    assert min(r.next_attempt_at for r in rows) >= first_due + timedelta(seconds=7)
+    later = max(r.next_attempt_at for r in rows)
+    assert push_ticket("generic", "T-1", later).startswith("sent")
+    assert len(client.pushes) == 1 and len({k for _, _, k in client.pushes}) == 1
+    assert set(_states(ctx)) == {OutboxState.SENT}
+
+
+def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_path,
+                                                                     monkeypatch):
+    client = FakeClient(fail=[ClientError(422, "POST", "http://host/cb",
+                                          '{"error": "field balance is read-only"}')])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx)
+    conn = connect(ctx.settings.redis_url)
+    SimpleWorker([queue(conn, n) for n in ALL_QUEUES], connection=conn).work(
+        burst=True, with_scheduler=False)
+    failed = FailedJobRegistry(queue=queue(conn, PUSH))
+    assert len(failed.get_job_ids()) == 1
+    assert set(_states(ctx)) == {OutboxState.FAILED}
+    with ctx.db.session() as s:
+        assert "read-only" in (s.execute(select(OutboxRow.last_error)).scalars().first() or "")
+
+    settings_file = tmp_path / "deskpilot.yaml"
+    settings_file.write_text(json.dumps({
+        "database_url": ctx.settings.database_url, "redis_url": ctx.settings.redis_url,
+        "config_dir": str(ctx.settings.config_dir), "var_dir": str(tmp_path),
+        "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET]}],
+    }))
+    monkeypatch.setenv("DESKPILOT_SETTINGS", str(settings_file))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["jobs", "failed"])
+    assert listed.exit_code == 0, listed.output
+    assert "push generic/T-1" in listed.output
+    assert "permanent after 1 attempt(s)" in listed.output
+    assert "field balance is read-only" in listed.output
+    assert runner.invoke(main, ["jobs", "retry"]).exit_code == 2  # neither ID nor --all
+    retried = runner.invoke(main, ["jobs", "retry", "--all"])
+    assert retried.exit_code == 0 and "requeued push-generic-T-1" in retried.output
+    assert failed.get_job_ids() == []
+    assert set(_states(ctx)) == {OutboxState.PENDING}
+    set_context(ctx)  # the CLI installed its own context; the worker below uses ours
+    SimpleWorker([queue(conn, PUSH)], connection=conn).work(burst=True, with_scheduler=False)
+    assert set(_states(ctx)) == {OutboxState.SENT}
+    assert len(client.pushes) == 1
+
+
+def test_event_to_host_through_a_real_simple_worker(ctx):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    eid = store(ctx, payload("T-9", "ticket.created", "2026-11-16T10:00:00+02:00",
+                             actor="client"), "w1")
+    enqueue_event(ctx.redis, eid)
+    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis).work(
+        burst=True, with_scheduler=False)
+    assert [p[0] for p in client.pushes] == ["T-9"]
+    assert "add_note" in client.types()
+    assert set(_states(ctx)) == {OutboxState.SENT}
+
+
+@responses.activate
+def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
+    ctx = make_context(sqlite_url, redis_url, callback_url="http://host.test/callback")
+    buy(ctx, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
+    try:
+        responses.add(responses.POST, "http://host.test/callback", status=500, body="down")
+        responses.add(responses.POST, "http://host.test/callback", status=200, json={"ok": 1})
+        _accept(ctx, "T-7", "h1")
+        ctx.extras["host-clients"] = {}
+        from plugin.jobs import push as push_mod
+
+        # one HTTP attempt per job here, so the job-level retry is what is tested
+        push_mod.CLIENT_OPTIONS["max_attempts"] = 1
+        try:
+            assert push_ticket("generic", "T-7", NOW).startswith("retry in")
+            with ctx.db.session() as s:
+                due = max(s.execute(select(OutboxRow.next_attempt_at)).scalars())
+            assert push_ticket("generic", "T-7", due).startswith("sent")
+        finally:
+            push_mod.CLIENT_OPTIONS["max_attempts"] = 2
+        assert len(responses.calls) == 2
+        body = json.loads(responses.calls[1].request.body)
+        assert body["ticket_id"] == "T-7"
+        assert responses.calls[0].request.headers["X-Deskpilot-Delivery"] == \
+            responses.calls[1].request.headers["X-Deskpilot-Delivery"]
+        assert responses.calls[1].request.headers["X-Deskpilot-Signature"].startswith("sha256=")
+        assert {c["type"] for c in body["commands"]} >= {"set_deadlines", "set_balance"}
+    finally:
+        set_context(None)
+        ctx.close()
+
+
+def test_enqueue_push_without_redis_returns_false():
+    assert enqueue_push(connect("redis://127.0.0.1:1/0"), "generic", "T-1") is False
