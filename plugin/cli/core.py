@@ -115,8 +115,12 @@ def scheduler_tick(now_text: str | None) -> None:
             fail("--now must carry a UTC offset")
     ctx = build_context(settings)
     set_context(ctx)
-    for name, result in tick(ctx, now, force=True).items():
-        click.echo(f"{name}: {result}")
+    try:
+        for name, result in tick(ctx, now, force=True).items():
+            click.echo(f"{name}: {result}")
+    finally:
+        set_context(None)
+        ctx.close()
 
 
 @click.command("send")

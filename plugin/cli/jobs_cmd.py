@@ -29,12 +29,17 @@ def _context() -> Context:
 @jobs_group.command("failed")
 def jobs_failed() -> None:
     """List failed jobs with their reason (exit 0; nothing printed when there are none)."""
+    from plugin.context import set_context
     from plugin.jobs.admin import failed_jobs
 
     ctx = _context()
-    for item in failed_jobs(ctx.redis):
-        click.echo(f"{item.id}\t{item.queue}\t{item.failed_at}\t{item.description}\t"
-                   f"{item.reason}")
+    try:
+        for item in failed_jobs(ctx.redis):
+            click.echo(f"{item.id}\t{item.queue}\t{item.failed_at}\t{item.description}\t"
+                       f"{item.reason}")
+    finally:
+        set_context(None)
+        ctx.close()
 
 
 @jobs_group.command("retry")
@@ -42,12 +47,17 @@ def jobs_failed() -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Requeue every failed job.")
 def jobs_retry(job_id: str | None, retry_all: bool) -> None:
     """Requeue one failed job (ID) or all of them (--all)."""
+    from plugin.context import set_context
     from plugin.jobs.admin import retry_failed
 
     if bool(job_id) == retry_all:
         raise click.UsageError("give a job ID or --all")
     ctx = _context()
-    done = retry_failed(ctx, None if retry_all else job_id)
+    try:
+        done = retry_failed(ctx, None if retry_all else job_id)
+    finally:
+        set_context(None)
+        ctx.close()
     if job_id and not done:
         click.echo(f"no failed job {job_id}", err=True)
         raise SystemExit(1)
