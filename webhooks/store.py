@@ -81,7 +81,7 @@ def store_and_enqueue(
     if reason:
         return Outcome("ignored", event_id, reason)
     try:
-        enqueue_event(ctx.redis, event_id)
+        enqueue_event(ctx.redis, event_id, one_trip=True)
     except (RedisError, OSError, RuntimeError) as exc:
         # stored durably: the sweeper re-enqueues rows left queued
         log.warning("webhook.enqueue-failed event=%s error=%s", event_id, exc.__class__.__name__)

@@ -147,7 +147,8 @@ def test_redis_down_after_store_still_queues_durably(db_url, tmp_path):
     ctx = build_context(settings)
     try:
         resp = post(create_app(context=ctx).test_client(), EVENT, "d-9")
-        assert resp.status_code == 202
+        # issue 3's contract: Redis down answers 503 + Retry-After; the row is durable
+        assert resp.status_code == 503 and resp.headers["Retry-After"]
         with ctx.db.session() as s:
             assert s.execute(select(Event.state)).scalar_one() == "queued"
     finally:
