@@ -59,5 +59,8 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
 
     app.register_blueprint(health)
     app.register_blueprint(webhooks_bp)
+    from plugin.reports.web import register_reports  # noqa: E402
+
+    register_reports(app)
     # Blueprints of the other capabilities register here.
     return app

@@ -27,6 +27,12 @@ main.add_command(rules_group)
 from plugin.cli.jobs_cmd import jobs_group  # noqa: E402
 
 main.add_command(jobs_group)
+from plugin.cli.report_cmd import report_cmd  # noqa: E402
+
+main.add_command(report_cmd)
 from plugin.cli.hosts_cmd import hosts_group  # noqa: E402
 
 main.add_command(hosts_group)
+from plugin.cli.credits_cmd import credits_group  # noqa: E402
+
+main.add_command(credits_group)

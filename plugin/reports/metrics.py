@@ -67,6 +67,8 @@ def _rq_depths() -> dict[str, int]:
 
     ctx = current_app.extensions["deskpilot"]
     out: dict[str, int] = {}
+    if not ctx.redis_url:
+        return out
     for q in Queue.all(connection=ctx.redis):
         out[f"rq:{q.name}"] = q.count
     return out

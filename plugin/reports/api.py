@@ -1,0 +1,87 @@
+"""The reports JSON API, ``Authorization: Bearer <admin token>`` on every call.
+
+Query parameters on every path: ``from``, ``to`` (``YYYY-MM-DD``, the end date inclusive,
+or ISO datetimes with offset; default the last 28 days and today), ``company``, ``manager``.
+
+- ``GET /api/reports/summary`` — the whole report: ``period``, ``filters``, ``kpis`` (each
+  ``{value, target, ok, n, label, unit, formula}``), ``breaches``, ``by`` (type, priority,
+  company, manager → group → KPI), ``profitability``, ``credits``, ``stuck``, ``late``, ``trend``.
+- ``GET /api/reports/kpis`` — ``{period, filters, kpis}`` only.
+- ``GET /api/reports/stuck`` — ``{stuck: [...]}``: open tasks past deadline, idle.
+- ``GET /api/reports/trend?weeks=8`` — ``{trend: [{week, resolved, within_1_day, on_time,
+  first_time_resolution}]}``.
+
+Errors use the receiver's envelope ``{code, status, message, errors}``: 401 without a valid
+token, 422 for a bad period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from plugin.reports.auth import bearer, token_ok
+from plugin.reports.service import PeriodError, report_for
+from plugin.storage.db import utcnow
+
+bp = Blueprint("reports_api", __name__, url_prefix="/api/reports")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    resp = jsonify({"code": status, "status": code, "message": message, "errors": {}})
+    resp.status_code = status
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="deskpilot"'
+    return resp
+
+
+@bp.before_request
+def _require_token() -> Response | None:
+    ctx = current_app.extensions["deskpilot"]
+    if not token_ok(ctx.settings, bearer(request.headers.get("Authorization"))):
+        return _error(401, "Unauthorized", "a valid admin token is required")
+    return None
+
+
+def _report(trend_weeks: int = 8) -> Any:
+    ctx = current_app.extensions["deskpilot"]
+    args = request.args
+    with ctx.db.session() as session:
+        return report_for(session, ctx.settings, utcnow(), args.get("from"), args.get("to"),
+                          args.get("company"), args.get("manager"), trend_weeks)
+
+
+def _guarded(build: Any) -> Response:
+    try:
+        return jsonify(build())
+    except PeriodError as exc:
+        return _error(422, "Unprocessable Entity", str(exc))
+
+
+@bp.get("/summary")
+def summary() -> Response:
+    """The whole report of the period."""
+    return _guarded(lambda: _report().to_json())
+
+
+@bp.get("/kpis")
+def kpis() -> Response:
+    """The KPIs of the period with their targets."""
+    def build() -> dict[str, Any]:
+        full = _report().to_json()
+        return {k: full[k] for k in ("period", "filters", "kpis")}
+    return _guarded(build)
+
+
+@bp.get("/stuck")
+def stuck() -> Response:
+    """Open tasks past their deadline with no recent activity."""
+    return _guarded(lambda: {"stuck": _report().to_json()["stuck"]})
+
+
+@bp.get("/trend")
+def trend() -> Response:
+    """Weekly resolved counts and shares, oldest first."""
+    weeks = max(1, min(request.args.get("weeks", 8, type=int) or 8, 104))
+    return _guarded(lambda: {"trend": _report(weeks).to_json()["trend"]})
