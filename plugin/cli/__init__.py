@@ -33,3 +33,6 @@ main.add_command(report_cmd)
 from plugin.cli.hosts_cmd import hosts_group  # noqa: E402
 
 main.add_command(hosts_group)
+from plugin.cli.credits_cmd import credits_group  # noqa: E402
+
+main.add_command(credits_group)

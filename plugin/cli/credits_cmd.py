@@ -1,0 +1,202 @@
+"""``deskpilot credits``: buy packages, read balances and statements, adjust by hand."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from plugin.cli.core import fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from plugin.ledger.plans import Plans
+    from plugin.storage.db import Database
+
+T = TypeVar("T")
+
+
+class _Ledger:
+    """The plans and a runner of one-transaction functions whose errors exit 1."""
+
+    def __init__(self, plans: Plans, db: Database):
+        self.plans = plans
+        self.db = db
+
+    def run(self, fn: Callable[[Session], T]) -> T:
+        from plugin.ledger import LedgerError, PlansError
+
+        try:
+            with self.db.session() as session:
+                return fn(session)
+        except (LedgerError, PlansError) as exc:
+            fail(f"error: {exc}", 1)
+
+
+@contextmanager
+def _ledger() -> Iterator[_Ledger]:
+    from plugin.ledger import PlansError, load_plans
+    from plugin.storage.db import Database
+
+    settings = settings_or_exit()
+    try:
+        plans = load_plans(settings.config_dir)
+    except PlansError as exc:
+        fail(str(exc))
+    db = Database(settings.database_url)
+    try:
+        yield _Ledger(plans, db)
+    finally:
+        db.dispose()
+
+
+def _instant(text: str | None) -> datetime:
+    from plugin.ledger.accounts import LedgerError
+    from plugin.ledger.admin import parse_instant
+    from plugin.storage.db import utcnow
+
+    if not text:
+        return utcnow()
+    try:
+        return parse_instant(text)
+    except LedgerError as exc:
+        fail(f"error: {exc}")
+
+
+@click.group("credits")
+def credits_group() -> None:
+    """Prepaid credits: packages, balances, statements, manual adjustments."""
+
+
+@credits_group.command("buy")
+@click.argument("company")
+@click.option("--tasks", type=int, required=True, help="credits in the package")
+@click.option("--price", help="price per task (default: the plan's)")
+@click.option("--currency", help="ISO currency (default: the plan's)")
+@click.option("--at", "at_text", metavar="ISO", help="purchase time with offset (default: now)")
+@click.option("--key", help="idempotency key (default: a new one per call)")
+def buy_cmd(
+    company: str,
+    tasks: int,
+    price: str | None,
+    currency: str | None,
+    at_text: str | None,
+    key: str | None,
+) -> None:
+    """Add a package; refuses fewer tasks than the plan's minimum."""
+    from plugin.ledger.admin import buy, parse_money
+    from plugin.ledger.hooks import balance_changed
+
+    at = _instant(at_text)
+    with _ledger() as ledger:
+        bought = ledger.run(
+            lambda s: buy(
+                s,
+                ledger.plans,
+                company,
+                tasks,
+                at,
+                parse_money(price) if price else None,
+                currency,
+                key or f"cli:{uuid.uuid4()}",
+            )
+        )
+    lot = bought.lot
+    if not bought.duplicate:
+        balance_changed(company)
+    click.echo(
+        f"{'already bought' if bought.duplicate else 'bought'}: lot {lot.id}, "
+        f"{lot.tasks} tasks x {lot.price_per_task} {lot.currency}, "
+        f"expires {lot.expires_at.isoformat()}"
+    )
+
+
+@credits_group.command("balance")
+@click.argument("company")
+@click.option("--at", "at_text", metavar="ISO", help="as of this instant (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
+    """Balance, reserved and available credits, per package."""
+    from plugin.ledger.admin import read_balance
+    from plugin.storage.db import utcnow
+
+    now = utcnow()
+    at = _instant(at_text) if at_text else now
+    with _ledger() as ledger:
+        bal = ledger.run(lambda s: read_balance(s, ledger.plans, company, at, now))
+    if as_json:
+        click.echo(json.dumps(bal.to_json()))
+        return
+    click.echo(
+        f"{company} at {at.isoformat()}: balance {bal.balance}, reserved {bal.reserved}, "
+        f"available {bal.available}" + (f", overdraft {bal.debt}" if bal.debt else "")
+    )
+    for lot in bal.lots:
+        state = "expired" if lot.expired else f"expires {lot.expires_at.date().isoformat()}"
+        click.echo(f"  lot {lot.lot_id}: {lot.remaining}/{lot.tasks} left, {state}")
+    if not bal.has_account:
+        click.echo("  no account: this company has never bought a package")
+
+
+@credits_group.command("statement")
+@click.argument("company")
+@click.option("--from", "start", metavar="ISO", help="first instant (default: the beginning)")
+@click.option("--to", "end", metavar="ISO", help="exclusive end (default: now)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+def statement_cmd(company: str, start: str | None, end: str | None, fmt: str) -> None:
+    """Packages, entries with running balance, burns and money lines."""
+    from plugin.ledger.admin import read_statement
+    from plugin.ledger.statement import RENDERERS
+    from plugin.storage.db import utcnow
+
+    now = utcnow()
+    begin = _instant(start) if start else None
+    until = _instant(end) if end else None
+    with _ledger() as ledger:
+        st = ledger.run(lambda s: read_statement(s, company, begin, until, now))
+    click.echo(RENDERERS[fmt](st), nl=False)
+
+
+@credits_group.command("adjust")
+@click.argument("company")
+@click.option("--units", type=int, required=True, help="+N grants, -N takes credits")
+@click.option("--reason", required=True)
+@click.option("--author", help="who made the correction")
+@click.option("--key", help="idempotency key (default: a new one per call)")
+def adjust_cmd(company: str, units: int, reason: str, author: str | None, key: str | None) -> None:
+    """A manual correction, kept as its own entry with reason and author."""
+    from plugin.ledger.admin import correct
+    from plugin.ledger.hooks import balance_changed
+    from plugin.storage.db import utcnow
+
+    now = utcnow()
+    with _ledger() as ledger:
+        entry, new = ledger.run(
+            lambda s: correct(
+                s,
+                ledger.plans,
+                company,
+                units,
+                reason,
+                author,
+                now,
+                key or f"cli:{uuid.uuid4()}",
+            )
+        )
+    if new:
+        balance_changed(company)
+    click.echo(
+        f"{'adjusted' if new else 'already adjusted'}: entry {entry.id}, "
+        f"{entry.units:+d} ({entry.reason})"
+    )

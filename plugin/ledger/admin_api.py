@@ -1,0 +1,333 @@
+"""The credits admin API under ``/api/credits``: the CLI's commands as JSON, token-protected."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from apispec import APISpec
+from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from plugin.ledger.accounts import LedgerError
+from plugin.ledger.admin import (
+    buy,
+    company_plan,
+    correct,
+    parse_instant,
+    read_balance,
+    read_statement,
+)
+from plugin.ledger.expiry import expire_lots
+from plugin.ledger.hooks import balance_changed
+from plugin.ledger.plans import Plans, PlansError, load_plans
+from plugin.ledger.queries import notices
+from plugin.ledger.schemas import (
+    AdjustmentRequestSchema,
+    AdjustmentSchema,
+    BalanceSchema,
+    NoticeSchema,
+    PurchaseRequestSchema,
+    PurchaseSchema,
+    StatementSchema,
+)
+from plugin.storage.db import utcnow
+
+T = TypeVar("T")
+credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
+PURCHASE_IN = PurchaseRequestSchema()
+ADJUST_IN = AdjustmentRequestSchema()
+STATUS_NAMES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+}
+
+
+def _error(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
+    resp = jsonify(
+        {
+            "code": code,
+            "status": STATUS_NAMES.get(code, "Error"),
+            "message": message,
+            "errors": errors or {},
+        }
+    )
+    resp.status_code = code
+    if code == 401:
+        resp.headers["WWW-Authenticate"] = "Bearer"
+    return resp
+
+
+@credits_api.before_request
+def _authenticate() -> Response | None:
+    tokens = [str(t).encode() for t in current_app.extensions["deskpilot"].settings.admin_tokens]
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    # compare against every token (rotation) in constant time; no tokens = API closed
+    ok = scheme.lower() == "bearer" and any(
+        hmac.compare_digest(token.strip().encode(), t) for t in tokens
+    )
+    if not ok:
+        return _error(401, "missing or invalid admin token")
+    return None
+
+
+def _plans() -> Plans:
+    return load_plans(current_app.extensions["deskpilot"].settings.config_dir)
+
+
+def _in_session(fn: Callable[[Session], T]) -> T:
+    with current_app.extensions["deskpilot"].db.session() as session:
+        return fn(session)
+
+
+def _instant_arg(name: str) -> datetime | None:
+    text = request.args.get(name)
+    return parse_instant(text) if text else None
+
+
+@credits_api.errorhandler(LedgerError)
+def _refused(exc: LedgerError) -> Response:
+    return _error(422, str(exc))
+
+
+@credits_api.errorhandler(PlansError)
+def _bad_plans(exc: PlansError) -> Response:
+    return _error(409, str(exc))
+
+
+@credits_api.errorhandler(ValidationError)
+def _invalid(exc: ValidationError) -> Response:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return _error(422, "the request body does not match the schema", {"json": messages})
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"_schema": ["a JSON object is required"]})
+    return data
+
+
+@credits_api.get("/<company_id>")
+def get_balance(company_id: str) -> Response:
+    now = utcnow()
+    at = _instant_arg("at") or now
+    plans = _plans()
+    bal = _in_session(lambda s: read_balance(s, plans, company_id, at, now))
+    return jsonify(BalanceSchema().dump(bal.to_json()))
+
+
+@credits_api.get("/<company_id>/statement")
+def get_statement(company_id: str) -> Response:
+    start, end = _instant_arg("from"), _instant_arg("to")
+    st = _in_session(lambda s: read_statement(s, company_id, start, end, utcnow()))
+    return jsonify(StatementSchema().dump(st.to_json()))
+
+
+@credits_api.get("/<company_id>/notices")
+def get_notices(company_id: str) -> Response:
+    plans, now = _plans(), utcnow()
+    found = _in_session(lambda s: notices(s, company_id, now, company_plan(s, plans, company_id)))
+    return jsonify([NoticeSchema().dump(n.to_json()) for n in found])
+
+
+@credits_api.post("/<company_id>/purchases")
+def post_purchase(company_id: str) -> tuple[Response, int]:
+    data = PURCHASE_IN.load(_body())
+    key = data.get("key") or request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}"
+    plans, at = _plans(), data.get("at") or utcnow()
+    bought = _in_session(
+        lambda s: buy(
+            s,
+            plans,
+            company_id,
+            data["tasks"],
+            at,
+            data.get("price_per_task"),
+            data.get("currency"),
+            key,
+        )
+    )
+    if not bought.duplicate:
+        balance_changed(company_id)
+    lot = bought.lot
+    body = {
+        "lot": {
+            "lot_id": lot.id,
+            "tasks": lot.tasks,
+            "remaining": None,
+            "purchased_at": lot.purchased_at.isoformat(),
+            "expires_at": lot.expires_at.isoformat(),
+            "expired": False,
+            "price_per_task": str(lot.price_per_task),
+            "currency": lot.currency,
+        },
+        "entry_id": bought.entry.id,
+        "duplicate": bought.duplicate,
+    }
+    return jsonify(PurchaseSchema().dump(body)), 200 if bought.duplicate else 201
+
+
+@credits_api.post("/<company_id>/adjustments")
+def post_adjustment(company_id: str) -> tuple[Response, int]:
+    data = ADJUST_IN.load(_body())
+    key = data.get("key") or request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}"
+    plans, now = _plans(), utcnow()
+    entry, new = _in_session(
+        lambda s: correct(
+            s, plans, company_id, data["units"], data["reason"], data.get("author"), now, key
+        )
+    )
+    if new:
+        balance_changed(company_id)
+    row = {
+        "id": entry.id,
+        "posted_at": entry.posted_at.isoformat(),
+        "kind": entry.kind,
+        "units": entry.units,
+        "reserved_change": 0,
+        "flag": entry.flag,
+        "note": entry.reason,
+    }
+    return jsonify(AdjustmentSchema().dump({"entry": row, "duplicate": not new})), (
+        201 if new else 200
+    )
+
+
+@credits_api.post("/expire")
+def post_expire() -> Response:
+    burns = _in_session(lambda s: expire_lots(s, utcnow()))
+    for company_id in sorted({b.company_id for b in burns}):
+        balance_changed(company_id)
+    return jsonify(
+        {
+            "burned": [
+                {"company_id": b.company_id, "lot_id": b.lot_id, "units": b.units} for b in burns
+            ]
+        }
+    )
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_paths(spec: APISpec) -> None:
+    """Register the credits schemas and paths on ``spec`` (see ``plugin.openapi``)."""
+    for name, schema in (
+        ("Balance", BalanceSchema),
+        ("Statement", StatementSchema),
+        ("Notice", NoticeSchema),
+        ("PurchaseRequest", PurchaseRequestSchema),
+        ("Purchase", PurchaseSchema),
+        ("AdjustmentRequest", AdjustmentRequestSchema),
+        ("Adjustment", AdjustmentSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    company = {"in": "path", "name": "company_id", "required": True, "schema": {"type": "string"}}
+    instant = {"type": "string", "format": "date-time"}
+    errors = {
+        "401": _json("Error", "missing or invalid admin token"),
+        "422": _json("Error", "invalid request or refused by the ledger"),
+    }
+    spec.path(
+        path="/api/credits/{company_id}",
+        operations={
+            "get": {
+                "summary": "Balance, reserved and available credits, per package",
+                "parameters": [company, {"in": "query", "name": "at", "schema": instant}],
+                "responses": {"200": _json("Balance", "the balance"), **errors},
+            }
+        },
+    )
+    spec.path(
+        path="/api/credits/{company_id}/statement",
+        operations={
+            "get": {
+                "summary": "Packages, entries with running balance, burns and money lines",
+                "parameters": [
+                    company,
+                    {"in": "query", "name": "from", "schema": instant},
+                    {"in": "query", "name": "to", "schema": instant},
+                ],
+                "responses": {"200": _json("Statement", "the statement"), **errors},
+            }
+        },
+    )
+    spec.path(
+        path="/api/credits/{company_id}/notices",
+        operations={
+            "get": {
+                "summary": "Low-balance, expiring-soon and overdrawn notices",
+                "parameters": [company],
+                "responses": {
+                    "200": {
+                        "description": "notices",
+                        "content": {
+                            "application/json": {"schema": {"type": "array", "items": "Notice"}}
+                        },
+                    },
+                    **errors,
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/credits/{company_id}/purchases",
+        operations={
+            "post": {
+                "summary": "Add a package (refused below the plan's minimum)",
+                "parameters": [
+                    company,
+                    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "PurchaseRequest"}},
+                },
+                "responses": {
+                    "201": _json("Purchase", "bought"),
+                    "200": _json("Purchase", "already bought under this key"),
+                    **errors,
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/credits/{company_id}/adjustments",
+        operations={
+            "post": {
+                "summary": "A manual correction with reason and author",
+                "parameters": [
+                    company,
+                    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "AdjustmentRequest"}},
+                },
+                "responses": {
+                    "201": _json("Adjustment", "adjusted"),
+                    "200": _json("Adjustment", "already adjusted under this key"),
+                    **errors,
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/credits/expire",
+        operations={
+            "post": {
+                "summary": "Burn what is left in expired packages (idempotent)",
+                "responses": {"200": {"description": "the burns posted"}, **errors},
+            }
+        },
+    )
