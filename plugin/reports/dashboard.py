@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +40,15 @@ COOKIE = "deskpilot_dashboard"
 TILES = ("within_1_day", "within_1_hour", "on_time", "first_time_resolution",
          "first_response_median", "first_response_p90", "messages_per_ticket",
          "csat_satisfied", "csat_avg", "nps", "solved_per_specialist_day", "stuck")
+
+
+@bp.app_template_filter("dp_local")
+def dp_local(value: str | None) -> str:
+    """An ISO instant as local ``YYYY-MM-DD HH:MM`` in the installation's zone."""
+    if not value:
+        return ""
+    tz = current_app.extensions["deskpilot"].settings.tz
+    return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _cookie_value(token: str) -> str:
