@@ -162,14 +162,14 @@ class Stack:
     def wait(self, probe: Any, what: str, timeout: float = 30.0) -> Any:
         return wait_for(probe, what, timeout=timeout, diagnostics=self.diagnostics)
 
-    def settle(self, timeout: float = 30.0) -> None:
-        """Wait until every stored event is processed and the outbox is empty."""
+    def settle(self, *ticket_ids: int, timeout: float = 30.0) -> None:
+        """Wait until the tickets' events are processed and their outbox rows pushed."""
         self.deskpilot.check_workers()
         # a webhook may still be on its way from the helpdesk: let one round trip finish
         time.sleep(0.3)
         self.wait(
-            lambda: self.deskpilot.unsettled() == 0 or None,
-            "Deskpilot to process every event and push every outbox row",
+            lambda: self.deskpilot.unsettled(ticket_ids) == 0 or None,
+            f"Deskpilot to process every event and push every outbox row of {ticket_ids}",
             timeout,
         )
 

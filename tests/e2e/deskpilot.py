@@ -156,22 +156,26 @@ class Deskpilot:
                 )
 
     # -- reading Deskpilot's own state --------------------------------------------------
-    def unsettled(self) -> int:
-        """Stored events not yet processed plus outbox rows not yet at the host."""
+    def unsettled(self, ticket_ids: tuple[int | str, ...] = ()) -> int:
+        """Stored events not yet processed plus outbox rows not yet at the host.
+
+        Limited to ``ticket_ids`` when given, so one scenario's leftovers (say, a push that
+        never became due) are reported by that scenario and do not stall the next one.
+        """
         from plugin.outbox import OutboxRow, OutboxState
 
+        ids = [str(t) for t in ticket_ids]
+        events = select(func.count(Event.id)).where(
+            Event.state.in_([EventState.QUEUED, EventState.PROCESSING])
+        )
+        pending = select(func.count(OutboxRow.id)).where(
+            OutboxRow.state.in_([OutboxState.PENDING, OutboxState.SENDING])
+        )
+        if ids:
+            events = events.where(Event.ticket_id.in_(ids))
+            pending = pending.where(OutboxRow.ticket_id.in_(ids))
         with self.db.session() as session:
-            events = session.scalar(
-                select(func.count(Event.id)).where(
-                    Event.state.in_([EventState.QUEUED, EventState.PROCESSING])
-                )
-            )
-            pending = session.scalar(
-                select(func.count(OutboxRow.id)).where(
-                    OutboxRow.state.in_([OutboxState.PENDING, OutboxState.SENDING])
-                )
-            )
-        return int(events or 0) + int(pending or 0)
+            return int(session.scalar(events) or 0) + int(session.scalar(pending) or 0)
 
     def events(self, host_ticket_id: int | str) -> list[Event]:
         with self.db.session() as session:
