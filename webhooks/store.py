@@ -8,7 +8,9 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.queue import enqueue_event
 from plugin.storage.db import utcnow
@@ -60,24 +62,22 @@ def store_and_enqueue(
     digest = body_sha256(body)
     reason = ignored_reason(events)
     first = events[0] if events else None
-    row = Event(
-        connection=connection, delivery_key=key[:200], body_sha256=digest,
-        received_at=utcnow(), headers=headers, body=body,
-        event_type=first.event if first else None,
-        ticket_id=first.ticket.id if first else None,
-        occurred_at=first.occurred_at if first else None,
-        state=EventState.IGNORED if reason else EventState.QUEUED, attempts=0,
-        last_error=reason,
-    )
+    values = {
+        "connection": connection, "delivery_key": key[:200], "body_sha256": digest,
+        "received_at": utcnow(), "headers": headers, "body": body,
+        "event_type": first.event if first else None,
+        "ticket_id": first.ticket.id if first else None,
+        "occurred_at": first.occurred_at if first else None,
+        "state": EventState.IGNORED if reason else EventState.QUEUED, "attempts": 0,
+        "last_error": reason,
+    }
     try:
-        with ctx.db.session() as session:
-            session.add(row)
-        event_id = row.id
-    except IntegrityError:
-        return _existing(ctx, connection, key, digest)
-    except (OperationalError, SQLAlchemyError) as exc:
+        event_id = _insert(ctx.db, values)
+    except SQLAlchemyError as exc:
         log.warning("webhook.store-failed error=%s", exc.__class__.__name__)
         raise Dependency("database") from exc
+    if event_id is None:
+        return _existing(ctx, connection, key, digest)
     if reason:
         return Outcome("ignored", event_id, reason)
     try:
@@ -87,6 +87,30 @@ def store_and_enqueue(
         log.warning("webhook.enqueue-failed event=%s error=%s", event_id, exc.__class__.__name__)
         raise Dependency("redis") from exc
     return Outcome("queued", event_id)
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert(db: Any, values: dict[str, Any]) -> int | None:
+    """One ``INSERT … ON CONFLICT DO NOTHING RETURNING id``; ``None`` when the key exists.
+
+    On PostgreSQL it runs in autocommit: one round trip instead of BEGIN, INSERT, COMMIT
+    (the hot path of the receiver; the row is durable when the statement returns). SQLite
+    keeps its ``BEGIN IMMEDIATE`` transaction, which is local and cheap.
+    """
+    dialect = db.engine.dialect.name
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:  # built once per dialect: SQLAlchemy then reuses the compiled form
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table: Any = Event.__table__
+        stmt = _INSERTS[dialect] = insert(table).on_conflict_do_nothing(
+            index_elements=["connection", "delivery_key"]).returning(table.c.id)
+    if dialect == "postgresql":
+        with db.unpinged.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(stmt, values).scalar()
+    with db.engine.begin() as conn:
+        return conn.execute(stmt, values).scalar()
 
 
 def _existing(ctx: Any, connection: str, key: str, digest: str) -> Outcome:

@@ -67,6 +67,23 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._engine_kwargs = engine_kwargs
+        self._unpinged: Engine | None = None
+
+    @property
+    def unpinged(self) -> Engine:
+        """An engine without ``pool_pre_ping``, for one-statement hot paths (the receiver).
+
+        The pre-ping costs a full round trip per checkout; without it a stale pooled
+        connection fails one request (answered 503 and redelivered by the host) and the
+        pool drops it. SQLite has no pre-ping, so it shares the main engine.
+        """
+        if self.engine.dialect.name == "sqlite":
+            return self.engine
+        if self._unpinged is None:
+            self._unpinged = make_engine(self.url, **{**self._engine_kwargs,
+                                                      "pool_pre_ping": False})
+        return self._unpinged
 
     @property
     def dialect(self) -> str:
@@ -90,3 +107,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._unpinged is not None:
+            self._unpinged.dispose()
