@@ -23,9 +23,14 @@ class Overrides:
     invalid: tuple[tuple[str, str], ...] = ()
 
 
+_NONE = Overrides()
+
+
 def read_overrides(rules: RuleSet, ctx: Context) -> Overrides:
     cf = ctx.event.ticket.custom_fields
     o = rules.overrides
+    if not cf and not any(t.startswith(o["type_tag_prefix"]) for t in ctx.event.ticket.tags):
+        return _NONE  # the common case: nothing stated, nothing to parse
     bad: list[tuple[str, str]] = []
     task_type = cf.get(o["type_field"]) or None
     if task_type is None:

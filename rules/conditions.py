@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rules.fields import Context, Getter, field_names, resolve
+from rules.fields import RAW_COLLECTIONS, Context, Getter, field_names, resolve
 from rules.source import PathKey, Problem, Source, did_you_mean
 
 
@@ -71,12 +71,60 @@ class Condition:
         raise NotImplementedError
 
 
+def _lowered(values: Any) -> Any:
+    """Lower-cased text values; lists of text as a set (one pass per evaluation)."""
+    if isinstance(values, str):
+        return values.lower()
+    if isinstance(values, (list, tuple, set, frozenset)):
+        if not values:
+            return values
+        return {v.lower() if isinstance(v, str) else v for v in values}
+    return None
+
+
+def _specialised(op: str, value: Any) -> Callable[[Any], bool] | None:
+    """A faster predicate for the keyword operators, with the value lower-cased at load.
+
+    Same answers as :data:`OPERATORS` (the explain trace still uses those).
+    """
+    if op == "contains" and isinstance(value, str):
+        needle = value.lower()
+
+        def contains(actual: Any) -> bool:
+            low = _lowered(actual)
+            return low is not None and needle in low
+
+        return contains
+    if op == "contains_any" and all(isinstance(v, str) for v in value):
+        needles = tuple(v.lower() for v in value)
+
+        def contains_any(actual: Any) -> bool:
+            low = _lowered(actual)
+            return low is not None and any(n in low for n in needles)
+
+        return contains_any
+    if op == "eq":
+        return lambda actual: bool(actual == value)
+    if op == "in" and all(isinstance(v, str) for v in value):
+        members = frozenset(value)
+        return lambda actual: actual in members if isinstance(actual, str) else actual in value
+    return None
+
+
 class Leaf(Condition):
-    """``{field, op, value}``."""
+    """``{field, op, value}``; ``test`` is one closure built at load."""
 
     def __init__(self, field: str, op: str, value: Any, getter: Getter, shown: Any) -> None:
         self.field, self.op, self.value, self.shown = field, op, value, shown
         self.getter, self.fn = getter, OPERATORS[op]
+        fast = _specialised(op, value)
+        if fast is not None:
+            if op in ("contains", "contains_any"):
+                getter = RAW_COLLECTIONS.get(field, getter)
+            self.test = lambda ctx: fast(getter(ctx))  # type: ignore[method-assign]
+        else:
+            fn = self.fn
+            self.test = lambda ctx: bool(fn(getter(ctx), value))  # type: ignore[method-assign]
 
     def test(self, ctx: Context) -> bool:
         return bool(self.fn(self.getter(ctx), self.value))
@@ -97,9 +145,15 @@ class Group(Condition):
 
     def test(self, ctx: Context) -> bool:
         if self.kind == "all":
-            return all(c.test(ctx) for c in self.children)
+            for c in self.children:
+                if not c.test(ctx):
+                    return False
+            return True
         if self.kind == "any":
-            return any(c.test(ctx) for c in self.children)
+            for c in self.children:
+                if c.test(ctx):
+                    return True
+            return False
         return not self.children[0].test(ctx)
 
     def trace(self, ctx: Context) -> list[dict[str, Any]]:

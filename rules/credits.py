@@ -43,12 +43,7 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
     if not company.known:
         run.flag(r.no_account_flag)
         if t["filed"] and r.no_account_template:
-            run.emit(
-                "add_note",
-                visibility="internal",
-                template=r.no_account_template,
-                text=run.render(r.no_account_template),
-            )
+            run.emit_template("add_note", r.no_account_template, visibility="internal")
         return
     ops = w.ops
     if st.debited_type is not None:  # completed in this cycle already

@@ -27,18 +27,35 @@ def compute(
     """
     hours = target.hours or 0
     if not explain and target.kind in ("working_hours", "units_times"):
-        n = units if target.kind == "units_times" else 1
-        due = add_working(start, timedelta(minutes=round(hours * 60) * n), cal, pauses)
-        return targets.Deadline(due, target.kind, (), "")
+        return targets.Deadline(due(target, start, cal, units, pauses), target.kind, (), "")
     if target.kind == "working_hours":
         return targets.working_duration(start, round(hours * 60), cal, pauses)
     if target.kind == "units_times":
         return targets.times_base(start, units, round(hours * 60), cal, pauses)
     if target.kind == "bug_cutoff":
-        return targets.bug_cutoff(start, cal, int(hours or 8), target.cutoff, pauses)
+        return targets.bug_cutoff(
+            start, cal, int(hours or 8), target.cutoff, pauses, explain=explain
+        )
     if target.kind == "end_of_next_working_day":
-        return targets.end_of_next_working_day(start, cal)
+        return targets.end_of_next_working_day(start, cal, explain=explain)
     # due_date: the stated due date wins; else the estimate in working time, else none yet
     if due_at is not None or target.fallback != "estimate_hours":
         return targets.due_from_field(due_at)
-    return targets.duration_from_field(start, estimate_hours, cal, pauses)
+    return targets.duration_from_field(start, estimate_hours, cal, pauses, explain=explain)
+
+
+def due(
+    target: Target,
+    start: datetime,
+    cal: Any,
+    units: int,
+    pauses: Sequence[Pause],
+    due_at: datetime | None = None,
+    estimate_hours: float | None = None,
+) -> datetime | None:
+    """Only the deadline of :func:`compute` (no timeline, no texts): the worker's hot path."""
+    kind = target.kind
+    if kind == "working_hours" or kind == "units_times":
+        minutes = round((target.hours or 0) * 60) * (units if kind == "units_times" else 1)
+        return add_working(start, timedelta(minutes=minutes), cal, pauses)
+    return compute(target, start, cal, units, pauses, due_at, estimate_hours, False).due

@@ -21,7 +21,6 @@ from rules.model import Policy, RuleSet
 from rules.templates import renderer
 
 TIMER_EVENT = "timer.tick"
-DECISIVE = frozenset({"auto_accept", "retype"})
 
 
 def evaluate(
@@ -59,11 +58,11 @@ def evaluate(
     company = event.ticket.company.id if event.ticket.company else state.company.id
     manager = rules.company_manager.get(company or "") or state.company.manager
     ctx.extra["manager"] = manager
-    run = Run(ctx, render=lambda name: "", manager=manager)
+    run = Run(ctx, render=_not_yet, manager=manager)
     # decisive automations run before the lifecycle, since they decide acceptance and type
-    early = {event.event} | ({"filed"} if not st.known else set())
+    early = {event.event} if st.known else {event.event, "filed"}
     for auto in rules.automations:
-        if auto.on & early and any(spec.name in DECISIVE for spec, _ in auto.actions):
+        if auto.decisive and not auto.on.isdisjoint(early):
             lifecycle.run_automation(auto, run, trace, st)
     if run.retype is not None:
         task_type, units = run.retype
@@ -73,16 +72,21 @@ def evaluate(
     cal_name = choose_calendar(rules, policy, company, manager, state)
     cal = rules.calendars[cal_name]
     work = lifecycle.Work(rules, ctx, ov, run, task_type, units, rule, policy, cal_name, cal, team)
+    # templates render lazily (when executed or explained), from the decision's final values
     run.render = renderer(rules, work.placeholders, company)
     work.settle()
-    late = {event.event, *work.transitions.names(), *work.timer_triggers}
-    ctx.transitions = frozenset(work.transitions.names())
+    names = work.transitions.names()
+    late = {event.event, *names, *work.timer_triggers}
+    ctx.transitions = frozenset(names)
     ctx.extra["flags"] = run.flags
     for auto in rules.automations:
-        decisive = any(spec.name in DECISIVE for spec, _ in auto.actions)
-        if auto.on & late and not (decisive and auto.on & early):
+        if not auto.on.isdisjoint(late) and not (auto.decisive and not auto.on.isdisjoint(early)):
             lifecycle.run_automation(auto, run, trace, st)
     return work.decision(trace)
+
+
+def _not_yet(name: str) -> str:
+    raise RuntimeError(f"template '{name}' rendered before the decision's values are known")
 
 
 def evaluate_timer(

@@ -105,6 +105,14 @@ FIELDS: dict[str, Getter] = {
     "now.working": lambda c: bool(c.working_now()) if c.working_now else None,
 }
 
+#: the list fields without the copy their getters make for explain's trace; only for
+#: operators that read the value as a collection (contains, contains_any)
+RAW_COLLECTIONS: dict[str, Getter] = {
+    "ticket.tags": lambda c: c.event.ticket.tags,
+    "transition": lambda c: c.transitions,
+    "decision.flags": lambda c: c.extra.get("flags", ()),
+}
+
 #: path prefixes taking any suffix, and how the suffix is read
 PREFIXES: dict[str, Callable[[str], Getter]] = {
     "ticket.custom_fields.": lambda name: lambda c: c.event.ticket.custom_fields.get(name),

@@ -8,7 +8,7 @@ Credit operations are in :mod:`rules.credits`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules import credits, deadlines
@@ -22,6 +22,7 @@ from rules.fields import Context
 from rules.model import Automation, Policy, RuleSet
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DONE = ("resolved", "closed")
 
 
@@ -116,7 +117,6 @@ class Work:
             f["reopen_count"] = st.reopen_count + 1
         self._cap(st, t, filed_at)
         self._deadlines(st, filed_at)
-        self.transitions = Transitions(**t)
         credits.settle(self, st, t)
         self.transitions = Transitions(**t)
         self._builtin_actions(st)
@@ -238,12 +238,31 @@ class Work:
 
     def _deadlines(self, st: TicketState, filed_at: datetime) -> None:
         start = self.deferred_to or filed_at
-        pauses = [
-            (a, b or self.ctx.now) for a, b in self.facts["pauses"] if (b or self.ctx.now) > a
-        ]
         estimate = self.facts.get("estimate_hours", st.estimate_hours)
         due_at = self.facts.get("due_at", st.due_at)
         targets = self.policy.targets if self.policy else {}
+        key = self._deadline_key(start, due_at, estimate)
+        self.facts["deadline_key"] = key
+        if key and not self.ctx.explain and st.facts.get("deadline_key") == key:
+            # nothing the deadlines depend on changed since they were stored: reuse them
+            for name in ("accept", "first_response", "resolve"):
+                due = getattr(st, f"{name}_due") if name in targets else None
+                self.due[name] = due
+                if name in targets:
+                    self.facts[f"{name}_due"] = due
+            return
+        pauses = [
+            (a, b or self.ctx.now) for a, b in self.facts["pauses"] if (b or self.ctx.now) > a
+        ]
+        if not self.ctx.explain:
+            for name in ("accept", "first_response", "resolve"):
+                target = targets.get(name)
+                if target is None:
+                    self.due[name] = None
+                    continue
+                at = deadlines.due(target, start, self.cal, self.units, pauses, due_at, estimate)
+                self.due[name] = self.facts[f"{name}_due"] = at
+            return
         for name in ("accept", "first_response", "resolve"):
             if name not in targets:
                 self.due[name] = None
@@ -261,6 +280,24 @@ class Work:
             self.due[name] = d.due
             self.timelines[name] = d.timeline
             self.facts[f"{name}_due"] = d.due
+
+    def _deadline_key(
+        self, start: datetime, due_at: datetime | None, estimate: float | None
+    ) -> str:
+        """Everything the deadlines depend on, as a stable string ("" when ``now`` matters).
+
+        An open pause stretches the deadlines with the clock, so those are always computed.
+        """
+        pauses = self.facts["pauses"]
+        if pauses and pauses[-1][1] is None:
+            return ""
+        spans = ",".join(f"{_us(a)}-{_us(b)}" for a, b in pauses)
+        policy = self.policy.name if self.policy else ""
+        due = _us(due_at) if due_at is not None else ""
+        return (
+            f"{self.rules.version}|{policy}|{self.cal_name}|{self.units}|{_us(start)}"
+            f"|{spans}|{due}|{estimate}"
+        )
 
     def _builtin_actions(self, st: TicketState) -> None:
         run, f = self.run, self.facts
@@ -313,7 +350,9 @@ class Work:
         }
 
     def _local(self, t: datetime | None) -> datetime | None:
-        return t.astimezone(self.cal.tz) if t is not None else None
+        if t is None or t.tzinfo is self.cal.tz:
+            return t  # computed deadlines are in the calendar's zone already
+        return t.astimezone(self.cal.tz)
 
     def decision(self, trace: list[dict[str, Any]]) -> Decision:
         spec = self.rules.types[self.task_type]
@@ -349,3 +388,9 @@ class Work:
             trace=tuple(trace),
             timelines=dict(self.timelines),
         )
+
+
+def _us(t: datetime) -> int:
+    """An aware instant as integer microseconds (stable across processes, unlike hash())."""
+    d = t - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds

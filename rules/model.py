@@ -60,6 +60,10 @@ class Policy:
     targets: Mapping[str, Target]
 
 
+#: actions that decide acceptance or the type: their automations run before the lifecycle
+DECISIVE_ACTIONS = frozenset({"auto_accept", "retype"})
+
+
 @dataclass(frozen=True)
 class Automation:
     """``on`` a trigger, ``when`` a condition holds, run ``actions``."""
@@ -69,6 +73,12 @@ class Automation:
     when: Condition
     actions: tuple[tuple[ActionSpec, Mapping[str, Any]], ...]
     once: bool = False
+    #: runs before the lifecycle (derived from ``actions``; the engine's loops read it)
+    decisive: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        decisive = any(spec.name in DECISIVE_ACTIONS for spec, _ in self.actions)
+        object.__setattr__(self, "decisive", decisive)
 
 
 @dataclass(frozen=True)

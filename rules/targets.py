@@ -46,11 +46,19 @@ class Deadline:
 
 
 def _counted(
-    kind: str, start: datetime, minutes: int, cal: Calendar, pauses: Sequence[Pause], what: str
+    kind: str,
+    start: datetime,
+    minutes: int,
+    cal: Calendar,
+    pauses: Sequence[Pause],
+    what: str,
+    explain: bool = True,
 ) -> Deadline:
     if minutes < 0:
         raise ValueError(f"negative working time: {minutes} minutes")
     due = add_working(start, timedelta(minutes=minutes), cal, pauses)
+    if not explain:
+        return Deadline(due, kind, (), "")
     detail = f"{what} from {fmt_time(start, cal)} in calendar '{cal.name}': {fmt_time(due, cal)}"
     return Deadline(due, kind, build_timeline(start, due, cal, pauses), detail)
 
@@ -79,15 +87,23 @@ def bug_cutoff(
     hours: int = 8,
     cutoff: time = time(16, 0),
     pauses: Sequence[Pause] = (),
+    explain: bool = True,
 ) -> Deadline:
     """SPEC §2: before the cut-off, min(filing + hours, end of that working day); else + hours.
 
     Filed outside working hours counts as filed at the next opening. With pauses,
     both branches are stretched by the paused working time (the clock stops for both).
+    Without ``explain`` only ``due`` is computed (the rules engine's hot path).
     """
     start = next_open(filed, cal)
     full = timedelta(hours=hours)
     wall = start.astimezone(cal.tz).time().replace(tzinfo=None)
+    if not explain:
+        if wall < cutoff:
+            left = working_between(start, end_of_working_day(start, cal), cal)
+            if left < full:
+                return Deadline(add_working(start, left, cal, pauses), "bug_cutoff", (), "")
+        return Deadline(add_working(start, full, cal, pauses), "bug_cutoff", (), "")
     moved = to_us(start) != to_us(filed)
     why = f"filed outside working hours, counted from {fmt_time(start, cal)}; " if moved else ""
     cut: TimelineEntry | None = None
@@ -115,11 +131,13 @@ def bug_cutoff(
     return Deadline(due, "bug_cutoff", timeline, detail)
 
 
-def end_of_next_working_day(start: datetime, cal: Calendar) -> Deadline:
+def end_of_next_working_day(start: datetime, cal: Calendar, explain: bool = True) -> Deadline:
     """The end of the first working day after ``start``'s local date."""
     day = start.astimezone(cal.tz).date() + timedelta(days=1)
     tomorrow = from_us(day_span(cal.tz, day)[0], cal.tz)
     due = end_of_working_day(next_open(tomorrow, cal), cal)
+    if not explain:
+        return Deadline(due, "end_of_next_working_day", (), "")
     detail = f"end of the next working day after {fmt_time(start, cal)}: {fmt_time(due, cal)}"
     return Deadline(due, "end_of_next_working_day", build_timeline(start, due, cal), detail)
 
@@ -133,11 +151,15 @@ def due_from_field(value: datetime | None) -> Deadline:
 
 
 def duration_from_field(
-    start: datetime, hours: float | None, cal: Calendar, pauses: Sequence[Pause] = ()
+    start: datetime,
+    hours: float | None,
+    cal: Calendar,
+    pauses: Sequence[Pause] = (),
+    explain: bool = True,
 ) -> Deadline:
     """A duration in hours from a ticket field (e.g. ``estimate_hours``), in working time."""
     if hours is None:
         return Deadline(None, "duration_field", (), "no duration stated yet")
     minutes = round(hours * 60)
     what = f"{hours:g} h stated on the ticket ({fmt_duration(minutes)}) of working time"
-    return _counted("duration_field", start, minutes, cal, pauses, what)
+    return _counted("duration_field", start, minutes, cal, pauses, what, explain)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rules.model import RuleSet
+if TYPE_CHECKING:  # rules.model imports the actions, which import this module
+    from rules.model import RuleSet
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 
@@ -20,6 +21,45 @@ class _Values(dict):
 
     def __missing__(self, key: str) -> str:
         return fmt_value(self.raw.get(key), self.lang)
+
+
+class TemplateParams(Mapping[str, Any]):
+    """Action params whose ``text`` is rendered from ``template`` on first read.
+
+    Evaluation only names the template; the text is formatted when the action is executed
+    or explained (dates are the costly part of an evaluation otherwise). The values it
+    reads are the decision's final ones, so the text is the same whenever it is rendered.
+    """
+
+    __slots__ = ("_params", "_render", "_text")
+
+    def __init__(self, params: Mapping[str, Any], render: Callable[[], str]) -> None:
+        self._params, self._render = params, render
+        self._text: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "text":
+            if self._text is None:
+                self._text = self._render()
+            return self._text
+        return self._params[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key == "text" or key in self._params
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._params
+        yield "text"
+
+    def __len__(self) -> int:
+        return len(self._params) + 1
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (e.g. into a job) as the plain rendered dict: the closure cannot travel
+        return (dict, (dict(self),))
 
 
 def fmt_value(value: Any, lang: str) -> str:

@@ -27,11 +27,10 @@ class AddNoteSchema(Schema):
 
 
 def run(r: Run, params: Mapping[str, Any]) -> None:
-    text = r.render(params["template"]) if "template" in params else params["text"]
-    out = {"visibility": params["visibility"], "text": text}
     if "template" in params:
-        out = {"visibility": params["visibility"], "template": params["template"], "text": text}
-    r.emit("add_note", **out)
+        r.emit_template("add_note", params["template"], visibility=params["visibility"])
+    else:
+        r.emit("add_note", visibility=params["visibility"], text=params["text"])
 
 
 SPEC = ActionSpec("add_note", AddNoteSchema(), run, template_keys=("template",))

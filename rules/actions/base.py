@@ -8,6 +8,7 @@ from typing import Any
 
 from rules.decision import Action
 from rules.fields import Context
+from rules.templates import TemplateParams
 
 
 @dataclass
@@ -15,7 +16,7 @@ class Run:
     """The engine's working state that actions read and extend."""
 
     ctx: Context
-    #: render(template_name, language) -> text
+    #: render(template_name) -> text, in the company's language (set once facts are final)
     render: Callable[[str], str]
     manager: str | None = None
     actions: list[Action] = field(default_factory=list)
@@ -28,6 +29,11 @@ class Run:
 
     def emit(self, type_: str, **params: Any) -> None:
         self.actions.append(Action(type_, params))
+
+    def emit_template(self, type_: str, template: str, **params: Any) -> None:
+        """An action whose ``text`` is ``template`` rendered lazily (see TemplateParams)."""
+        params["template"] = template
+        self.actions.append(Action(type_, TemplateParams(params, lambda: self.render(template))))
 
     def flag(self, name: str) -> None:
         if name not in self.flags:

@@ -24,7 +24,7 @@ def run(r: Run, params: Mapping[str, Any]) -> None:
     to = params["to"]
     if to == "manager":
         to = r.manager or "admins"
-    r.emit("notify", to=to, template=params["template"], text=r.render(params["template"]))
+    r.emit_template("notify", params["template"], to=to)
 
 
 SPEC = ActionSpec("notify", NotifySchema(), run, template_keys=("template",))
