@@ -210,16 +210,8 @@ class Deskpilot:
             return balance(session, company_id)
 
     def buy_credits(self, company_id: str, tasks: int) -> None:
-        """A package of the company's plan, bought through the ledger's API."""
-        from plugin.ledger.funds import purchase
-        from plugin.ledger.plans import load_plans
-        from plugin.storage.db import utcnow
-
-        plan = load_plans(self.settings.config_dir).get(None)
-        with self.db.session() as session:
-            purchase(
-                session, company_id, tasks, plan.price_per_task, plan.currency, utcnow(), plan=plan
-            )
+        """A package of the company's plan, bought the way an operator does it."""
+        self.must("credits", "buy", company_id, "--tasks", str(tasks))
 
     def diagnostics(self) -> str:
         return (
