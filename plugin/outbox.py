@@ -15,7 +15,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from plugin.hosts.commands import Command
@@ -71,10 +71,17 @@ def add_commands(
     key_prefix: str, now: datetime, company_id: str | None = None,
 ) -> list[OutboxRow]:
     """Insert one row per command (keys ``<key_prefix>:<n>``); rows that exist are skipped."""
+    keyed = [(f"{key_prefix}:{n}"[:255], cmd) for n, cmd in enumerate(commands)]
+    if not keyed:
+        return []
+    # one query for the whole decision: a re-applied source finds its keys and adds nothing
+    known = set(session.execute(
+        select(OutboxRow.idempotency_key).where(
+            OutboxRow.idempotency_key.in_([k for k, _ in keyed]))
+    ).scalars())
     rows: list[OutboxRow] = []
-    for n, cmd in enumerate(commands):
-        key = f"{key_prefix}:{n}"[:255]
-        if session.query(OutboxRow.id).filter_by(idempotency_key=key).first() is not None:
+    for key, cmd in keyed:
+        if key in known:
             continue
         row = OutboxRow(
             connection=connection, ticket_id=ticket_id, company_id=company_id,

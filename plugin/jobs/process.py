@@ -88,6 +88,10 @@ def _ensure_company(session: Session, ev: TicketEvent) -> None:
     company = ev.ticket.company
     if company is None or session.get(Company, company.id) is not None:
         return
+    if session.get_bind().dialect.name != "postgresql":
+        session.add(Company(id=company.id, name=company.name))  # writers are serialised
+        session.flush()
+        return
     try:
         with session.begin_nested():
             session.add(Company(id=company.id, name=company.name))
@@ -106,10 +110,16 @@ def lock_ticket(session: Session, connection: str, host_ticket_id: str,
     if ticket is not None or ev is None:
         return ticket
     _ensure_company(session, ev)
+    fresh = Ticket(connection=connection, host_ticket_id=host_ticket_id, units=1,
+                   status="new", filed_at=ev.ticket.created_at, facts={})
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite took the write lock at BEGIN IMMEDIATE: no one else can insert it now
+        session.add(fresh)
+        session.flush()
+        return fresh
     try:
         with session.begin_nested():
-            session.add(Ticket(connection=connection, host_ticket_id=host_ticket_id, units=1,
-                               status="new", filed_at=ev.ticket.created_at, facts={}))
+            session.add(fresh)
     except IntegrityError:
         pass  # created concurrently: the SELECT below waits for its lock
     return session.execute(q.execution_options(populate_existing=True)).scalar_one()

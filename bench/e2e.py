@@ -1,0 +1,249 @@
+"""End-to-end bench: signed generic events → receiver (gunicorn) → Redis → 2 workers → a
+fake host HTTP server on 127.0.0.1 (the generic connection's ``callback_url``).
+
+Prints p50/p95/p99 from receipt to the host write, lost and duplicated writes, at 50 and
+100 events/s, the highest sustainable rate found by a short ramp, and SimpleWorker vs the
+forking Worker on trivial jobs. Uses a throwaway PostgreSQL database (or SQLite under /tmp
+with ``--sqlite``) and Redis db 13, both removed at the end.
+
+    .venv/bin/python bench/e2e.py            # 20 s per rate (default)
+    .venv/bin/python bench/e2e.py --full     # 2 minutes per rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
+
+SECRET = "bench-secret-0123456789"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PY = str(ROOT / ".venv" / "bin" / "python")
+WORKER_ERR = None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
+
+
+class Host:
+    """The fake host: records the first write per ticket and every delivery id."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.first: dict[str, float] = {}
+        self.deliveries: dict[str, int] = {}
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.time()
+                data = json.loads(body)
+                with host.lock:
+                    host.first.setdefault(data["ticket_id"], now)
+                    key = data["delivery_id"]
+                    host.deliveries[key] = host.deliveries.get(key, 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def event_body(ticket: str, n: int) -> bytes:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    return json.dumps({
+        "event": "ticket.created", "occurred_at": now,
+        "actor": {"kind": "client", "id": "u-1"},
+        "ticket": {"id": ticket, "created_at": now, "subject": f"Bench {n}",
+                   "company": {"id": f"c{n % 300}", "name": "Bench"},
+                   "status": "new", "priority": "normal", "channel": "email"},
+    }).encode()
+
+
+def run_rate(url: str, host: Host, rate: float, seconds: float, tag: str,
+             drain: float = 30.0) -> dict[str, float]:
+    """Send ``rate`` events/s for ``seconds``; wait for the host writes; the figures."""
+    sent: dict[str, float] = {}
+    sess = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=32)
+    sess.mount("http://", adapter)
+    errors = 0
+
+    def send(n: int) -> None:
+        nonlocal errors
+        ticket = f"{tag}-{n}"
+        body = event_body(ticket, n)
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, SECRET),
+                   DELIVERY_HEADER: str(uuid.uuid4())}
+        t0 = time.time()
+        try:
+            r = sess.post(url, data=body, headers=headers, timeout=10)
+            if r.status_code != 202:
+                errors += 1
+                return
+        except requests.RequestException:
+            errors += 1
+            return
+        sent[ticket] = t0
+
+    total = int(rate * seconds)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for n in range(total):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, n)
+    send_end = time.monotonic()
+    deadline = time.time() + drain
+    while time.time() < deadline:
+        with host.lock:
+            if all(t in host.first for t in sent):
+                break
+        time.sleep(0.2)
+    with host.lock:
+        lat = sorted(host.first[t] - t0 for t, t0 in sent.items() if t in host.first)
+        lost = sum(1 for t in sent if t not in host.first)
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [float("nan")] * 99
+    return {"rate": rate, "sent": len(sent), "errors": errors, "lost": lost,
+            "achieved": len(sent) / max(send_end - start, 1e-9),
+            "p50": q[49], "p95": q[94], "p99": q[98]}
+
+
+def worker_bench(jobs: int = 1500) -> dict[str, float]:
+    """Trivial jobs/s with 2 worker processes: SimpleWorker vs the forking Worker."""
+    from rq import Queue
+
+    out: dict[str, float] = {}
+    conn = redis.Redis.from_url(REDIS_URL)
+    for cls in ("SimpleWorker", "Worker"):
+        conn.flushdb()
+        q = Queue("bench", connection=conn)
+        q.enqueue_many([Queue.prepare_data("os.getpid", result_ttl=0) for _ in range(jobs)])
+        code = (f"import redis, rq; c=redis.Redis.from_url('{REDIS_URL}'); "
+                f"rq.{cls}([rq.Queue('bench', connection=c)], connection=c)"
+                ".work(burst=True, with_scheduler=False, logging_level='ERROR')")
+        t0 = time.monotonic()
+        procs = [subprocess.Popen([PY, "-c", code]) for _ in range(2)]
+        for p in procs:
+            p.wait()
+        out[cls] = jobs / (time.monotonic() - t0)
+    conn.flushdb()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="2 minutes per rate")
+    ap.add_argument("--seconds", type=float, default=20.0, help="seconds per rate")
+    ap.add_argument("--sqlite", action="store_true", help="SQLite under /tmp, not PostgreSQL")
+    ap.add_argument("--ramp", default="150,200,250", help="rates tried for the highest")
+    args = ap.parse_args()
+    seconds = 120.0 if args.full else args.seconds
+
+    tmp = Path(tempfile.mkdtemp(prefix="deskpilot-bench-"))
+    pg_engine = None
+    if args.sqlite:
+        db_url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    else:
+        from sqlalchemy import create_engine, text
+
+        name = f"deskpilot_bench_{uuid.uuid4().hex[:8]}"
+        pg_engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with pg_engine.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    host = Host()
+    settings = {
+        "database_url": db_url, "redis_url": REDIS_URL, "config_dir": str(ROOT / "config"),
+        "var_dir": str(tmp), "log_level": "WARNING",
+        "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
+                         "callback_url": f"http://127.0.0.1:{host.port}/callback"}],
+    }
+    (tmp / "deskpilot.yaml").write_text(json.dumps(settings))
+    env = {**os.environ, "DESKPILOT_SETTINGS": str(tmp / "deskpilot.yaml"),
+           "PYTHONPATH": str(ROOT)}
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    import plugin.storage.registry  # noqa: F401
+    from plugin.storage.db import Database
+
+    db = Database(db_url)
+    db.create_all()
+    db.dispose()
+    port = 8791
+    cli = [PY, "-m", "plugin.cli"]
+    procs = [subprocess.Popen([*cli, "serve", "--port", str(port), "--workers", "2"], env=env)]
+    procs += [subprocess.Popen([*cli, "worker"], env=env, stderr=WORKER_ERR)
+              for _ in range(2)]
+    procs.append(subprocess.Popen([*cli, "scheduler"], env=env, stderr=subprocess.DEVNULL))
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/webhooks/generic"
+        run_rate(url, host, 20, 3, "warm")
+        print(f"bench: {seconds:.0f} s per rate, database {'sqlite' if args.sqlite else 'pg'}")
+        header = "rate/s  achieved  sent  errors  lost  p50 ms  p95 ms  p99 ms"
+        print(header)
+        best = 0.0
+        for rate in [50.0, 100.0, *[float(r) for r in args.ramp.split(",") if r]]:
+            ramp = rate > 100
+            r = run_rate(url, host, rate, seconds if not ramp else min(seconds, 15.0),
+                         f"r{int(rate)}", drain=15.0 if ramp else 30.0)
+            print(f"{r['rate']:6.0f}  {r['achieved']:8.1f}  {r['sent']:4.0f}  {r['errors']:6.0f}"
+                  f"  {r['lost']:4.0f}  {r['p50'] * 1000:6.0f}  {r['p95'] * 1000:6.0f}"
+                  f"  {r['p99'] * 1000:6.0f}", flush=True)
+            ok = r["lost"] == 0 and r["errors"] == 0 and r["p95"] < 1.0 \
+                and r["achieved"] >= 0.95 * rate
+            if ok:
+                best = max(best, rate)
+            elif ramp:
+                break
+        dup = sum(1 for n in host.deliveries.values() if n > 1)
+        print(f"duplicated host writes (same delivery id twice): {dup} of {len(host.deliveries)}")
+        print(f"highest sustainable rate tried (p95 < 1 s, 0 lost): {best:.0f} events/s")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+    wb = worker_bench()
+    print(f"trivial jobs/s, 2 processes: SimpleWorker {wb['SimpleWorker']:.0f}, "
+          f"forking Worker {wb['Worker']:.0f}, ratio {wb['SimpleWorker'] / wb['Worker']:.1f}x")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    if pg_engine is not None:
+        from sqlalchemy import text
+
+        with pg_engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        pg_engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
