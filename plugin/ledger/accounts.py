@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, EntryKind
@@ -67,29 +66,40 @@ def entry_by_key(session: Session, key: str) -> CreditEntry | None:
     return session.execute(select(CreditEntry).where(CreditEntry.key == key)).scalar_one_or_none()
 
 
-def post(session: Session, entry: CreditEntry) -> tuple[CreditEntry, bool]:
+def post(session: Session, entry: CreditEntry, checked: bool = False) -> tuple[CreditEntry, bool]:
     """Insert ``entry`` unless its key exists; returns (the entry with that key, inserted?).
 
-    Under the company lock a duplicate key is found by the lookup; the savepoint covers the
-    race the lock cannot: the same key posted for two companies at once.
+    ``checked``: the caller already looked the key up under the company lock. Under the lock
+    a duplicate key is found by the lookup; ``ON CONFLICT DO NOTHING`` covers the race the
+    lock cannot (the same key posted for two companies at once) in one round trip, where a
+    savepoint would take three.
     """
-    existing = entry_by_key(session, entry.key)
-    if existing is not None:
-        return existing, False
+    if not checked:
+        existing = entry_by_key(session, entry.key)
+        if existing is not None:
+            return existing, False
     if not is_postgres(session):
         session.add(entry)
         session.flush()
         return entry, True
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        original = entry_by_key(session, entry.key)
-        if original is None:
-            raise
-        return original, False
-    return entry, True
+    values = {
+        col.key: getattr(entry, col.key)
+        for col in CreditEntry.__table__.columns
+        if col.key != "id" and getattr(entry, col.key) is not None
+    }
+    stmt = (
+        pg_insert(CreditEntry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(CreditEntry)
+    )
+    inserted = session.scalars(stmt).first()
+    if inserted is not None:
+        return inserted, True
+    original = entry_by_key(session, entry.key)
+    if original is None:  # pragma: no cover - a conflict means the row exists
+        raise LedgerError(f"entry {entry.key} conflicted but cannot be found")
+    return original, False
 
 
 def allocate(session: Session, entry: CreditEntry, lot_id: int | None, units: int) -> None:

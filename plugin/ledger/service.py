@@ -97,9 +97,11 @@ def reserve(
     found = entry_by_key(session, key)
     if found is not None:
         return Result(DUPLICATE, found, tuple(burns), _available(session, company_id))
-    if not has_account(session, company_id):
+    balance, reserved = totals(session, company_id)
+    # entries imply an account in practice; only an empty ledger needs the lots looked up
+    if balance == reserved == 0 and not has_account(session, company_id):
         return Result(NO_ACCOUNT, None, tuple(burns), flags=(NO_ACCOUNT,))
-    available = _available(session, company_id)
+    available = balance - reserved
     short = units > available
     if short and policy == HOLD and not is_bug:
         return Result(HELD, None, tuple(burns), available, flags=(HELD,))
@@ -117,6 +119,7 @@ def reserve(
             flag=OVERDRAFT if short else None,
             posted_at=now,
         ),
+        checked=True,
     )
     if not new:
         return Result(DUPLICATE, entry, tuple(burns), available)
@@ -135,6 +138,7 @@ def _debit(
     now: datetime,
     task_type: str | None,
     release: int,
+    checked: bool = False,
 ) -> CreditEntry | None:
     live = lots_left(session, company_id, live_at=now)
     short = units > sum(item.remaining for item in live)
@@ -152,6 +156,7 @@ def _debit(
             flag=OVERDRAFT if short else None,
             posted_at=now,
         ),
+        checked=checked,
     )
     if not new:
         return None
@@ -184,11 +189,14 @@ def complete(
     held = open_reservation(session, company_id, ticket_key, cycle)
     if held == 0 and not has_account(session, company_id):
         return Result(NO_ACCOUNT, None, tuple(burns), flags=(NO_ACCOUNT,))
-    entry = _debit(session, company_id, key, ticket_key, cycle, units, now, task_type, held)
+    entry = _debit(
+        session, company_id, key, ticket_key, cycle, units, now, task_type, held, checked=True
+    )
     if entry is None:
         return Result(DUPLICATE, entry_by_key(session, key), tuple(burns))
     flags = (OVERDRAFT,) if entry.flag == OVERDRAFT else ()
-    return Result(DEBITED, entry, (*burns, entry), _available(session, company_id), flags)
+    # available is left out: one query less inside the company lock (see balance())
+    return Result(DEBITED, entry, (*burns, entry), None, flags)
 
 
 def release(
@@ -216,6 +224,7 @@ def release(
             reason=reason,
             posted_at=now,
         ),
+        checked=True,
     )
     status = RELEASED if new else DUPLICATE
     return Result(
