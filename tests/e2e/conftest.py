@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -235,34 +236,40 @@ def stack(
     site = HelpdeskSite(dh_venv, workdir, free_port())
     site.migrate()
     seed = site.seed()
-    relay = FaultRelay(site.url).start()
     token = secrets.token_urlsafe(24)
     settings_file = workdir / "deskpilot.yaml"
-    write_settings(
-        settings_file,
-        db_url=e2e_db_url,
-        redis_url=e2e_redis_url,
-        base_url=f"{relay.url}/helpdesk",
-        token=token,
-        seed=seed,
-        var_dir=workdir / "var",
-    )
-    env = clean_env(
-        {
-            "DESKPILOT_SETTINGS": str(settings_file),
-            "DESKPILOT_DATABASE_URL": e2e_db_url,
-            "DESKPILOT_REDIS_URL": e2e_redis_url,
-            "DESKPILOT_CONFIG_DIR": str(REPO / "config"),
-            "DESKPILOT_VAR_DIR": str(workdir / "var"),
-        }
-    )
-    deskpilot = Deskpilot(settings_file, env, workdir)
-    receiver = Receiver(deskpilot.settings, free_port())
-    receiver.start()
-    deskpilot.start_worker()
-    deskpilot.start_scheduler()
-    webhook_url = f"{receiver.url}/webhooks/{CONNECTION}/{token}"
-    try:
+    with ExitStack() as cleanup:
+        # torn down in reverse: helpdesk, scheduler and worker, receiver, relay
+        relay = FaultRelay(site.url).start()
+        cleanup.callback(relay.stop)
+        write_settings(
+            settings_file,
+            db_url=e2e_db_url,
+            redis_url=e2e_redis_url,
+            base_url=f"{relay.url}/helpdesk",
+            token=token,
+            seed=seed,
+            var_dir=workdir / "var",
+        )
+        env = clean_env(
+            {
+                "DESKPILOT_SETTINGS": str(settings_file),
+                "DESKPILOT_DATABASE_URL": e2e_db_url,
+                "DESKPILOT_REDIS_URL": e2e_redis_url,
+                "DESKPILOT_CONFIG_DIR": str(REPO / "config"),
+                "DESKPILOT_VAR_DIR": str(workdir / "var"),
+            }
+        )
+        deskpilot = Deskpilot(settings_file, env, workdir)
+        cleanup.callback(deskpilot.db.dispose)
+        receiver = Receiver(deskpilot.settings, free_port())
+        receiver.start()
+        cleanup.callback(receiver.close)
+        cleanup.callback(deskpilot.stop_workers)
+        deskpilot.start_worker()
+        deskpilot.start_scheduler()
+        webhook_url = f"{receiver.url}/webhooks/{CONNECTION}/{token}"
+        cleanup.callback(site.stop)
         site.start(webhook_url)
         yield Stack(
             site=site,
@@ -274,9 +281,3 @@ def stack(
             webhook_url=webhook_url,
             calendar=load_calendars(REPO / "config" / "calendars.yaml")["default"],
         )
-    finally:
-        site.stop()
-        deskpilot.stop_workers()
-        receiver.close()
-        relay.stop()
-        deskpilot.db.dispose()

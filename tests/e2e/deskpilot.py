@@ -209,9 +209,24 @@ class Deskpilot:
         with self.db.session() as session:
             return balance(session, company_id)
 
+    def invoke(self, *args: str) -> str:
+        """Run ``deskpilot ARGS`` in this process (no interpreter start-up), for quick commands
+        that build no process-wide context."""
+        from click.testing import CliRunner
+
+        from plugin.cli import main
+
+        done = CliRunner().invoke(main, list(args), env=self.env, catch_exceptions=False)
+        with (self.workdir / "commands.log").open("a") as log:
+            log.write(f"$ deskpilot {' '.join(args)}  -> {done.exit_code}\n{done.output}\n")
+        assert done.exit_code == 0, (
+            f"deskpilot {' '.join(args)} exited {done.exit_code}: {done.output}"
+        )
+        return done.output
+
     def buy_credits(self, company_id: str, tasks: int) -> None:
         """A package of the company's plan, bought the way an operator does it."""
-        self.must("credits", "buy", company_id, "--tasks", str(tasks))
+        self.invoke("credits", "buy", company_id, "--tasks", str(tasks))
 
     def diagnostics(self) -> str:
         return (
