@@ -107,11 +107,12 @@ def test_1_filing_posts_the_auto_reply_and_writes_the_acceptance_deadline(stack:
         now["custom_accept_due"],
         accept_due,
     )
-    # until the resolution deadline exists, due_date shows the acceptance deadline
-    assert close_to(now["due_date"], accept_due), (now["due_date"], accept_due)
     assert len(stack.ours(ticket["id"], public=True)) == 1, "exactly one auto-reply"
     assert str(ticket["id"]) in replies[0]["comment"]
     assert now["status"] == 1
+    # SPEC §2: the resolution deadline is written on acceptance; until then the one deadline
+    # the helpdesk shows (due_date) is the acceptance deadline
+    assert close_to(now["due_date"], accept_due), (now["due_date"], accept_due)
 
 
 def test_2_accepting_as_composite_writes_the_resolution_deadline_and_reserves_units(
