@@ -97,16 +97,15 @@ class Tally:
     rated10: int = 0
     promoters: int = 0
     detractors: int = 0
-    resolvers: set[str] = field(default_factory=set)
+    #: distinct specialists who resolved tasks of the group (resolver, else the manager)
+    specialists: int = 0
 
     def add(self, other: Tally) -> Tally:
-        """Fold ``other`` into this tally (roll-ups of finer groups)."""
+        """Fold ``other`` (another cohort of the same group) into this tally."""
         for name in self.__dataclass_fields__:
             mine, theirs = getattr(self, name), getattr(other, name)
             if isinstance(mine, list):
                 mine.extend(theirs)
-            elif isinstance(mine, set):
-                mine.update(theirs)
             else:
                 setattr(self, name, mine + theirs)
         return self
@@ -138,6 +137,10 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
 def judge(key: str, value: float | None, n: int, targets: Mapping[str, float | None]) -> Kpi:
     d = BY_KEY[key]
     target = targets.get(key, d.target)
@@ -154,14 +157,17 @@ def compute(
     """Every KPI of one tally; ``working_days`` is the period's working days (team calendar)."""
     targets = targets or {}
     frt = t.first_responses
+    stats: tuple[int, float | None, float | None, float | None] = (
+        (len(frt), statistics.fmean(frt), statistics.median(frt), percentile(frt, 0.9))
+        if frt else (0, None, None, None))
     values: dict[str, tuple[float | None, int]] = {
         "on_time": (ratio(t.on_time, t.with_deadline), t.with_deadline),
         "within_1_day": (ratio(t.within_day, t.resolved), t.resolved),
         "within_1_hour": (ratio(t.within_hour, t.resolved), t.resolved),
         "first_time_resolution": (ratio(t.first_time, t.resolved), t.resolved),
-        "first_response_avg": (round(statistics.fmean(frt), 1) if frt else None, len(frt)),
-        "first_response_median": (round(statistics.median(frt), 1) if frt else None, len(frt)),
-        "first_response_p90": (percentile(frt, 0.9), len(frt)),
+        "first_response_avg": (_round(stats[1], 1), stats[0]),
+        "first_response_median": (_round(stats[2], 1), stats[0]),
+        "first_response_p90": (stats[3], stats[0]),
         "messages_per_ticket": (round(t.messages / t.resolved, 2) if t.resolved else None,
                                 t.resolved),
         "over_4_messages": (float(t.over_messages), t.resolved),
@@ -170,8 +176,8 @@ def compute(
         "nps": (round(100 * (t.promoters - t.detractors) / t.rated10, 1) if t.rated10 else None,
                 t.rated10),
         "solved_per_specialist_day": (
-            round(t.resolved / (len(t.resolvers) * working_days), 2)
-            if t.resolvers and working_days else None, t.resolved),
+            round(t.resolved / (t.specialists * working_days), 2)
+            if t.specialists and working_days else None, t.resolved),
         "stuck": (float(stuck) if stuck is not None else None, stuck or 0),
         "overruns": (float(t.overruns), t.paid),
     }
@@ -201,6 +207,7 @@ def _in(at: datetime | None, start: datetime, end: datetime) -> bool:
 def tally_rows(rows: Iterable[Any], start: datetime, end: datetime) -> Tally:
     """One tally from metrics rows (``TicketMetrics`` plus ``task_type``/``manager`` attrs)."""
     t = Tally()
+    specialists: set[str] = set()
     for r in rows:
         if _in(r.resolved_at, start, end):
             t.resolved += 1
@@ -216,7 +223,7 @@ def tally_rows(rows: Iterable[Any], start: datetime, end: datetime) -> Tally:
             t.over_messages += msgs > MESSAGES_FLAG
             specialist = r.resolved_by or r.manager
             if specialist:
-                t.resolvers.add(specialist)
+                specialists.add(specialist)
             if r.task_type == "enhancement" and r.estimate_hours is not None:
                 t.paid += 1
                 t.paid_estimate_hours += r.estimate_hours
@@ -233,4 +240,5 @@ def tally_rows(rows: Iterable[Any], start: datetime, end: datetime) -> Tally:
                 t.rated5 += 1
                 t.score5 += r.rating_score
                 t.satisfied5 += r.rating_score >= 4
+    t.specialists = len(specialists)
     return t

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from plugin.reports.kpis import MESSAGES_FLAG, WORKING_DAY_MINUTES, WORKING_HOUR_MINUTES, Tally
@@ -48,65 +48,126 @@ def _n(expr: ColumnElement[Any]) -> Any:
 
 
 _DIM_COLS = (T.task_type, T.priority, T.company_id, T.manager)
+#: report dimension -> the tickets column it groups by
+DIM_COLUMN = dict(zip(DIMS, _DIM_COLS, strict=True))
+#: one group per dimension value; ``""`` holds the overall figures
+Groups = dict[str, dict[str, Tally]]
 
 
 def _key(row: Sequence[Any]) -> Key:
     return tuple(str(v) if v is not None else NONE for v in row[:4])  # type: ignore[return-value]
 
 
-def resolved_groups(
-    session: Session, start: datetime, end: datetime, filters: Filters, grouped: bool = True
-) -> dict[Key, Tally]:
-    """Tickets whose latest resolution lies in ``[start, end)``."""
-    msgs = M.messages_client + M.messages_agent
-    minutes = func.coalesce(M.resolution_minutes, 0)
-    paid = and_(T.task_type == "enhancement", M.estimate_hours.is_not(None))
-    specialist = func.coalesce(M.resolved_by, T.manager)
-    cols: list[Any] = [*_DIM_COLS, specialist] if grouped else []
-    q = (
-        select(
-            *cols,
-            func.count(),
-            _n(M.resolved_on_time.is_not(None)),
-            func.coalesce(func.sum(M.resolved_on_time), 0),
-            _n(minutes <= WORKING_DAY_MINUTES),
-            _n(minutes <= WORKING_HOUR_MINUTES),
-            _n(M.reopen_count == 0),
-            func.coalesce(func.sum(msgs), 0),
-            _n(msgs > MESSAGES_FLAG),
-            _n(paid),
-            func.coalesce(func.sum(case((paid, M.estimate_hours), else_=0.0)), 0.0),
-            func.coalesce(func.sum(case((paid, M.logged_minutes), else_=0)), 0),
-            _n(and_(paid, M.logged_minutes > M.estimate_hours * 60)),
-        )
-        .select_from(M)
-        .join(T, T.id == M.ticket_id)
-        .where(M.resolved_at >= start, M.resolved_at < end, *filters.where())
-    )
-    if grouped:
-        q = q.group_by(*cols)
-    out: dict[Key, Tally] = {}
-    for row in session.execute(q):
-        key = _key(row) if grouped else (NONE,) * 4
-        nums = row[5:] if grouped else row
-        ints = [int(v) for v in nums[:9]]
-        t = Tally(
-            resolved=ints[0], with_deadline=ints[1], on_time=ints[2], within_day=ints[3],
-            within_hour=ints[4], first_time=ints[5], messages=ints[6], over_messages=ints[7],
-            paid=ints[8], paid_estimate_hours=float(nums[9]),
-            paid_logged_minutes=int(nums[10]), overruns=int(nums[11]),
-        )
-        if grouped and row[4] is not None:
-            t.resolvers.add(str(row[4]))
-        if t.resolved:
-            out.setdefault(key, Tally()).add(t)
+def _name(value: Any) -> str:
+    return str(value) if value is not None else NONE
+
+
+def _rollup(rows: Any, dims: Sequence[str], width: int,
+            specialist: bool) -> dict[str, dict[str, list[Any]]]:
+    """Sum groups keyed by ``dims`` (then [specialist], then ``width`` numbers) into one
+    group per value of each of ``dims``; the last slot counts distinct specialists."""
+    out: dict[str, dict[str, list[Any]]] = {d: {} for d in dims}
+    seen: dict[str, dict[str, set[str]]] = {d: defaultdict(set) for d in dims}
+    first = len(dims) + (1 if specialist else 0)
+    for row in rows:
+        vals = row[first:first + width]
+        who = row[len(dims)] if specialist else None
+        for i, dim in enumerate(dims):
+            name = "" if dim == "" else _name(row[i])
+            acc = out[dim].get(name)
+            if acc is None:
+                out[dim][name] = [v or 0 for v in vals]
+            else:
+                for j, v in enumerate(vals):
+                    acc[j] += v or 0
+            if who is not None:
+                seen[dim][name].add(str(who))
+    for dim, groups in out.items():
+        for name, acc in groups.items():
+            acc.append(len(seen[dim].get(name, ())))
     return out
 
 
-def first_response_groups(
+#: two scans per cohort: small dimensions together (cheap roll-up), companies apart
+_SCANS: tuple[tuple[str, ...], ...] = (("", "type", "priority", "manager"), ("company",))
+_COL = {"": literal(""), **DIM_COLUMN}
+
+
+def _scans(session: Session, aggregates: Sequence[Any], where: Sequence[Any], width: int,
+           specialist: Any = None,
+           scans: Sequence[tuple[str, ...]] = _SCANS) -> dict[str, dict[str, list[Any]]]:
+    out: dict[str, dict[str, list[Any]]] = {}
+    for dims in scans:
+        keys = [_COL[d] for d in dims] + ([specialist] if specialist is not None else [])
+        q = (select(*keys, *aggregates).select_from(M).join(T, T.id == M.ticket_id)
+             .where(*where).group_by(*keys))
+        out.update(_rollup(session.execute(q), dims, width, specialist is not None))
+    return out
+
+
+def resolved_tallies(
+    session: Session, start: datetime, end: datetime, filters: Filters,
+    scans: Sequence[tuple[str, ...]] = _SCANS,
+) -> Groups:
+    """Tickets whose latest resolution lies in ``[start, end)``, overall and per dimension."""
+    msgs = M.messages_client + M.messages_agent
+    minutes = func.coalesce(M.resolution_minutes, 0)
+    paid = and_(T.task_type == "enhancement", M.estimate_hours.is_not(None))
+    aggregates = (
+        func.count(),
+        _n(M.resolved_on_time.is_not(None)),
+        func.coalesce(func.sum(M.resolved_on_time), 0),
+        _n(minutes <= WORKING_DAY_MINUTES),
+        _n(minutes <= WORKING_HOUR_MINUTES),
+        _n(M.reopen_count == 0),
+        func.coalesce(func.sum(msgs), 0),
+        _n(msgs > MESSAGES_FLAG),
+        _n(paid),
+        func.coalesce(func.sum(case((paid, M.estimate_hours), else_=0.0)), 0.0),
+        func.coalesce(func.sum(case((paid, M.logged_minutes), else_=0)), 0),
+        _n(and_(paid, M.logged_minutes > M.estimate_hours * 60)),
+    )
+    where = [M.resolved_at >= start, M.resolved_at < end, *filters.where()]
+    specialist = func.coalesce(M.resolved_by, T.manager)
+    sums = _scans(session, aggregates, where, 12, specialist, scans)
+    return {dim: {name: Tally(
+        resolved=int(v[0]), with_deadline=int(v[1]), on_time=int(v[2]),
+        within_day=int(v[3]), within_hour=int(v[4]), first_time=int(v[5]),
+        messages=int(v[6]), over_messages=int(v[7]), paid=int(v[8]),
+        paid_estimate_hours=float(v[9]), paid_logged_minutes=int(v[10]),
+        overruns=int(v[11]), specialists=int(v[12]),
+    ) for name, v in groups.items()} for dim, groups in sums.items()}
+
+
+def resolved_overall(session: Session, start: datetime, end: datetime,
+                     filters: Filters) -> Tally:
+    """One overall tally (the weekly trend's points)."""
+    return resolved_tallies(session, start, end, filters, (("",),))[""].get("", Tally())
+
+
+def rating_tallies(
     session: Session, start: datetime, end: datetime, filters: Filters
-) -> dict[Key, Tally]:
-    """First public agent replies in the period; the raw minutes, for medians and p90."""
+) -> Groups:
+    """Ratings given in the period, 1-5 and 0-10 apart, overall and per dimension."""
+    ten = M.rating_scale == 10
+    aggregates = (
+        _n(~ten), func.coalesce(func.sum(case((~ten, M.rating_score), else_=0)), 0),
+        _n(and_(~ten, M.rating_score >= 4)),
+        _n(ten), _n(and_(ten, M.rating_score >= 9)), _n(and_(ten, M.rating_score <= 6)),
+    )
+    where = [M.rated_at >= start, M.rated_at < end, M.rating_score.is_not(None),
+             *filters.where()]
+    sums = _scans(session, aggregates, where, 6)
+    return {dim: {name: Tally(rated5=int(v[0]), score5=int(v[1]), satisfied5=int(v[2]),
+                              rated10=int(v[3]), promoters=int(v[4]), detractors=int(v[5]))
+                  for name, v in groups.items()} for dim, groups in sums.items()}
+
+
+def first_response_lists(
+    session: Session, start: datetime, end: datetime, filters: Filters
+) -> Groups:
+    """First public agent replies in the period: the raw minutes (medians and p90 need them;
+    SQLite has no percentile aggregate), bucketed overall and per dimension in one pass."""
     q = (
         select(*_DIM_COLS, M.first_response_minutes)
         .select_from(M)
@@ -114,35 +175,35 @@ def first_response_groups(
         .where(M.first_response_at >= start, M.first_response_at < end,
                M.first_response_minutes.is_not(None), *filters.where())
     )
-    out: dict[Key, Tally] = defaultdict(Tally)
+    overall: list[float] = []
+    per: list[dict[Any, list[float]]] = [{} for _ in DIMS]
     for row in session.execute(q):
-        out[_key(row)].first_responses.append(float(row[4] or 0.0))
+        minutes = row[4] or 0.0
+        overall.append(minutes)
+        for i in range(4):
+            bucket = per[i].get(row[i])
+            if bucket is None:
+                per[i][row[i]] = [minutes]
+            else:
+                bucket.append(minutes)
+    out: Groups = {"": {"": Tally(first_responses=overall)}}
+    for i, dim in enumerate(DIMS):
+        out[dim] = {_name(k): Tally(first_responses=v) for k, v in per[i].items()}
     return out
 
 
-def rating_groups(
-    session: Session, start: datetime, end: datetime, filters: Filters
-) -> dict[Key, Tally]:
-    """Ratings given in the period, 1-5 and 0-10 apart."""
-    ten = M.rating_scale == 10
-    q = (
-        select(
-            *_DIM_COLS,
-            _n(~ten), func.coalesce(func.sum(case((~ten, M.rating_score), else_=0)), 0),
-            _n(and_(~ten, M.rating_score >= 4)),
-            _n(ten), _n(and_(ten, M.rating_score >= 9)), _n(and_(ten, M.rating_score <= 6)),
-        )
-        .select_from(M)
-        .join(T, T.id == M.ticket_id)
-        .where(M.rated_at >= start, M.rated_at < end, M.rating_score.is_not(None),
-               *filters.where())
-        .group_by(*_DIM_COLS)
-    )
-    out: dict[Key, Tally] = {}
-    for row in session.execute(q):
-        r5, s5, sat, r10, pro, det = (int(v) for v in row[4:])
-        out[_key(row)] = Tally(rated5=r5, score5=s5, satisfied5=sat, rated10=r10,
-                               promoters=pro, detractors=det)
+def tallies(session: Session, start: datetime, end: datetime, filters: Filters) -> Groups:
+    """Every cohort of the period, overall (key ``""``) and per dimension value."""
+    parts = (resolved_tallies(session, start, end, filters),
+             rating_tallies(session, start, end, filters),
+             first_response_lists(session, start, end, filters))
+    out: Groups = {}
+    for dim in ("", *DIMS):
+        groups: dict[str, Tally] = defaultdict(Tally)
+        for part in (p[dim] for p in parts):
+            for name, t in part.items():
+                groups[name].add(t)
+        out[dim] = dict(groups)
     return out
 
 
@@ -232,19 +293,3 @@ def breach_counts(session: Session, start: datetime, end: datetime,
         "first_response": count(M.first_response_at, M.first_response_breached == 1),
         "resolve": count(M.resolved_at, M.resolved_on_time == 0),
     }
-
-
-def merge(*parts: dict[Key, Tally]) -> dict[Key, Tally]:
-    out: dict[Key, Tally] = defaultdict(Tally)
-    for part in parts:
-        for key, t in part.items():
-            out[key].add(t)
-    return out
-
-
-def rollup(groups: dict[Key, Tally], dim: int | None) -> dict[str, Tally]:
-    """Fold fine groups by one dimension (index into :data:`DIMS`), or all into ``""``."""
-    out: dict[str, Tally] = defaultdict(Tally)
-    for key, t in groups.items():
-        out["" if dim is None else key[dim]].add(t)
-    return dict(out)

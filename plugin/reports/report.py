@@ -74,19 +74,15 @@ def build_report(
     """The report of ``[start, end)``; stuck tasks are as of ``now``."""
     filters = filters or q.Filters()
     days = working_days(start, end, team)
-    groups = q.merge(
-        q.resolved_groups(session, start, end, filters),
-        q.first_response_groups(session, start, end, filters),
-        q.rating_groups(session, start, end, filters),
-    )
+    groups = q.tallies(session, start, end, filters)
     stuck = q.stuck_groups(session, now, idle, filters)
-    overall = q.rollup(groups, None).get("", Tally())
+    overall = groups[""].get("", Tally())
     by: dict[str, dict[str, dict[str, Kpi]]] = {}
     for i, dim in enumerate(q.DIMS):
         stuck_by: dict[str, int] = {}
         for key, n in stuck.items():
             stuck_by[key[i]] = stuck_by.get(key[i], 0) + n
-        tallies = q.rollup(groups, i)
+        tallies = groups[dim]
         names = sorted(set(tallies) | set(stuck_by))
         by[dim] = {name: compute(tallies.get(name, Tally()), days, stuck_by.get(name, 0),
                                  targets) for name in names}
@@ -128,9 +124,7 @@ def weekly_trend(session: Session, end: datetime, team: Calendar, filters: q.Fil
     for back in range(weeks - 1, -1, -1):
         a = _shift_weeks(last, -back, team)
         b = _shift_weeks(a, 1, team)
-        t = q.resolved_groups(session, a, b, filters, grouped=False).get(
-            (q.NONE,) * 4, Tally()
-        )
+        t = q.resolved_overall(session, a, b, filters)
         k = compute(t, 0)
         points.append({
             "week": a.date().isoformat(), "resolved": t.resolved,

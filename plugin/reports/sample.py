@@ -38,7 +38,9 @@ def generate(
         tid = first_id + i
         filed = start + timedelta(seconds=rng.random() * span)
         task_type = rng.choice(TYPES)
-        manager = MANAGERS[i % 4]
+        company = rng.randrange(companies)
+        # the company's dedicated manager; one ticket in ten is solved by a colleague
+        manager = MANAGERS[company % 4] if rng.random() < 0.9 else MANAGERS[i % 4]
         resolved = rng.random() < 0.85
         res_min = round(rng.expovariate(1 / 400), 2)
         resolved_at = filed + timedelta(minutes=res_min * 2.2) if resolved else None
@@ -52,7 +54,7 @@ def generate(
         last = resolved_at or filed + timedelta(hours=rng.random() * 48)
         tickets.append({
             "id": tid, "connection": connection, "host_ticket_id": f"T-{tid}",
-            "company_id": f"co-{rng.randrange(companies):03d}", "task_type": task_type,
+            "company_id": f"co-{company:03d}", "task_type": task_type,
             "units": 1, "status": status, "priority": rng.choice(PRIORITIES),
             "manager": manager, "subject": f"Request {tid}", "filed_at": filed,
             "resolve_due": due, "resolved_at": resolved_at, "last_event_at": last,

@@ -25,7 +25,7 @@ def test_compute_ratios_against_targets() -> None:
     t = Tally(resolved=10, with_deadline=8, on_time=6, within_day=8, within_hour=1,
               first_time=7, messages=45, over_messages=3,
               first_responses=[30.0, 60.0, 90.0, 240.0], rated5=4, score5=17, satisfied5=3,
-              rated10=5, promoters=3, detractors=1, resolvers={"ihor", "olena"},
+              rated10=5, promoters=3, detractors=1, specialists=2,
               paid=2, overruns=1)
     k = compute(t, working_days=5, stuck=2)
     assert (k["on_time"].value, k["on_time"].ok) == (0.75, False)
@@ -58,10 +58,10 @@ def test_targets_can_be_overridden() -> None:
     assert k["within_1_day"].ok is True and k["within_1_day"].target == 0.7
 
 
-def test_rollup_adds_lists_and_sets() -> None:
-    a = Tally(resolved=1, first_responses=[1.0], resolvers={"a"})
-    a.add(Tally(resolved=2, first_responses=[2.0], resolvers={"a", "b"}))
-    assert (a.resolved, a.first_responses, a.resolvers) == (3, [1.0, 2.0], {"a", "b"})
+def test_cohorts_of_one_group_add_up() -> None:
+    a = Tally(resolved=1, specialists=2)
+    a.add(Tally(first_responses=[2.0], rated5=1, score5=4))
+    assert (a.resolved, a.first_responses, a.specialists, a.score5) == (1, [2.0], 2, 4)
 
 
 @pytest.mark.parametrize(
