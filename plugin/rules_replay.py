@@ -1,141 +1,337 @@
 """Replay stored events through a rule set: per ticket, what would change (``rules replay``).
 
-Events are folded per ticket in order through :func:`rules.engine.evaluate`, starting from
-an empty state (company known when it is in the companies table, credits not limiting),
-and the final decision is compared with the ``tickets`` row. ``--apply`` writes the new
-type, units and deadlines to the row and, for completed tasks whose units changed, goes
-through the ledger's ``retype`` (a reversal plus a new debit), never an edit.
+Every ticket with an event received since the given instant is replayed from its first
+stored event: each raw body is parsed again by its connection's adapter
+(``webhooks.hosts.ADAPTERS[conn.kind]``, any host kind), the ticket events are folded in
+``occurred_at`` order through :func:`rules.engine.evaluate` (the daily cap counted across
+the replayed tickets, credits never limiting), and the outcome is compared with what the
+workers stored: type, units, deadlines and the credits charged or held.
+
+Nothing is written unless :func:`apply_changes` is called (``--apply``): it re-types the
+ledger charge through :func:`plugin.ledger.retype` (a reversal plus a new entry, never an
+edit), updates the stored ticket state and columns, and queues ``set_fields`` /
+``set_deadlines`` commands for the host.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, TextIO
 
 import click
 from sqlalchemy import select
 
+from plugin.jobs.apply import ticket_key
+from plugin.jobs.state import store_ticket_state, ticket_state
 from plugin.storage import Company, Database, Event, Ticket
-from rules.decision import CompanyState, Decision, State, iso
-from rules.engine import evaluate, with_state
-from rules.generic_event import EventError, event_from_dict
+from rules.decision import CompanyState, Decision, State, TicketState, iso
+from rules.engine import evaluate
+from rules.event import EventType
 from rules.model import RuleSet
 
-COMPARED = ("task_type", "units", "accept_due", "first_response_due", "resolve_due", "deferred_to")
+#: credits replay pretends every company has: what-if is about rules, not balances
+NOT_LIMITING = 10**9
+DEADLINES = ("accept_due", "first_response_due", "resolve_due", "deferred_to")
+_CHUNK = 1000
 
 
 @dataclass
 class Change:
-    """What replay would change on one ticket."""
+    """What replay would change on one ticket (``diff``: name -> (stored, replayed))."""
 
     connection: str
     ticket_id: str
     decision: Decision
+    state: TicketState
     diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    completed: bool = False
 
 
-def _events(db: Database, since: datetime) -> Iterable[tuple[str, str | None, bytes]]:
+@dataclass
+class Replay:
+    """The outcome of one replay run."""
+
+    events: int = 0
+    ticket_events: int = 0
+    skipped: int = 0
+    tickets: int = 0
+    changes: list[Change] = field(default_factory=list)
+    #: why events were skipped, with counts (unknown connection, unparseable body, ...)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, why: str) -> None:
+        self.skipped += 1
+        self.reasons[why] = self.reasons.get(why, 0) + 1
+
+
+def charged(st: TicketState) -> int:
+    """Credits the ticket holds in the ledger: debited once completed, else reserved."""
+    return st.debited_units if st.debited_type is not None else st.reserved_units
+
+
+def _event_ids(db: Database, since: datetime) -> list[tuple[int, str, str]]:
+    """(id, connection, ticket) of every stored event of the tickets touched since ``since``."""
     with db.session() as s:
-        q = (
-            select(Event.connection, Event.ticket_id, Event.body)
-            .where(Event.received_at >= since, Event.ticket_id.is_not(None))
-            .order_by(Event.connection, Event.ticket_id, Event.occurred_at, Event.id)
+        touched = set(
+            s.execute(
+                select(Event.connection, Event.ticket_id)
+                .where(Event.received_at >= since, Event.ticket_id.is_not(None))
+                .distinct()
+            )
         )
-        yield from s.execute(q).tuples()
+        rows = s.execute(
+            select(Event.id, Event.connection, Event.ticket_id)
+            .where(Event.ticket_id.is_not(None))
+            .order_by(Event.occurred_at, Event.id)
+        )
+        return [(i, c, str(t)) for i, c, t in rows if (c, t) in touched]
+
+
+def _bodies(db: Database, ids: list[int]) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
+    """(connection, body, headers) in the order of ``ids``, read in chunks."""
+    for n in range(0, len(ids), _CHUNK):
+        chunk = ids[n : n + _CHUNK]
+        with db.session() as s:
+            got = {
+                i: (c, b, h)
+                for i, c, b, h in s.execute(
+                    select(Event.id, Event.connection, Event.body, Event.headers).where(
+                        Event.id.in_(chunk)
+                    )
+                )
+            }
+        for i in chunk:
+            conn, body, headers = got[i]
+            yield conn, bytes(body), dict(headers or {})
+
+
+def _companies(db: Database) -> dict[str, CompanyState]:
+    with db.session() as s:
+        return {
+            c.id: CompanyState(
+                known=True,
+                id=c.id,
+                credits_available=NOT_LIMITING,
+                started_by_day={},
+                manager=c.manager,
+                calendar=c.calendar,
+                plan=c.plan,
+            )
+            for c in s.execute(select(Company)).scalars()
+        }
 
 
 def replay_events(
-    db: Database, rules: RuleSet, since: datetime, progress: bool = False
-) -> list[Change]:
-    """Fold the events received since ``since`` per ticket; return the tickets that change."""
-    with db.session() as s:
-        known = set(s.execute(select(Company.id)).scalars())
-    rows = list(_events(db, since))
+    db: Database,
+    rules: RuleSet,
+    settings: Any,
+    since: datetime,
+    progress: TextIO | None = None,
+) -> Replay:
+    """Fold the stored events of every ticket touched since ``since``; compare with storage.
+
+    ``settings.connection(name)`` gives each event's connection (its adapter parses the raw
+    body); ``progress`` is a stream for a progress bar (e.g. ``sys.stderr``), or None.
+    """
+    from webhooks.hosts import ADAPTERS
+
+    out = Replay()
+    ids = _event_ids(db, since)
+    companies = _companies(db)
+    tickets: dict[tuple[str, str], TicketState] = {}
     finals: dict[tuple[str, str], Decision] = {}
-    states: dict[tuple[str, str], State] = {}
-    out: Any = None if progress else _Null()
-    with click.progressbar(rows, label="replaying", file=out) as bar:
-        for conn, tid, body in bar:
+    empty = TicketState()
+    with click.progressbar(
+        _bodies(db, [i for i, _, _ in ids]),
+        length=len(ids),
+        label="replaying",
+        file=progress,
+        hidden=progress is None,
+        update_min_steps=max(1, len(ids) // 200),
+    ) as bar:
+        for conn_name, body, headers in bar:
+            out.events += 1
+            conn = settings.connection(conn_name)
+            if conn is None:
+                out.skip(f"connection '{conn_name}' no longer configured")
+                continue
+            adapter = ADAPTERS.get(conn.kind)
+            if adapter is None:
+                out.skip(f"no adapter for kind '{conn.kind}'")
+                continue
             try:
-                event = event_from_dict(json.loads(body), connection=conn)
-            except (EventError, ValueError):
-                continue  # only generic bodies are replayed here; other hosts are skipped
-            key = (conn, str(tid))
-            cid = event.ticket.company.id if event.ticket.company else None
-            state = states.get(key) or State(
-                company=CompanyState(known=cid in known, id=cid, credits_available=10**6)
-            )
-            d = evaluate(rules, event, state, event.occurred_at, explain=False)
-            states[key] = with_state(d, state)
-            finals[key] = d
-    return _compare(db, finals)
+                events = adapter.parse(body, headers, conn)
+            except Exception as exc:  # noqa: BLE001 - a body the adapter refuses is skipped
+                out.skip(f"{conn.kind}: {type(exc).__name__}")
+                continue
+            for ev in events:
+                if ev.own_write or ev.event == EventType.UNKNOWN:
+                    continue
+                key = (conn_name, ev.ticket.id)
+                cid = ev.ticket.company.id if ev.ticket.company else None
+                company = companies.get(cid or "")
+                if company is None:
+                    company = CompanyState(
+                        id=cid, credits_available=NOT_LIMITING, started_by_day={}
+                    )
+                    companies[cid or ""] = company
+                before = tickets.get(key, empty)
+                d = evaluate(rules, ev, State(before, company), ev.occurred_at, explain=False)
+                tickets[key] = replace(before, **d.ticket_facts)
+                finals[key] = d
+                _count_slot(company.started_by_day, d.company_facts)
+                out.ticket_events += 1
+    out.tickets = len(finals)
+    out.changes = _compare(db, finals, tickets)
+    return out
 
 
-def _compare(db: Database, finals: dict[tuple[str, str], Decision]) -> list[Change]:
+def _count_slot(counts: Any, facts: Mapping[str, Any]) -> None:
+    """The cap slots the replayed decisions take and free (what ``with_state`` does)."""
+    free, take = facts.get("free_slot"), facts.get("take_slot")
+    if free is not None:
+        counts[free] = max(0, counts.get(free, 0) - 1)
+    if take is not None:
+        counts[take] = counts.get(take, 0) + 1
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return old == new
+    return bool(old == new)
+
+
+def _shown(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value
+
+
+def _compare(
+    db: Database,
+    finals: Mapping[tuple[str, str], Decision],
+    tickets: Mapping[tuple[str, str], TicketState],
+) -> list[Change]:
     out: list[Change] = []
+    conns = sorted({c for c, _ in finals})
     with db.session() as s:
-        for (conn, tid), d in sorted(finals.items()):
-            row = s.execute(
-                select(Ticket).where(Ticket.connection == conn, Ticket.host_ticket_id == tid)
-            ).scalar_one_or_none()
-            ch = Change(conn, tid, d, completed=bool(row and row.resolved_at))
-            for name in COMPARED:
-                old = getattr(row, name, None) if row else None
-                new = getattr(d, name)
-                o, n = (iso(old), iso(new)) if name.endswith(("_due", "_to")) else (old, new)
-                if o != n and not (
-                    isinstance(old, datetime) and isinstance(new, datetime) and old == new
-                ):
-                    ch.diff[name] = (o, n)
+        rows = {
+            (t.connection, t.host_ticket_id): (t.task_type, t.units, ticket_state(t), t)
+            for t in s.execute(select(Ticket).where(Ticket.connection.in_(conns))).scalars()
+        }
+        for key, d in sorted(finals.items()):
+            task_type, units, stored, _ = rows.get(key, (None, None, TicketState(), None))
+            new = tickets[key]
+            ch = Change(key[0], key[1], d, new)
+            pairs: list[tuple[str, Any, Any]] = [
+                ("task_type", task_type, d.task_type),
+                ("units", units, d.units),
+                *((name, getattr(stored, name), getattr(d, name)) for name in DEADLINES),
+                ("credits", charged(stored), charged(new)),
+            ]
+            for name, old, value in pairs:
+                if not _same(old, value):
+                    ch.diff[name] = (_shown(old), _shown(value))
             if ch.diff:
                 out.append(ch)
     return out
 
 
-def apply_changes(db: Database, changes: list[Change]) -> int:
-    """Write the new type/units/deadlines; completed re-typed tasks go through ledger.retype."""
-    from plugin import ledger
+def _live_cycle(session: Any, company: str, tkey: str, top: int) -> int | None:
+    """The cycle holding the ticket's live debit (the ledger keeps re-typed debits in the
+    cycle of the first one, while the engine bumps its own cycle on each re-type)."""
+    from plugin.ledger.service import current_debit
 
-    now = datetime.now().astimezone()
-    done = 0
-    with db.session() as s:
-        for ch in changes:
+    for cycle in range(top, -1, -1):
+        if current_debit(session, company, tkey, cycle) is not None:
+            return cycle
+    return None
+
+
+def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[str]:
+    """Write ``changes``: ledger re-type (reversal + new entry), ticket state, host commands.
+
+    Idempotent: the ledger keys carry the rules version and ticket, the outbox keys too.
+    Returns one line per ticket saying what was done.
+    """
+    from plugin import ledger
+    from plugin.hosts.commands import Command
+    from plugin.outbox import add_commands
+
+    done: list[str] = []
+    for ch in changes:
+        d = ch.decision
+        with db.session() as s:
             row = s.execute(
                 select(Ticket).where(
                     Ticket.connection == ch.connection, Ticket.host_ticket_id == ch.ticket_id
                 )
             ).scalar_one_or_none()
             if row is None:
+                done.append(f"{ch.connection}/{ch.ticket_id}: not stored yet, skipped")
                 continue
-            d = ch.decision
-            if "units" in ch.diff or "task_type" in ch.diff:
-                if row.company_id and ch.completed:
-                    ledger.retype(
-                        s,
-                        row.company_id,
-                        f"{ch.connection}:{ch.ticket_id}",
-                        d.cycle,
-                        d.credits_on_resolve,
-                        now,
-                        task_type=d.task_type,
-                        key=f"replay:{d.rules_version}",
-                    )
+            stored = ticket_state(row)
+            tkey, version = ticket_key(row), d.rules_version.removeprefix("sha256:")[:12]
+            new_units = charged(ch.state)
+            what = "state"
+            credit_fields: dict[str, Any] = {}
+            cycle: int | None = None
+            company = row.company_id
+            if company and stored.debited_type is not None:
+                cycle = _live_cycle(s, company, tkey, stored.cycle)
+                credit_fields = {"debited_units": new_units, "debited_type": d.task_type}
+            elif company and stored.reserved_units:
+                cycle = stored.cycle
+                credit_fields = {"reserved_units": new_units}
+            if company and cycle is not None and ({"credits", "task_type"} & set(ch.diff)):
+                res = ledger.retype(
+                    s,
+                    company,
+                    tkey,
+                    cycle,
+                    new_units,
+                    now,
+                    policy=ledger.OVERDRAFT,
+                    task_type=d.task_type,
+                    key=f"replay:{version}:{tkey}:{cycle}",
+                )
+                what += f", ledger {res.status}"
+            new = replace(
+                stored,
+                task_type=d.task_type,
+                units=d.units,
+                rule=d.rule,
+                calendar=d.calendar,
+                **{name: getattr(d, name) for name in DEADLINES},
+                **credit_fields,
+            )
+            store_ticket_state(row, new)
             row.task_type, row.units = d.task_type, d.units
-            row.accept_due, row.first_response_due = d.accept_due, d.first_response_due
-            row.resolve_due, row.deferred_to = d.resolve_due, d.deferred_to
-            row.calendar, row.rules_version = d.calendar, d.rules_version
-            done += 1
-        s.commit()
+            row.rules_version = d.rules_version
+            for name in DEADLINES:
+                setattr(row, name, getattr(d, name))
+            commands = [
+                Command.set_fields(task_type=d.task_type, units=d.units),
+                Command.set_deadlines(**{k: iso(getattr(d, k)) for k in DEADLINES[:3]}),
+            ]
+            rows = add_commands(
+                s,
+                row.connection,
+                row.host_ticket_id,
+                commands,
+                f"replay:{version}:{row.id}",
+                now,
+                company_id=row.company_id,
+            )
+            what += f", {len(rows)} host command(s) queued"
+        done.append(f"{ch.connection}/{ch.ticket_id}: {what}")
     return done
 
 
-class _Null:
-    def write(self, _: str) -> None:
-        pass
+def parse_since(text: str) -> datetime:
+    """``--since``: a date (midnight UTC) or an ISO datetime (UTC when naive)."""
+    from datetime import UTC
 
-    def flush(self) -> None:
-        pass
+    value = datetime.fromisoformat(text) if "T" in text or " " in text else None
+    if value is None:
+        value = datetime.combine(date.fromisoformat(text), datetime.min.time())
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

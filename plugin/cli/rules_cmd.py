@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,30 +109,42 @@ def test_cmd(directory: str | None) -> None:
 
 
 @rules_group.command("replay")
-@click.option("--since", required=True, help="date (YYYY-MM-DD) or ISO datetime")
+@click.option("--since", required=True, help="date (YYYY-MM-DD, UTC) or ISO datetime")
 @click.option("--config", "config", help="config directory to replay with (default: config/)")
 @click.option("--apply", "apply", is_flag=True, help="write the changes (ledger reversals)")
 def replay_cmd(since: str, config: str | None, apply: bool) -> None:
-    """Re-run stored events through the given config and show what would change per ticket."""
-    from plugin.rules_replay import apply_changes, replay_events
+    """Re-run stored events through the given config and show what would change per ticket.
+
+    Every host kind is replayed (each raw body is parsed again by its connection's adapter).
+    Nothing is written without --apply; --apply re-types ledger charges through reversals.
+    """
+    from plugin.rules_replay import apply_changes, parse_since, replay_events
     from plugin.settings import load_settings
     from plugin.storage import Database
 
-    start = datetime.fromisoformat(since)
-    if isinstance(start, date) and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
     rules = _load_or_exit(config or _default_config())
     settings = load_settings()
     db = Database(settings.database_url)
     try:
-        changes = replay_events(db, rules, start, progress=True)
-        for ch in changes:
+        res = replay_events(db, rules, settings, start, progress=sys.stderr)
+        for ch in res.changes:
             click.echo(f"{ch.connection}/{ch.ticket_id}:")
             for key, (old, new) in ch.diff.items():
                 click.echo(f"    {key}: {old} -> {new}")
-        click.echo(f"{len(changes)} ticket(s) would change" + ("" if not apply else "; applying"))
-        if apply and changes:
-            done = apply_changes(db, changes)
-            click.echo(f"applied to {done} ticket(s)")
+        for why, n in sorted(res.reasons.items()):
+            click.echo(f"skipped {n} event(s): {why}", err=True)
+        click.echo(
+            f"{res.events} event(s), {res.tickets} ticket(s) replayed with rules "
+            f"{rules.version}; {len(res.changes)} would change"
+            + ("" if apply else " (dry run: nothing written; --apply to write)")
+        )
+        if apply and res.changes:
+            now = datetime.now(UTC)
+            for line in apply_changes(db, res.changes, now):
+                click.echo(f"applied {line}")
     finally:
         db.dispose()
