@@ -85,3 +85,45 @@ def trend() -> Response:
     """Weekly resolved counts and shares, oldest first."""
     weeks = max(1, min(request.args.get("weeks", 8, type=int) or 8, 104))
     return _guarded(lambda: {"trend": _report(weeks).to_json()["trend"]})
+
+
+def openapi_paths(spec: Any) -> None:
+    """Register the reports paths on ``spec`` (see ``plugin.openapi``)."""
+    kpi = {"type": "object", "properties": {
+        "value": {"type": "number", "nullable": True},
+        "target": {"type": "number", "nullable": True},
+        "ok": {"type": "boolean", "nullable": True}, "n": {"type": "integer"},
+        "label": {"type": "string"}, "unit": {"type": "string"},
+        "formula": {"type": "string"}}}
+    spec.components.schema("Kpi", kpi)
+    spec.components.schema("Report", {"type": "object", "properties": {
+        "period": {"type": "object"}, "filters": {"type": "object"},
+        "kpis": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Kpi"}},
+        "breaches": {"type": "object"}, "by": {"type": "object"},
+        "profitability": {"type": "object"}, "credits": {"type": "object", "nullable": True},
+        "stuck": {"type": "array", "items": {"type": "object"}},
+        "late": {"type": "array", "items": {"type": "object"}},
+        "trend": {"type": "array", "items": {"type": "object"}}}})
+    params = [
+        {"in": "query", "name": "from", "schema": {"type": "string"},
+         "description": "YYYY-MM-DD or ISO datetime with offset (default: 28 days ago)"},
+        {"in": "query", "name": "to", "schema": {"type": "string"},
+         "description": "inclusive YYYY-MM-DD or exclusive ISO datetime (default: today)"},
+        {"in": "query", "name": "company", "schema": {"type": "string"}},
+        {"in": "query", "name": "manager", "schema": {"type": "string"}},
+    ]
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    errors = {"401": {"description": "missing or invalid admin token", **err},
+              "422": {"description": "invalid period", **err}}
+    report = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}}
+    for path, summary, extra in (
+        ("/api/reports/summary", "The whole quality report of the period", []),
+        ("/api/reports/kpis", "The KPIs of the period with targets (period, filters, kpis)", []),
+        ("/api/reports/stuck", "Open tasks past their deadline with no recent activity", []),
+        ("/api/reports/trend", "Weekly resolved counts and shares",
+         [{"in": "query", "name": "weeks", "schema": {"type": "integer", "default": 8}}]),
+    ):
+        spec.path(path=path, operations={"get": {
+            "summary": summary, "tags": ["reports"], "parameters": params + extra,
+            "responses": {"200": {"description": summary, **report}, **errors},
+        }})

@@ -165,3 +165,12 @@ def test_fmt_helper_matches_tiles() -> None:
 
     assert fmt(Kpi("within_1_day", 0.8125, 0.8, True, 16)) == "81.2%"
     assert fmt(Kpi("first_response_median", 42.5, 60, True, 3)) == "42.5"
+
+
+def test_openapi_document_lists_the_reports_paths() -> None:
+    from plugin.openapi import build_spec
+
+    paths = build_spec().to_dict()["paths"]
+    for path in ("/api/reports/summary", "/api/reports/kpis", "/api/reports/stuck",
+                 "/api/reports/trend"):
+        assert "401" in paths[path]["get"]["responses"]
