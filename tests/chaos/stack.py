@@ -158,11 +158,9 @@ class Stack:
         return {n: p.popen.pid for n, p in self.procs.items() if p.popen is not None}
 
     def kill_worker_mid_job(self, timeout: float = 10.0) -> str:
-        """SIGKILL a worker while it runs a job (seen in rq's started-job registries)."""
+        """SIGKILL a worker while it runs a job (rq marks the worker busy)."""
         import redis
-        from rq import Queue, Worker
-
-        from plugin.queue import ALL_QUEUES
+        from rq import Worker
 
         conn = redis.Redis.from_url(self.redis.url, socket_timeout=2)
         ours = {p.popen.pid: p for n, p in self.procs.items()
@@ -170,16 +168,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                pids = {w.name: w.pid for w in Worker.all(connection=conn)}
-                for name in ALL_QUEUES:
-                    q = Queue(name, connection=conn)
-                    for job_id in q.started_job_registry.get_job_ids():
-                        job = q.fetch_job(job_id)
-                        pid = pids.get(job.worker_name) if job and job.worker_name else None
-                        if pid in ours:
-                            os.kill(pid, signal.SIGKILL)
-                            ours[pid].popen.wait(5)  # type: ignore[union-attr]
-                            return f"killed {ours[pid].name} running {job_id}"
+                for w in Worker.all(connection=conn):
+                    if w.pid in ours and w.get_state() == "busy":
+                        os.kill(w.pid, signal.SIGKILL)
+                        ours[w.pid].popen.wait(5)  # type: ignore[union-attr]
+                        return f"killed {ours[w.pid].name} while busy"
                 time.sleep(0.005)
         except redis.RedisError as exc:
             return f"no kill: {exc.__class__.__name__}"
