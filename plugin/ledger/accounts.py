@@ -112,8 +112,9 @@ def allocate(session: Session, entry: CreditEntry, lot_id: int | None, units: in
 
 
 def has_account(session: Session, company_id: str) -> bool:
-    """A company has an account once it has had any lot (purchase, grant or adjustment)."""
-    q = select(CreditLot.id).where(CreditLot.company_id == company_id).limit(1)
+    """A company has an account once anything was posted for it (a package, a grant, an
+    adjustment); reservations and debits need one first, so this is "ever bought or set up"."""
+    q = select(CreditEntry.id).where(CreditEntry.company_id == company_id).limit(1)
     return session.execute(q).first() is not None
 
 

@@ -220,3 +220,15 @@ def test_notices_low_balance_and_expiring_soon(db: Database) -> None:
         assert ledger.notices(s, "ghost", T0, PLAN) == []
     assert kinds == ["low_balance", "expiring_soon"]
     assert early == ["low_balance"]
+
+
+def test_same_key_for_two_companies_returns_the_first_entry(db: Database) -> None:
+    buy(db, company="acme")
+    buy(db, company="beta")
+    with db.session() as s:
+        first = ledger.reserve(s, "acme", "T-1", 0, 1, T0)
+        moved = ledger.reserve(s, "beta", "T-1", 0, 1, T0)
+    # a ticket that changed company is not reserved twice: the key is global
+    assert moved.status == ledger.DUPLICATE and moved.entry.id == first.entry.id
+    with db.session() as s:
+        assert ledger.balance(s, "beta").reserved == 0

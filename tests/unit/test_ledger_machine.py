@@ -58,6 +58,7 @@ class Model:
         self.balance = 0
         self.debt = 0
         self.excused = False  # available may be negative: expiry or a bug's overdraft
+        self.account = False  # anything ever posted (a package or an adjustment)
         self.tickets = [Ticket() for _ in range(TICKETS)]
 
     @property
@@ -142,6 +143,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.db.session() as s:
             p = ledger.purchase(s, CO, tasks, Decimal("350"), "UAH", m.now, key=f"buy-{self.n}")
         m.burn()
+        m.account = True
         m.lots.append(Lot(p.lot.id, m.now, m.now + timedelta(days=90), tasks))
         m.balance += tasks
         m.settle()
@@ -154,6 +156,7 @@ class LedgerMachine(RuleBasedStateMachine):
             entry, new = ledger.adjust(s, CO, units, "fix", "admin", m.now, key=f"adj-{self.n}")
         assert new
         m.burn()
+        m.account = True
         if units > 0:
             assert entry.lot_id is not None
             m.lots.append(Lot(entry.lot_id, m.now, m.now + timedelta(days=90), units))
@@ -173,7 +176,7 @@ class LedgerMachine(RuleBasedStateMachine):
         m.burn()
         if (t.cycle, "reserve") in t.keys:
             expected = ledger.DUPLICATE
-        elif not m.lots:
+        elif not m.account:
             expected = ledger.NO_ACCOUNT
         elif units > m.available and not bug:
             expected = ledger.HELD
@@ -199,7 +202,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert r.status == ledger.DUPLICATE
             return
         held = t.reserved.pop(t.cycle, 0)
-        if held == 0 and not m.lots:
+        if held == 0 and not m.account:
             assert r.status == ledger.NO_ACCOUNT
             return
         assert r.status == ledger.DEBITED
