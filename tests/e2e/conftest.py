@@ -165,9 +165,11 @@ class Stack:
 
     def settle(self, *ticket_ids: int, timeout: float = 30.0) -> None:
         """Wait until the tickets' events are processed and their outbox rows pushed."""
+        # Exact, no grace period needed: the helpdesk posts its webhook before it answers the
+        # API call that caused it, and a push marks its rows sent only after the helpdesk
+        # (and so the echo webhook) answered; processing writes the outbox rows in the same
+        # transaction that marks the event processed.
         self.deskpilot.check_workers()
-        # a webhook may still be on its way from the helpdesk: let one round trip finish
-        time.sleep(0.3)
         self.wait(
             lambda: self.deskpilot.unsettled(ticket_ids) == 0 or None,
             f"Deskpilot to process every event and push every outbox row of {ticket_ids}",

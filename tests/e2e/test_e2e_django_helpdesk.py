@@ -19,7 +19,7 @@ import requests
 from plugin.ledger.models import EntryKind
 from rules.business_time import add_working, end_of_working_day, next_open
 from rules.cap import start_day
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import CONNECTION, Stack
 from tests.e2e.helpdesk import CLOSED, RESOLVED, HelpdeskAPI, parse_time
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
@@ -49,10 +49,12 @@ def field_close_to(value: str | None, expected: datetime) -> bool:
 
 
 def debits(stack: Stack, company: str, ticket_id: int) -> list[Any]:
+    """The ticket's debit entries in the ledger (its key is ``<connection>:<host id>``)."""
+    key = f"{CONNECTION}:{ticket_id}"
     return [
         e
         for e in stack.deskpilot.ledger_entries(company)
-        if e.kind == EntryKind.DEBIT and e.ticket_key and e.ticket_key.endswith(f":{ticket_id}")
+        if e.kind == EntryKind.DEBIT and e.ticket_key == key
     ]
 
 
