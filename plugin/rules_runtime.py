@@ -1,13 +1,16 @@
 """Hot reload of the rules: a holder that re-reads ``config/`` when its content hash changes.
 
 An invalid edit keeps the last good rules running; every error is logged, counted in a
-metric, and kept in ``errors`` (the worker may add them as an internal note to a
-configured admin ticket through ``on_error``). Every decision records ``rules.version``.
+metric, and kept in ``errors``. Workers get their rules from :func:`current` (the
+processing job looks it up); when ``DESKPILOT_RULES_ADMIN_TICKET`` names a ticket
+(``<connection>:<host ticket id>``) a rejected edit also queues an internal note on it.
+Every decision records ``rules.version``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -96,3 +99,54 @@ def describe(holder: RulesHolder) -> dict[str, Any]:
     """Status for a dashboard or health endpoint."""
     r = holder._rules
     return {"version": r.version if r else None, "errors": [str(p) for p in holder.errors]}
+
+
+#: environment variable naming the admin ticket for rejected edits: ``<connection>:<ticket>``
+ADMIN_TICKET_ENV = "DESKPILOT_RULES_ADMIN_TICKET"
+_HOLDERS: dict[Path, RulesHolder] = {}
+_HOLDERS_LOCK = threading.Lock()
+
+
+def holder_for(config_dir: str | Path) -> RulesHolder:
+    """The process-wide holder of ``config_dir`` (one per directory)."""
+    key = Path(config_dir).resolve()
+    with _HOLDERS_LOCK:
+        holder = _HOLDERS.get(key)
+        if holder is None:
+            holder = _HOLDERS[key] = RulesHolder(key, on_error=note_admin_ticket)
+        return holder
+
+
+def current(config_dir: str | Path) -> RuleSet:
+    """The rules workers evaluate with: reloaded on edit, the last good ones on a bad edit.
+
+    Raises when the directory never held valid rules (nothing to fall back to).
+    """
+    return holder_for(config_dir).rules
+
+
+def note_admin_ticket(version: str, problems: list[Problem]) -> None:
+    """Queue an internal note on the configured admin ticket (once per rejected version)."""
+    target = os.environ.get(ADMIN_TICKET_ENV, "")
+    connection, _, ticket = target.partition(":")
+    if not (connection and ticket):
+        return
+    try:
+        from plugin.context import get_context
+        from plugin.hosts.commands import Command
+        from plugin.outbox import add_commands
+        from plugin.storage.db import utcnow
+
+        ctx = get_context()
+        text = admin_note_text(version, problems)
+        with ctx.db.session() as session:
+            add_commands(
+                session,
+                connection,
+                ticket,
+                [Command.add_note(text, "internal")],
+                f"rules-rejected:{version}",
+                utcnow(),
+            )
+    except Exception:  # noqa: BLE001 - a failed note must not stop the workers
+        log.exception("rules.admin-note-failed ticket=%s", target)
