@@ -228,6 +228,22 @@ class Deskpilot:
         """A package of the company's plan, bought the way an operator does it."""
         self.invoke("credits", "buy", company_id, "--tasks", str(tasks))
 
+    def reconcile_due_now(self, connection: str) -> None:
+        """Make the scheduler's reconcile task due at once for ``connection``.
+
+        The scheduler keeps "polled recently" as a Redis key that expires after the
+        connection's ``reconcile_minutes`` (plugin/scheduler.py); dropping it is what a Redis
+        flush does, which the scheduler documents as "the next poll comes early".
+        """
+        import redis
+
+        assert self.settings.redis_url
+        conn = redis.Redis.from_url(self.settings.redis_url)
+        try:
+            conn.delete(f"deskpilot:sched:reconcile:{connection}")
+        finally:
+            conn.close()
+
     def diagnostics(self) -> str:
         return (
             f"--- worker log\n{tail(self.worker_log)}\n"

@@ -344,3 +344,21 @@ def test_8_host_outage_is_retried_and_a_missed_webhook_is_reconciled(stack: Stac
     stack.settle(tid, mid)
     assert stack.ours(tid) + stack.ours(mid) == reconciled
     assert [e.units for e in debits(stack, company, tid)] == [-1]
+
+    # (c) the same without an operator: the scheduler's own reconcile task finds a miss
+    stack.receiver.stop()
+    try:
+        stack.agent.file_ticket(
+            stack.queue, "Archive the 2025 price lists", f"cfo@{company}", expect=(500,)
+        )
+    finally:
+        stack.receiver.start()
+    (late,) = [
+        t for t in stack.agent.tickets(status="1") if t["title"] == "Archive the 2025 price lists"
+    ]
+    stack.deskpilot.reconcile_due_now(CONNECTION)
+    ticked = stack.tick(datetime.now(UTC))
+    assert "reconcile: failed" not in ticked, ticked
+    stack.wait(lambda: stack.ours(late["id"], public=True), "the scheduler's reconciliation")
+    stack.settle(late["id"])
+    assert len(stack.ours(late["id"], public=True)) == 1
