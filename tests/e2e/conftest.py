@@ -52,7 +52,7 @@ def dh_venv() -> Path:
         _unavailable(
             f"cannot provision the django-helpdesk venv in {venv} "
             f"(tests/e2e/provision.sh exited {done.returncode}): "
-            f"{done.stderr.strip()[-800:]}"
+            f"{(done.stdout + done.stderr).strip()[-800:]}"
         )
     return venv
 
