@@ -7,7 +7,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from plugin.ledger.plans import Complexity, PlansError
+from sqlalchemy.orm import Session
+
+from plugin.ledger.funds import Purchase, purchase
+from plugin.ledger.models import EntryKind
+from plugin.ledger.plans import Complexity, Plan, PlansError
 
 CENT = Decimal("0.01")
 
@@ -53,3 +57,25 @@ def month_end(at: datetime, tz: ZoneInfo) -> datetime:
     )
     # rebuild from the wall clock so the zone's offset on that date applies (DST)
     return datetime(first_next.year, first_next.month, 1, tzinfo=tz)
+
+
+def grant_month(
+    session: Session, company_id: str, plan: Plan, at: datetime, tz: ZoneInfo
+) -> Purchase | None:
+    """Open the month's included hours (a free lot burning at month end); once per month."""
+    if plan.model != "monthly" or plan.included_hours <= 0:
+        return None
+    local = at.astimezone(tz)
+    start = datetime(local.year, local.month, 1, tzinfo=tz)
+    return purchase(
+        session,
+        company_id,
+        plan.included_hours,
+        Decimal("0"),
+        plan.currency,
+        start,
+        plan=plan,
+        key=f"monthly:{company_id}:{local.year:04d}-{local.month:02d}",
+        source=EntryKind.GRANT,
+        expires_at=month_end(at, tz),
+    )

@@ -83,6 +83,7 @@ def purchase(
     plan: Plan | None = None,
     key: str | None = None,
     source: str = EntryKind.PURCHASE,
+    expires_at: datetime | None = None,
 ) -> Purchase:
     """Add a package of ``tasks`` credits expiring ``plan.expiry_days`` after ``at``.
 
@@ -92,7 +93,7 @@ def purchase(
     """
     if isinstance(price_per_task, float):
         raise LedgerError("price must be a Decimal, not a float")
-    if plan is not None and tasks < plan.min_tasks:
+    if plan is not None and source == EntryKind.PURCHASE and tasks < plan.min_tasks:
         raise LedgerError(f"plan {plan.name} sells at least {plan.min_tasks} tasks, not {tasks}")
     if tasks <= 0:
         raise LedgerError("tasks must be positive")
@@ -105,6 +106,7 @@ def purchase(
         assert entry is not None
         return Purchase(found, entry, duplicate=True)
     days = plan.expiry_days if plan is not None else DEFAULT_EXPIRY_DAYS
+    until = expires_at or at + timedelta(days=days)
     lot = _new_lot(
         session,
         company_id,
@@ -114,7 +116,7 @@ def purchase(
         plan.name if plan else "standard",
         source,
         at,
-        at + timedelta(days=days),
+        until,
         key,
     )
     entry, _ = post(

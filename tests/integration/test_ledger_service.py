@@ -232,3 +232,23 @@ def test_same_key_for_two_companies_returns_the_first_entry(db: Database) -> Non
     assert moved.status == ledger.DUPLICATE and moved.entry.id == first.entry.id
     with db.session() as s:
         assert ledger.balance(s, "beta").reserved == 0
+
+
+def test_monthly_hours_burn_at_month_end(db: Database) -> None:
+    from zoneinfo import ZoneInfo
+
+    from plugin.ledger.complexity import grant_month
+
+    kyiv = ZoneInfo("Europe/Kyiv")
+    monthly = load_plans("config").get("monthly")
+    mid = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    with db.session() as s:
+        first = grant_month(s, "acme", monthly, mid, kyiv)
+        again = grant_month(s, "acme", monthly, mid + timedelta(days=3), kyiv)
+        assert first is not None and again is not None and again.duplicate
+        assert first.lot.expires_at == datetime(2026, 7, 1, tzinfo=kyiv)
+        ledger.complete(s, "acme", "T-1", 0, 5, mid)
+        assert ledger.balance(s, "acme", mid).balance == 15
+        burns = ledger.expire_lots(s, datetime(2026, 7, 1, tzinfo=kyiv))
+        assert [b.units for b in burns] == [-15]
+        assert grant_month(s, "acme", load_plans("config").get("standard"), mid, kyiv) is None
