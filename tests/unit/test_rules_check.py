@@ -54,3 +54,22 @@ def test_errors_refuse_to_load_warnings_do_not(tmp_path: Path) -> None:
 
 def test_shipped_rules_are_valid() -> None:
     assert [str(p) for p in check(CONFIG / "rules")] == []
+
+
+def test_the_check_command_exits_1_with_every_problem_and_0_on_warnings(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from plugin.cli import main
+
+    bad = _setup(tmp_path / "a", HERE / "leaf_unknown_key.yaml")
+    res = CliRunner().invoke(main, ["rules", "check", str(bad)])
+    assert res.exit_code == 1
+    lines = res.output.splitlines()
+    where = f"{bad / 'leaf_unknown_key.yaml'}:"
+    hint = "unknown key 'valeu'; did you mean 'value'?"
+    assert f"{where}4:46: classify[0].when.valeu: {hint}" in lines
+    assert f"{where}4:5: classify[0].when: operator 'contains' needs a 'value'" in lines
+    assert "2 error(s)" in lines
+    warn = _setup(tmp_path / "b", HERE / "overlapping_policies.yaml")
+    res = CliRunner().invoke(main, ["rules", "check", str(warn)])
+    assert res.exit_code == 0 and ": warning: policy 'second' overlaps" in res.output
