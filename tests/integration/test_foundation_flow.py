@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -19,6 +20,7 @@ from plugin.storage.migrate import upgrade
 from webhooks.hosts.generic import sign
 
 SECRET = "generic-secret-for-tests"
+CONFIG = str(Path(__file__).resolve().parents[2] / "config")
 
 EVENT = {
     "event": "ticket.created",
@@ -37,7 +39,7 @@ EVENT = {
 def stack(db_url, redis_url, tmp_path):
     upgrade(db_url)
     settings = load_settings(
-        {"DESKPILOT_CONFIG_DIR": str(tmp_path), "DESKPILOT_GENERIC_SECRET": SECRET},
+        {"DESKPILOT_CONFIG_DIR": CONFIG, "DESKPILOT_GENERIC_SECRET": SECRET},
         {"database_url": db_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var")},
     )
     ctx = build_context(settings)
