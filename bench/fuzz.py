@@ -37,15 +37,18 @@ def main() -> int:
             app, ctx = make_stack(Path(tmp), f"sqlite:///{tmp}/fuzz.sqlite3", redis.url)
             client = app.test_client()
             t0 = time.monotonic()
-            tally = run_cases(client, random.Random(args.seed), n)
+            failures: list[str] = []
+            tally = run_cases(client, random.Random(args.seed), n, failures=failures)
             took = time.monotonic() - t0
             ctx.close()
         finally:
             redis.stop()
     for outcome, count in sorted(tally.items()):
         print(f"{outcome:<40}{count:>8}")
-    print(f"fuzz: {n} cases in {took:.0f} s ({n / took:.0f}/s), 0 server errors, 0 crashes")
-    return 0
+    for failure in failures[:30]:
+        print("failure:", failure)
+    print(f"fuzz: {n} cases in {took:.0f} s ({n / took:.0f}/s), {len(failures)} failed checks")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -66,3 +66,20 @@ def test_deep_nesting_is_a_payload_error(client, host):
     resp = client.post(host.url, data=DEEP, headers=headers)
     c = ("POST", host.url, DEEP[:50], headers)
     assert check_answer(resp, c) in {"not-json", "invalid-payload"}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "defect in webhooks/hosts/django_helpdesk.py _ticket: `assert ticket_id is not None` "
+    "fails for a blank id (\" \"); the receiver's catch-all answers 422 'the payload could "
+    "not be read'. Fix: raise InvalidPayload({'ticket.id': ['required']}) instead"))
+def test_django_helpdesk_blank_ticket_id_is_a_payload_error(client):
+    import json
+
+    from tests.integration.test_receiver_security import fixture
+    host = next(h for h in HOSTS if h.kind == "django_helpdesk")
+    data = fixture("django_helpdesk", "ticket_created")
+    data["ticket"]["id"] = " "
+    body = json.dumps(data).encode()
+    url = host.url
+    resp = client.post(url, data=body, headers={"Content-Type": "application/json"})
+    assert check_answer(resp, ("POST", url, body, {})) == "invalid-payload"
