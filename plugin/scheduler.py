@@ -9,7 +9,6 @@ run without rq's own scheduler; retries of pushes are re-enqueued from here too.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import time
@@ -121,27 +120,21 @@ def expire_lots(ctx: Context, now: datetime) -> str:
     return f"{len(burns)} burned in {len(companies)} companies"
 
 
-def _hook(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
-
-
 def reconcile_hosts(ctx: Context, now: datetime) -> str:
     """Poll each host for recently updated tickets (``plugin.hosts.reconcile``)."""
-    fn = _hook("plugin.hosts.reconcile", "reconcile")
-    if fn is None:
-        return "not installed"
+    from plugin.hosts.reconcile import reconcile, supported
+
     done = []
     for conn in ctx.settings.connections:
+        if not supported(conn):
+            continue
         key = f"deskpilot:sched:reconcile:{conn.name}"
         # per-connection period: reconcile_minutes; the mark lives in Redis (a flush only
         # makes the next poll come early)
         if not ctx.redis.set(key, now.isoformat(), nx=True, ex=conn.reconcile_minutes * 60):
             continue
-        done.append(f"{conn.name}: {fn(ctx, conn, now)}")
+        report = reconcile(ctx, conn.name, None, now)
+        done.append(f"{conn.name}: {report.tickets} tickets, {len(report.errors)} errors")
     return "; ".join(done) or "none due"
 
 
@@ -155,12 +148,11 @@ def daily_digest(ctx: Context, now: datetime) -> str:
     local = now.astimezone(ctx.settings.tz)
     if local.hour < 9:
         return "not yet"
-    fn = _hook("plugin.reports.schedule", "daily_digest")
-    if fn is None:
-        return "not installed (plugin.reports.schedule.daily_digest)"
+    from plugin.reports.schedule import daily_digest as deliver
+
     if not _once_per(ctx, "daily-digest", local.date().isoformat(), timedelta(days=3)):
         return "done today"
-    return str(fn(ctx, now))
+    return str(deliver(ctx, now))
 
 
 def weekly_report(ctx: Context, now: datetime) -> str:
@@ -168,13 +160,12 @@ def weekly_report(ctx: Context, now: datetime) -> str:
     local = now.astimezone(ctx.settings.tz)
     if local.weekday() != 0 or local.hour < 9:
         return "not yet"
-    fn = _hook("plugin.reports.schedule", "weekly_report")
-    if fn is None:
-        return "not installed (plugin.reports.schedule.weekly_report)"
+    from plugin.reports.schedule import weekly_report as deliver
+
     year, week, _ = local.isocalendar()
     if not _once_per(ctx, "weekly-report", f"{year}-W{week}", timedelta(days=10)):
         return "done this week"
-    return str(fn(ctx, now))
+    return str(deliver(ctx, now))
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ class SettingsSchema(Schema):
     def _unique_names(self, data: dict, original: Any, **_: Any) -> None:
         # checked on the raw input so a duplicate is reported beside other errors
         raw = original.get("connections") if isinstance(original, dict) else None
-        names = [c.get("name") for c in raw or [] if isinstance(c, dict) and c.get("name")]
+        names = [str(c["name"]) for c in raw or [] if isinstance(c, dict) and c.get("name")]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError(f"duplicate connection names: {', '.join(dupes)}", "connections")

@@ -15,7 +15,6 @@ newest snapshot.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -24,11 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin import rules_runtime
 from plugin.context import Context, get_context
 from plugin.jobs.apply import Applied, apply_decision
 from plugin.jobs.models import TicketTimer, TimerState
 from plugin.jobs.state import load_state, store_snapshot, stored_snapshot
 from plugin.outbox import enqueue_after_commit
+from plugin.reports.record import record_event
 from plugin.storage.db import utcnow
 from plugin.storage.models import Company, Event, EventState, Ticket
 from rules.decision import iso
@@ -46,42 +47,12 @@ def parse_stored(event: Event, settings_conn: object) -> list[TicketEvent]:
     return list(adapter.parse(event.body, event.headers or {}, conn))
 
 
-class _RulesCache:
-    """Last good rules per config dir, reloaded when the files' content hash changes."""
-
-    def __init__(self) -> None:
-        self.version: str | None = None
-        self.rules: Any = None
-
-    def get(self, config_dir: Any) -> Any:
-        from rules.loader import load_rules, version_of
-
-        version = version_of(config_dir)
-        if version != self.version or self.rules is None:
-            try:
-                self.rules = load_rules(config_dir)
-            except Exception:  # noqa: BLE001 - keep the last good rules (ElastAlert's reload)
-                if self.rules is None:
-                    raise
-                log.exception("jobs.rules-reload-failed version=%s", version)
-            self.version = version
-        return self.rules
-
-
 def current_rules(ctx: Context) -> Any:
-    """The rules for this job: the runtime holder's (hot reload), a test's, or our cache."""
+    """The rules for this job: a test's, else the hot-reloading holder's (last good rules)."""
     given = ctx.extras.get("rules")
     if given is not None:
         return given() if callable(given) else given
-    try:  # the rules engineer's hot-reloading holder, when installed
-        runtime: Any = importlib.import_module("plugin.rules_runtime")
-    except ImportError:
-        runtime = None
-    getter = getattr(runtime, "current", None)
-    if callable(getter):
-        return getter(ctx.settings.config_dir)
-    cache = ctx.extras.setdefault("rules-cache", _RulesCache())
-    return cache.get(ctx.settings.config_dir)
+    return rules_runtime.current(ctx.settings.config_dir)
 
 
 def _ensure_company(session: Session, ev: TicketEvent) -> None:
@@ -180,14 +151,10 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
 
 def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: Any,
                    rules: Any, at: datetime) -> None:
-    """Keep the reports' per-ticket metrics in the same transaction (when installed)."""
-    try:
-        record: Any = importlib.import_module("plugin.reports.record")
-    except ImportError:
-        return
+    """Keep the reports' per-ticket metrics in the same transaction."""
     cal = rules.calendars.get(decision.calendar) or rules.calendars[rules.default_calendar]
     session.flush()
-    record.record_event(session, ticket, ev, decision, at, cal)
+    record_event(session, ticket, ev, decision, at, cal)
 
 
 def process_event(event_id: int, now: datetime | None = None) -> str:
