@@ -158,7 +158,9 @@ def load_state(session: Session, ticket: Ticket | None, company_id: str | None,
     return State(
         ticket=st,
         company=company,
-        tasks_today=company.started_by_day.get(today, 0),
+        # None: the engine counts the cap on the ticket's own start day from
+        # ``started_by_day`` (a count for "today" is wrong on evenings and weekends)
+        tasks_today=None,
         client_idle_days=idle,
     )
 
