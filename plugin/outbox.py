@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -23,6 +23,11 @@ from plugin.storage.models import Base
 
 log = logging.getLogger("deskpilot.outbox")
 
+
+#: a new row is due at once, whatever clock wrote it: a decision made at a simulated
+#: ``scheduler tick --now`` in the future must not wait for the real clock to get there;
+#: only retries get a real ``next_attempt_at``
+DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
 class OutboxState:
     """States of an outbox row."""
@@ -86,7 +91,7 @@ def add_commands(
         row = OutboxRow(
             connection=connection, ticket_id=ticket_id, company_id=company_id,
             command=cmd.to_json(), idempotency_key=key, state=OutboxState.PENDING,
-            attempts=0, next_attempt_at=now, created_at=now,
+            attempts=0, next_attempt_at=DUE_AT_ONCE, created_at=now,
         )
         session.add(row)
         rows.append(row)
