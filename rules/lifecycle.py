@@ -303,17 +303,21 @@ class Work:
         run, f = self.run, self.facts
         if st.known and (st.task_type, st.units) != (self.task_type, self.units) or not st.known:
             run.emit("set_fields", fields={"task_type": self.task_type, "units": self.units})
-        if (st.accept_due, st.first_response_due, st.resolve_due, st.deferred_to) != (
+        # SPEC §2: the resolution deadline goes to the host (and the client) on acceptance,
+        # so it is pushed then even when its value was already known at filing
+        accepted = st.accepted_at is not None or self.transitions.accepted
+        changed = (st.accept_due, st.first_response_due, st.resolve_due, st.deferred_to) != (
             self.due.get("accept"),
             self.due.get("first_response"),
             self.due.get("resolve"),
             self.deferred_to,
-        ):
+        )
+        if changed or self.transitions.accepted:
             run.emit(
                 "set_deadlines",
                 accept_due=self.due.get("accept"),
                 first_response_due=self.due.get("first_response"),
-                resolve_due=self.due.get("resolve"),
+                resolve_due=self.due.get("resolve") if accepted else None,
                 deferred_to=self.deferred_to,
             )
         if f.get("status") != (self.ctx.event.ticket.status or st.status):
