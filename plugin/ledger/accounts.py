@@ -197,17 +197,19 @@ def consume(session: Session, entry: CreditEntry, units: int, live: Sequence[Lot
     return max(need, 0)
 
 
-def settle_debt(session: Session, cause: CreditEntry, company_id: str, now: datetime) -> None:
+def settle_debt(
+    session: Session, cause: CreditEntry, company_id: str, now: datetime
+) -> CreditEntry | None:
     """Cover outstanding debt from live lots, in an entry of its own after ``cause``.
 
     Keeping it apart leaves ``cause`` exact (a reversal mirrors its debit line by line).
     """
     owed = debt(session, company_id)
     if owed <= 0:
-        return
+        return None
     live = lots_left(session, company_id, live_at=now)
     if not live:
-        return
+        return None
     entry, new = post(
         session,
         CreditEntry(
@@ -221,7 +223,7 @@ def settle_debt(session: Session, cause: CreditEntry, company_id: str, now: date
         ),
     )
     if not new:
-        return
+        return None
     for item in live:
         take = min(item.remaining, owed)
         allocate(session, entry, item.lot.id, -take)
@@ -230,3 +232,56 @@ def settle_debt(session: Session, cause: CreditEntry, company_id: str, now: date
         if owed == 0:
             break
     session.flush()
+    return entry
+
+
+def refund_settled(
+    session: Session, cause: CreditEntry, company_id: str, now: datetime
+) -> CreditEntry | None:
+    """Give back to lots what they paid towards debt that a reversal has since cancelled.
+
+    A debit taken on overdraft and later covered by a package, then reversed, leaves the
+    debt bucket positive; those credits return to the lots that covered the debt, latest
+    settlement first (an expired lot burns them again).
+    """
+    surplus = -debt(session, company_id)
+    if surplus <= 0:
+        return None
+    settled = func.sum(CreditAllocation.units)
+    rows = session.execute(
+        select(CreditAllocation.lot_id, -settled, func.max(CreditAllocation.id))
+        .join(CreditEntry, CreditEntry.id == CreditAllocation.entry_id)
+        .where(
+            CreditAllocation.company_id == company_id,
+            CreditAllocation.lot_id.is_not(None),
+            CreditEntry.kind == EntryKind.SETTLE,
+        )
+        .group_by(CreditAllocation.lot_id)
+        .having(settled < 0)
+        .order_by(func.max(CreditAllocation.id).desc())
+    ).all()
+    if not rows:
+        return None
+    entry, new = post(
+        session,
+        CreditEntry(
+            company_id=company_id,
+            key=f"refund:{cause.key}",
+            kind=EntryKind.SETTLE,
+            units=0,
+            reserved=0,
+            reason=f"overdraft no longer owed after {cause.kind} {cause.id}",
+            posted_at=now,
+        ),
+    )
+    if not new:
+        return None
+    for lot_id, paid, _ in rows:
+        back = min(int(paid), surplus)
+        allocate(session, entry, lot_id, back)
+        allocate(session, entry, None, -back)
+        surplus -= back
+        if surplus == 0:
+            break
+    session.flush()
+    return entry

@@ -24,6 +24,7 @@ from plugin.ledger.accounts import (
     lots_left,
     open_reservation,
     post,
+    refund_settled,
     settle_debt,
     ticket_op_key,
     totals,
@@ -382,7 +383,10 @@ def _retype_debit(
     for lot_id, units in moves:
         allocate(session, rev, lot_id, -units)
     session.flush()
-    settle_debt(session, rev, company_id, now)
+    moved = [
+        refund_settled(session, rev, company_id, now),
+        settle_debt(session, rev, company_id, now),
+    ]
     new = _debit(
         session,
         company_id,
@@ -395,6 +399,6 @@ def _retype_debit(
         0,
     )
     later_burns = burn_expired(session, company_id, now)
-    posted = (*burns, rev, *([new] if new else []), *later_burns)
+    posted = (*burns, rev, *(e for e in moved if e), *([new] if new else []), *later_burns)
     flags = (OVERDRAFT,) if new is not None and new.flag == OVERDRAFT else ()
     return Result(RETYPED, new, posted, _available(session, company_id), flags)

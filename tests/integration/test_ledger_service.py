@@ -252,3 +252,17 @@ def test_monthly_hours_burn_at_month_end(db: Database) -> None:
         burns = ledger.expire_lots(s, datetime(2026, 7, 1, tzinfo=kyiv))
         assert [b.units for b in burns] == [-15]
         assert grant_month(s, "acme", load_plans("config").get("standard"), mid, kyiv) is None
+
+
+def test_reversing_a_debit_covered_later_refunds_the_lot_that_paid(db: Database) -> None:
+    with db.session() as s:
+        ledger.adjust(s, "acme", -3, "migration", "admin", T0, key="adj")
+        ledger.complete(s, "acme", "T-2", 0, 1, T0)  # on overdraft: debt 4
+    lot = buy(db, 12, T0 + timedelta(hours=1))  # pays the debt: 8 left
+    with db.session() as s:
+        r = ledger.retype(s, "acme", "T-2", 0, 3, T0 + timedelta(hours=2))
+        bal = ledger.balance(s, "acme")
+    # T-2 now costs 3: its first unit goes back to the lot that paid it, then 3 are taken
+    assert [e.kind for e in r.posted] == ["reversal", "settle", "debit"]
+    assert (bal.balance, bal.debt) == (12 - 3 - 3, 0)
+    assert {x.lot_id: x.remaining for x in bal.lots} == {lot: 6}

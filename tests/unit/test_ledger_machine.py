@@ -59,6 +59,10 @@ class Model:
         self.debt = 0
         self.excused = False  # available may be negative: expiry or a bug's overdraft
         self.account = False  # anything ever posted (a package or an adjustment)
+        #: lot id -> credits it paid towards debt (net), and when it last moved
+        self.settled: dict[int, int] = {}
+        self.last_move: dict[int, int] = {}
+        self.seq = 0
         self.tickets = [Ticket() for _ in range(TICKETS)]
 
     @property
@@ -107,11 +111,29 @@ class Model:
 
     def settle(self) -> None:
         for lot in self.live():
-            if self.debt == 0:
+            if self.debt <= 0:
                 break
             n = min(lot.remaining, self.debt)
             lot.remaining -= n
             self.debt -= n
+            self.settled[lot.id] = self.settled.get(lot.id, 0) + n
+            self.seq += 1
+            self.last_move[lot.id] = self.seq
+
+    def refund(self) -> None:
+        """Debt a reversal cancelled goes back to the lots that paid it, latest first."""
+        surplus = -self.debt
+        owed = [lot_id for lot_id, n in self.settled.items() if n > 0]
+        for lot_id in sorted(owed, key=lambda x: -self.last_move[x]):
+            if surplus <= 0:
+                break
+            back = min(self.settled[lot_id], surplus)
+            next(x for x in self.lots if x.id == lot_id).remaining += back
+            self.settled[lot_id] -= back
+            self.debt += back
+            surplus -= back
+            self.seq += 1
+            self.last_move[lot_id] = self.seq
 
     def restore(self, moves: list[tuple[int | None, int]]) -> None:
         for lot_id, units in moves:
@@ -229,6 +251,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert r.status == ledger.DUPLICATE
                 return
             m.restore(t.debits[t.cycle])
+            m.refund()
             m.settle()
             t.debits[t.cycle] = m.take(units)
             t.charge[t.cycle] = t.units = units
