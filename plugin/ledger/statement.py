@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,9 +33,8 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Row:
-    """One entry with the balance and reservations after it."""
+class Row(NamedTuple):
+    """One entry with the balance and reservations after it (a tuple: 10k rows build fast)."""
 
     id: int
     posted_at: datetime
@@ -52,7 +51,7 @@ class Row:
     note: str | None
 
     def to_json(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
+        out = self._asdict()
         out["posted_at"] = self.posted_at.isoformat()
         return out
 
@@ -211,7 +210,8 @@ def statement(
 
 
 def render_json(st: Statement) -> str:
-    return json.dumps(st.to_json(), ensure_ascii=False, indent=2)
+    # no indent: only the compact form uses the C encoder (indent=2 is 10x slower on 10k rows)
+    return json.dumps(st.to_json(), ensure_ascii=False)
 
 
 def render_csv(st: Statement) -> str:
