@@ -266,3 +266,18 @@ def test_reversing_a_debit_covered_later_refunds_the_lot_that_paid(db: Database)
     assert [e.kind for e in r.posted] == ["reversal", "settle", "debit"]
     assert (bal.balance, bal.debt) == (12 - 3 - 3, 0)
     assert {x.lot_id: x.remaining for x in bal.lots} == {lot: 6}
+
+
+def test_migration_matches_the_models(sqlite_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from plugin.storage.models import Base
+
+    upgrade(sqlite_url)
+    database = Database(sqlite_url)
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    database.dispose()
+    mine = [d for d in diff if "credit_" in repr(d)]
+    assert mine == []
