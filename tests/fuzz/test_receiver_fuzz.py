@@ -83,3 +83,44 @@ def test_django_helpdesk_blank_ticket_id_is_a_payload_error(client):
     url = host.url
     resp = client.post(url, data=body, headers={"Content-Type": "application/json"})
     assert check_answer(resp, ("POST", url, body, {})) == "invalid-payload"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "defect found by bench/fuzz.py --full: a JSON-escaped lone surrogate (\"\\ud800\") as "
+    "the ticket id decodes to a str the database cannot encode; store_and_enqueue's insert "
+    "raises UnicodeEncodeError, which nothing catches: 500. Fix: reject ids/strings that "
+    "do not encode as UTF-8 in the adapters (webhooks/base.py as_id / the generic _Id field) "
+    "as invalid-payload, or catch UnicodeEncodeError in webhooks/receiver.py as 422"))
+@pytest.mark.parametrize("kind", ["generic", "django_helpdesk"])
+def test_lone_surrogate_ticket_id_is_a_payload_error(client, kind):
+    import json
+
+    from tests.integration.test_receiver_security import NEW, fixture
+
+    host = next(h for h in HOSTS if h.kind == kind)
+    data = fixture(kind, "ticket_created")
+    data["ticket"]["id"] = "\ud800"
+    body = json.dumps(data).encode()  # ASCII: the surrogate travels as the escape \\ud800
+    headers = {"Content-Type": "application/json"}
+    if host.headers:
+        headers.update(host.headers(body, NEW, "surrogate"))
+    resp = client.post(host.url, data=body, headers=headers)
+    assert check_answer(resp, ("POST", host.url, body, headers)) == "invalid-payload"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "defect found by bench/fuzz.py --full in webhooks/hosts/redmine.py: a blank issue id "
+    "(\" \") makes the adapter raise instead of reporting invalid-payload (receiver's "
+    "catch-all 422 'the payload could not be read')"))
+def test_redmine_blank_issue_id_is_a_payload_error(client):
+    import json
+
+    from tests.integration.test_receiver_security import NEW, fixture
+
+    host = next(h for h in HOSTS if h.kind == "redmine")
+    data = fixture("redmine", "status_changed")
+    data["payload"]["issue"]["id"] = " "
+    body = json.dumps(data).encode()
+    headers = {"Content-Type": "application/json", **host.headers(body, NEW, "blank")}
+    resp = client.post(host.url, data=body, headers=headers)
+    assert check_answer(resp, ("POST", host.url, body, headers)) == "invalid-payload"
