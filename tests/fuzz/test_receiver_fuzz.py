@@ -121,6 +121,7 @@ def test_redmine_blank_issue_id_is_a_payload_error(client):
     data = fixture("redmine", "status_changed")
     data["payload"]["issue"]["id"] = " "
     body = json.dumps(data).encode()
+    assert host.headers is not None
     headers = {"Content-Type": "application/json", **host.headers(body, NEW, "blank")}
     resp = client.post(host.url, data=body, headers=headers)
     assert check_answer(resp, ("POST", host.url, body, headers)) == "invalid-payload"
