@@ -15,7 +15,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import JSON, Index, Integer, String, Text, select
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from plugin.hosts.commands import Command
@@ -71,33 +71,60 @@ class OutboxRow(Base):
         return Command.from_json(self.command)
 
 
+def dialect_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (both have ``on_conflict_do_nothing`` and ``returning``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def insert_ignoring(session: Session, table: Any, unique: tuple[str, ...],
+                    returning: str | None = None) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING [RETURNING col]`` for ``table``, built
+    once per dialect: an insert with inline values is compiled again on every call."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, f"{table.name}:{','.join(unique)}:{returning}")
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=list(unique))
+        if returning is not None:
+            stmt = stmt.returning(table.c[returning])
+        _INSERTS[key] = stmt
+    return stmt
+
+
 def add_commands(
     session: Session, connection: str, ticket_id: str, commands: Iterable[Command],
     key_prefix: str, now: datetime, company_id: str | None = None,
-) -> list[OutboxRow]:
-    """Insert one row per command (keys ``<key_prefix>:<n>``); rows that exist are skipped."""
-    keyed = [(f"{key_prefix}:{n}"[:255], cmd) for n, cmd in enumerate(commands)]
-    if not keyed:
+) -> list[int]:
+    """Insert one row per command (keys ``<key_prefix>:<n>``); rows that exist are skipped.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` for the whole decision (SQLAlchemy
+    sends the rows as one multi-row statement): a re-applied source finds its keys taken
+    and adds nothing. Returns the new rows' ids.
+    """
+    values = [
+        {"connection": connection, "ticket_id": ticket_id, "company_id": company_id,
+         "command": cmd.to_json(), "idempotency_key": f"{key_prefix}:{n}"[:255],
+         "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": DUE_AT_ONCE,
+         "claimed_until": None, "last_error": None, "batch_key": None, "steps_done": None,
+         "created_at": now, "sent_at": None}
+        for n, cmd in enumerate(commands)
+    ]
+    if not values:
         return []
-    # one query for the whole decision: a re-applied source finds its keys and adds nothing
-    known = set(session.execute(
-        select(OutboxRow.idempotency_key).where(
-            OutboxRow.idempotency_key.in_([k for k, _ in keyed]))
-    ).scalars())
-    rows: list[OutboxRow] = []
-    for key, cmd in keyed:
-        if key in known:
-            continue
-        row = OutboxRow(
-            connection=connection, ticket_id=ticket_id, company_id=company_id,
-            command=cmd.to_json(), idempotency_key=key, state=OutboxState.PENDING,
-            attempts=0, next_attempt_at=DUE_AT_ONCE, created_at=now,
-        )
-        session.add(row)
-        rows.append(row)
-    if rows:
-        session.flush()
-    return rows
+    stmt = insert_ignoring(session, OutboxRow.__table__, ("idempotency_key",), "id")
+    if len(values) == 1:
+        return [int(i) for i in session.execute(stmt, values[0]).scalars()]
+    result = session.connection().execute(stmt, values)
+    return [int(i) for i in result.scalars()]
 
 
 def push_job_id(connection: str, ticket_id: str, salt: str) -> str:

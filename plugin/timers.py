@@ -75,10 +75,22 @@ def wanted_timers(st: TicketState, rules: Any, now: datetime) -> dict[str, datet
     return out
 
 
+def _encoded(wanted: dict[str, datetime | None]) -> dict[str, str | None]:
+    return {k: v.isoformat() if v is not None else None for k, v in wanted.items()}
+
+
 def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: Any,
-                      now: datetime) -> dict[str, datetime | None]:
-    """Bring the ticket's timer rows in line with its state (inside the caller's txn)."""
+                      now: datetime, known: Any = None) -> dict[str, str | None]:
+    """Bring the ticket's timer rows in line with its state (inside the caller's txn).
+
+    ``known`` is what the last call returned (kept in the ticket's facts): when the wanted
+    timers equal it, the rows already match and no statement is needed. Returns the wanted
+    timers, ISO-encoded, for the caller to keep.
+    """
     wanted = wanted_timers(st, rules, now)
+    encoded = _encoded(wanted)
+    if known == encoded:
+        return encoded
     rows = {
         t.kind: t
         for t in session.execute(
@@ -98,7 +110,7 @@ def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: 
             if row.state == TimerState.FIRED and row.due_at == due:
                 continue  # already fired for this very instant: don't fire it twice
             row.due_at, row.state, row.last_error = due, TimerState.ARMED, None
-    return wanted
+    return encoded
 
 
 def due_timers(session: Session, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:

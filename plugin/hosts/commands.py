@@ -8,7 +8,8 @@ Data per type:
 
 =================  ===========================================================================
 ``set_status``     ``{"status": <one of rules.event.STATUSES>}``
-``set_deadlines``  ``{"accept_due", "first_response_due", "resolve_due"}``: ISO strings or None
+``set_deadlines``  ``{"accept_due", "first_response_due", "resolve_due"}``: ISO strings or None,
+                   plus ``"deferred_to"`` (when a deferred task's clocks start) if given
 ``log_time``       ``{"minutes": int, "note": str | None, "agent_id": str | None}``
 ``add_note``       ``{"visibility": "client" | "internal", "body": str}``
 ``set_fields``     ``{"fields": {name: value}}`` (task_type, units, estimate_hours, ...)
@@ -36,6 +37,8 @@ SET_BALANCE = "set_balance"
 
 TYPES = (SET_STATUS, SET_DEADLINES, LOG_TIME, ADD_NOTE, SET_FIELDS, ASSIGN, SET_BALANCE)
 DEADLINE_KEYS = ("accept_due", "first_response_due", "resolve_due")
+#: optional key of ``set_deadlines``: the instant a deferred task's clocks start
+DEFERRED_TO = "deferred_to"
 VISIBILITIES = ("client", "internal")
 
 
@@ -50,8 +53,9 @@ def _check(type_: str, data: Mapping[str, Any]) -> None:
         raise CommandError(f"unknown command type {type_!r}")
     if type_ == SET_STATUS and data.get("status") not in STATUSES:
         raise CommandError(f"set_status: unknown status {data.get('status')!r}")
-    if type_ == SET_DEADLINES and not set(data) <= set(DEADLINE_KEYS):
-        raise CommandError(f"set_deadlines: unknown keys {sorted(set(data) - set(DEADLINE_KEYS))}")
+    if type_ == SET_DEADLINES and not set(data) <= {*DEADLINE_KEYS, DEFERRED_TO}:
+        unknown = sorted(set(data) - {*DEADLINE_KEYS, DEFERRED_TO})
+        raise CommandError(f"set_deadlines: unknown keys {unknown}")
     if type_ == LOG_TIME:
         minutes = data.get("minutes")
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
@@ -95,7 +99,10 @@ class Command:
 
     @classmethod
     def set_deadlines(cls, **due: str | None) -> Command:
-        return cls(SET_DEADLINES, {k: due.get(k) for k in DEADLINE_KEYS})
+        data = {k: due.get(k) for k in DEADLINE_KEYS}
+        if DEFERRED_TO in due:
+            data[DEFERRED_TO] = due[DEFERRED_TO]
+        return cls(SET_DEADLINES, data)
 
     @classmethod
     def log_time(cls, minutes: int, note: str | None = None,

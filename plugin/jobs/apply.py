@@ -16,9 +16,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.hosts.commands import DEADLINE_KEYS, Command, CommandError
-from plugin.jobs.state import set_slot, store_ticket_state
-from plugin.outbox import OutboxRow, add_commands
+from plugin.hosts.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
+from plugin.jobs.credits import Credits, read_credits
+from plugin.jobs.state import encode_ticket_state, mirror_state, set_slot
+from plugin.jobs.tickets import take_snapshot
+from plugin.outbox import add_commands
 from plugin.storage.models import Ticket
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
 
@@ -29,7 +31,8 @@ log = logging.getLogger("deskpilot.jobs")
 class Applied:
     """What applying one decision wrote."""
 
-    outbox: list[OutboxRow] = field(default_factory=list)
+    #: ids of the outbox rows written (none when the same source was applied before)
+    outbox: list[int] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)
     balance_changed: bool = False
     skipped_actions: list[str] = field(default_factory=list)
@@ -41,17 +44,23 @@ def ticket_key(ticket: Ticket) -> str:
 
 
 def command_for(action: Action) -> Command | None:
-    """The host command an engine action becomes (None: not a host write, e.g. notify)."""
+    """The host command an engine action becomes (None: not a host write)."""
     p = dict(action.params)
     if action.type == "add_note":
         body = p.get("text") or p.get("body") or ""
         if not body:
             return None  # a template that rendered empty has nothing to say
         return Command.add_note(body, p.get("visibility", "internal"))
+    if action.type == "notify":
+        return notify_note(p)
     if action.type == "set_status":
         return Command.set_status(p["status"])
     if action.type == "set_deadlines":
-        return Command.set_deadlines(**{k: iso(p.get(k)) for k in DEADLINE_KEYS})
+        due = {k: iso(p.get(k)) for k in DEADLINE_KEYS}
+        if p.get(DEFERRED_TO) is not None:
+            # the deferral date travels with the deadlines (hosts map it to a field)
+            due[DEFERRED_TO] = iso(p[DEFERRED_TO])
+        return Command.set_deadlines(**due)
     if action.type == "set_fields":
         return Command.set_fields(**dict(p.get("fields") or {}))
     if action.type == "assign":
@@ -60,6 +69,20 @@ def command_for(action: Action) -> Command | None:
     if action.type == "log_time":
         return Command.log_time(int(p["minutes"]), p.get("note"), p.get("agent_id"))
     return None
+
+
+def notify_note(params: dict[str, Any]) -> Command | None:
+    """A ``notify`` (escalation, breach warning) as an internal note on the ticket.
+
+    Hosts have no "message this person" call the outbox could carry, but every host shows
+    internal notes to the team on the ticket itself, naming who should act.
+    """
+    text = params.get("text") or params.get("body") or ""
+    if not text:
+        return None
+    to = params.get("to") or "admins"
+    log.info("jobs.notify to=%s template=%s", to, params.get("template"))
+    return Command.add_note(f"[{to}] {text}", "internal")
 
 
 def _debited_cycle(session: Session, company: str, tkey: str, reverses: str | None,
@@ -141,9 +164,7 @@ def _single(session: Session, ledger: Any, company: str, tkey: str, ticket: Tick
 
 
 def balance_command(session: Session, company_id: str, now: datetime) -> Command:
-    from plugin import ledger
-
-    bal = ledger.balance(session, company_id, now)
+    bal = read_credits(session, company_id, now)
     return Command.set_balance(company_id, bal.balance, bal.reserved, bal.available)
 
 
@@ -157,45 +178,76 @@ def commands_for(decision: Decision, applied: Applied) -> list[Command]:
             log.warning("jobs.action-skipped type=%s error=%s", action.type, exc)
             applied.skipped_actions.append(action.type)
             continue
-        if cmd is not None:
-            out.append(cmd)
+        if cmd is None:
+            continue
+        if action.type == "notify" and any(_same_note(cmd, c) for c in out):
+            continue  # the automation also wrote the same text as an internal note
+        out.append(cmd)
     return out
+
+
+def _same_note(notify: Command, other: Command) -> bool:
+    return other.type == ADD_NOTE and other.data["visibility"] == "internal" \
+        and str(notify.data["body"]).endswith(str(other.data["body"]))
+
+
+def _balance_after(session: Session, ticket: Ticket, applied: Applied, before: Credits | None,
+                   now: datetime) -> Command | None:
+    # read once after the ledger ran; unchanged figures are not pushed again
+    if not applied.balance_changed or ticket.company_id is None:
+        return None
+    after = read_credits(session, ticket.company_id, now)
+    if before is not None and (before.balance, before.reserved) == (after.balance,
+                                                                     after.reserved):
+        return None
+    return Command.set_balance(ticket.company_id, after.balance, after.reserved,
+                               after.available)
 
 
 def apply_decision(
     session: Session, ticket: Ticket, decision: Decision, state: State, rules: Any, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
+    snapshot: Any = None, credits: Credits | None = None,
 ) -> Applied:
-    """Write ``decision`` for ``ticket``: state, slot, ledger, outbox rows, timers.
+    """Write ``decision`` for ``ticket``: ledger, outbox rows, timers, state, slot.
 
     ``source_key`` names what caused it (``event:<id>``, ``timer:<id>:<due>``) and keys the
     outbox rows, so re-applying the same source writes no second set of commands.
+    ``snapshot`` (the event, when not late) is stored with the state; ``credits`` are the
+    company's credits read before the rules ran (a balance push is skipped when equal).
+    The ticket row is written last, so the transaction updates it once.
     """
+    from plugin.timers import arm_ticket_timers
     from rules.engine import with_state
 
     applied = Applied()
     after = with_state(decision, state)
     new_ticket = dataclasses.replace(after.ticket, known=True)
-    store_ticket_state(ticket, new_ticket)
+    if decision.credit_ops:
+        run_credit_ops(session, ticket, decision, now, applied)
+    commands = [*commands_for(decision, applied), *extra_commands]
+    bal = _balance_after(session, ticket, applied, credits, now)
+    if bal is not None:
+        commands.append(bal)
+    applied.outbox = add_commands(session, ticket.connection, ticket.host_ticket_id, commands,
+                                  source_key, now, company_id=ticket.company_id)
+    facts = dict(ticket.facts or {})
+    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now,
+                                        known=facts.get("timers"))
+    if snapshot is not None:
+        facts["snapshot"] = take_snapshot(session, ticket, snapshot)
+    facts["state"] = encode_ticket_state(new_ticket)
+    ticket.facts = facts
+    mirror_state(ticket, new_ticket)
     ticket.task_type, ticket.units = decision.task_type, decision.units
     ticket.rules_version = decision.rules_version or ticket.rules_version
     ticket.manager = decision.manager or ticket.manager
     ticket.calendar = decision.calendar or ticket.calendar
     for name in ("accept_due", "first_response_due", "resolve_due", "deferred_to"):
         setattr(ticket, name, getattr(decision, name))
-    facts = decision.company_facts
-    if "take_slot" in facts:
-        set_slot(session, ticket, ticket.company_id, facts["take_slot"])
-    elif "free_slot" in facts:
+    cf = decision.company_facts
+    if "take_slot" in cf:
+        set_slot(session, ticket, ticket.company_id, cf["take_slot"])
+    elif "free_slot" in cf:
         set_slot(session, ticket, ticket.company_id, None)
-    run_credit_ops(session, ticket, decision, now, applied)
-    commands = [*commands_for(decision, applied), *extra_commands]
-    if applied.balance_changed and ticket.company_id:
-        commands.append(balance_command(session, ticket.company_id, now))
-    applied.outbox = add_commands(session, ticket.connection, ticket.host_ticket_id, commands,
-                                  source_key, now, company_id=ticket.company_id)
-    from plugin.timers import arm_ticket_timers
-
-    arm_ticket_timers(session, ticket, new_ticket, rules, now)
-    session.flush()
     return applied

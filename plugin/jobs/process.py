@@ -19,19 +19,18 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin import rules_runtime
 from plugin.context import Context, get_context
 from plugin.jobs.apply import Applied, apply_decision
 from plugin.jobs.models import TicketTimer, TimerState
-from plugin.jobs.state import load_state, store_snapshot, stored_snapshot
+from plugin.jobs.state import load_state, stored_snapshot
+from plugin.jobs.tickets import ensure_company, lock_ticket, take_snapshot
 from plugin.outbox import enqueue_after_commit
 from plugin.reports.record import record_event
 from plugin.storage.db import utcnow
-from plugin.storage.models import Company, Event, EventState, Ticket
+from plugin.storage.models import Event, EventState, Ticket
 from rules.decision import iso
 from rules.event import EventType, TicketEvent
 
@@ -52,58 +51,11 @@ def current_rules(ctx: Context) -> Any:
     given = ctx.extras.get("rules")
     if given is not None:
         return given() if callable(given) else given
-    return rules_runtime.current(ctx.settings.config_dir)
-
-
-def _ensure_company(session: Session, ev: TicketEvent) -> None:
-    company = ev.ticket.company
-    if company is None or session.get(Company, company.id) is not None:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.add(Company(id=company.id, name=company.name))  # writers are serialised
-        session.flush()
-        return
-    try:
-        with session.begin_nested():
-            session.add(Company(id=company.id, name=company.name))
-    except IntegrityError:
-        pass  # another worker created it first
-
-
-def lock_ticket(session: Session, connection: str, host_ticket_id: str,
-                ev: TicketEvent | None = None) -> Ticket | None:
-    """The ticket row, locked for this transaction; created from ``ev`` on first sight."""
-    q = select(Ticket).where(Ticket.connection == connection,
-                             Ticket.host_ticket_id == host_ticket_id)
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    ticket = session.execute(q).scalar_one_or_none()
-    if ticket is not None or ev is None:
-        return ticket
-    _ensure_company(session, ev)
-    fresh = Ticket(connection=connection, host_ticket_id=host_ticket_id, units=1,
-                   status="new", filed_at=ev.ticket.created_at, facts={})
-    if session.get_bind().dialect.name != "postgresql":
-        # SQLite took the write lock at BEGIN IMMEDIATE: no one else can insert it now
-        session.add(fresh)
-        session.flush()
-        return fresh
-    try:
-        with session.begin_nested():
-            session.add(fresh)
-    except IntegrityError:
-        pass  # created concurrently: the SELECT below waits for its lock
-    return session.execute(q.execution_options(populate_existing=True)).scalar_one()
-
-
-def _take_snapshot(session: Session, ticket: Ticket, ev: TicketEvent) -> None:
-    _ensure_company(session, ev)
-    t = ev.ticket
-    ticket.company_id = t.company.id if t.company else ticket.company_id
-    ticket.subject = (t.subject or "")[:500] or ticket.subject
-    ticket.priority = t.priority or ticket.priority
-    ticket.last_event_at = ev.occurred_at
-    store_snapshot(ticket, t)
+    holder = ctx.extras.get("rules-holder")
+    if holder is None:
+        # resolved once per process: the holder itself re-checks the files every 2 s
+        holder = ctx.extras["rules-holder"] = rules_runtime.holder_for(ctx.settings.config_dir)
+    return holder.rules
 
 
 def upsert_ticket(session: Session, ev: TicketEvent) -> Ticket:
@@ -111,7 +63,7 @@ def upsert_ticket(session: Session, ev: TicketEvent) -> Ticket:
     ticket = lock_ticket(session, ev.connection, ev.ticket.id, ev)
     assert ticket is not None
     if ticket.last_event_at is None or ev.occurred_at >= ticket.last_event_at:
-        _take_snapshot(session, ticket, ev)
+        ticket.facts = {**(ticket.facts or {}), "snapshot": take_snapshot(session, ticket, ev)}
         if ev.ticket.status:
             ticket.status = ev.ticket.status
     session.flush()
@@ -125,26 +77,41 @@ def team_today(rules: Any, now: datetime) -> Any:
 
 def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rules: Any,
                          now: datetime, source_key: str) -> Applied:
-    """Evaluate one ticket event against the stored facts and apply the decision."""
+    """Evaluate one ticket event against the stored facts and apply the decision.
+
+    Nothing is written to the ticket row before the ledger has run, so the transaction
+    updates it once (an autoflush between two writes would cost a second UPDATE).
+    """
     from rules.engine import evaluate
 
     late = ticket.last_event_at is not None and ev.occurred_at < ticket.last_event_at
+    snapshot: TicketEvent | None = None
+    company_id = ticket.company_id
     if late:
         newest = stored_snapshot(ticket) or ev.ticket
         ev = dataclasses.replace(ev, ticket=newest, changes={})
         log.info("job.event-late ticket=%s occurred_at=%s", ticket.host_ticket_id,
                  iso(ev.occurred_at))
     else:
-        _take_snapshot(session, ticket, ev)
+        snapshot = ev
+        if ev.ticket.company is not None:
+            company_id = ev.ticket.company.id
+            if company_id != ticket.company_id:
+                # moved to another company: the ledger must post to the new one
+                ensure_company(session, ev.ticket.company)
+                ticket.company_id = company_id
     # lifecycle instants are the event's own time (as `rules explain` does), never later
     # than the job's clock
     at = min(ev.occurred_at, now)
-    state = load_state(session, ticket, ticket.company_id, team_today(rules, at), at)
-    decision = evaluate(rules, ev, state, at)
+    state, credits = load_state(session, ticket, company_id, team_today(rules, at), at)
+    decision = evaluate(rules, ev, state, at, explain=False)
     if decision.ignored:
+        if snapshot is not None:
+            ticket.facts = {**(ticket.facts or {}),
+                            "snapshot": take_snapshot(session, ticket, snapshot)}
         return Applied()
     applied = apply_decision(session, ticket, decision, state, rules, source_key=source_key,
-                             now=now)
+                             now=now, snapshot=snapshot, credits=credits)
     record_metrics(session, ticket, ev, decision, rules, at)
     return applied
 
@@ -153,7 +120,6 @@ def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: 
                    rules: Any, at: datetime) -> None:
     """Keep the reports' per-ticket metrics in the same transaction."""
     cal = rules.calendars.get(decision.calendar) or rules.calendars[rules.default_calendar]
-    session.flush()
     record_event(session, ticket, ev, decision, at, cal)
 
 
@@ -168,27 +134,30 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
             return "missing"
         if row.state in (EventState.PROCESSED, EventState.IGNORED):
             return row.state
-        row.attempts += 1
         conn = ctx.settings.connection(row.connection)
         if conn is None:
+            row.attempts += 1
             row.state, row.last_error = EventState.FAILED, "connection no longer configured"
             return row.state
         events = [ev for ev in parse_stored(row, conn) if ev.event != EventType.UNKNOWN]
         # loop guard: our own writes echoed back trigger no processing and no debit
         mine = [ev for ev in events if not ev.own_write]
         if not mine:
+            row.attempts += 1
             row.state, row.processed_at = EventState.IGNORED, now
             row.last_error = "own write echoed back" if events else "event type not acted on"
             return row.state
         rules = current_rules(ctx)
         touched: set[tuple[str, str]] = set()
         for n, ev in enumerate(mine):
-            ticket = lock_ticket(session, row.connection, ev.ticket.id, ev)
+            ticket = lock_ticket(session, row.connection, ev.ticket.id, ev, related=True)
             assert ticket is not None
             applied = process_ticket_event(session, ticket, ev, rules, now,
                                            source_key=f"event:{row.id}:{n}")
             if applied.outbox:
                 touched.add((ticket.connection, ticket.host_ticket_id))
+        # written last: the event row is updated once, at commit
+        row.attempts += 1
         row.state, row.processed_at, row.last_error = EventState.PROCESSED, now, None
         enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"e{row.id}")
     log.info("job.event-processed id=%s", event_id)
@@ -216,11 +185,12 @@ def run_timer(ctx: Context, timer_id: int, now: datetime) -> bool:
             timer.last_error = "no ticket snapshot stored"
             return False
         rules = current_rules(ctx)
-        state = load_state(session, ticket, ticket.company_id, team_today(rules, now), now)
-        decision = evaluate_timer(rules, snapshot, state, now)
+        state, credits = load_state(session, ticket, ticket.company_id, team_today(rules, now),
+                                    now)
+        decision = evaluate_timer(rules, snapshot, state, now, explain=False)
         source = f"timer:{timer.id}:{timer.kind}:{iso(timer.due_at)}"
         applied = apply_decision(session, ticket, decision, state, rules, source_key=source,
-                                 now=now)
+                                 now=now, credits=credits)
         if applied.outbox:
             enqueue_after_commit(session, lambda: ctx.redis,
                                  [(ticket.connection, ticket.host_ticket_id)],

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.jobs.credits import Credits, read_credits
 from plugin.jobs.models import CapSlot
 from plugin.storage.models import Company, Ticket
 from rules.decision import CompanyState, State, TicketState
@@ -92,6 +93,11 @@ def store_ticket_state(ticket: Ticket, st: TicketState) -> None:
     facts = dict(ticket.facts or {})
     facts["state"] = encode_ticket_state(st)
     ticket.facts = facts
+    mirror_state(ticket, st)
+
+
+def mirror_state(ticket: Ticket, st: TicketState) -> None:
+    """Copy ``st`` into the ticket's queryable columns (facts are the caller's)."""
     for name in _MIRRORED:
         value = getattr(st, name)
         if value is not None:
@@ -124,38 +130,39 @@ def set_slot(session: Session, ticket: Ticket, company_id: str | None, day: date
 
 
 def company_state(session: Session, company_id: str | None, today: date,
-                  now: datetime) -> CompanyState:
-    """The company's stored facts: credits available via the ledger, tasks per day."""
+                  now: datetime) -> tuple[CompanyState, Credits | None]:
+    """The company's stored facts (credits available, tasks per day) and its credits."""
     if company_id is None:
-        return CompanyState()
-    from plugin import ledger
-
+        return CompanyState(), None
+    # the processing job loaded the row with the ticket: this finds it without SQL
     company = session.get(Company, company_id)
-    bal = ledger.balance(session, company_id, now)
-    return CompanyState(
+    credits = read_credits(session, company_id, now)
+    state = CompanyState(
         known=company is not None,
         id=company_id,
-        credits_available=bal.available if bal.has_account else 0,
+        credits_available=credits.available if credits.has_account else 0,
         started_by_day=started_by_day(session, company_id, today),
         manager=company.manager if company else None,
         calendar=company.calendar if company else None,
         plan=company.plan if company else None,
-        facts={"has_account": bal.has_account, "balance": bal.balance,
-               "reserved": bal.reserved},
+        facts={"has_account": credits.has_account, "balance": credits.balance,
+               "reserved": credits.reserved},
     )
+    return state, credits
 
 
 def load_state(session: Session, ticket: Ticket | None, company_id: str | None,
-               today: date, now: datetime) -> State:
-    """Everything ``rules.engine.evaluate`` reads about this ticket, as of ``now``.
+               today: date, now: datetime) -> tuple[State, Credits | None]:
+    """Everything ``rules.engine.evaluate`` reads about this ticket as of ``now``, and the
+    company's credits (read once per transaction; the job compares them after the ledger).
 
     ``today`` is ``now``'s date in the team calendar (the cap counts its working days).
     """
     st = ticket_state(ticket)
-    company = company_state(session, company_id, today, now)
+    company, credits = company_state(session, company_id, today, now)
     idle_from = st.last_client_activity_at or st.filed_at
     idle = (now - idle_from).total_seconds() / 86400 if idle_from else None
-    return State(
+    state = State(
         ticket=st,
         company=company,
         # None: the engine counts the cap on the ticket's own start day from
@@ -163,11 +170,12 @@ def load_state(session: Session, ticket: Ticket | None, company_id: str | None,
         tasks_today=None,
         client_idle_days=idle,
     )
+    return state, credits
 
 
 def encode_snapshot(t: EvTicket) -> dict[str, Any]:
     """The host's last ticket snapshot as JSON (timers evaluate against it)."""
-    return {f.name: _encode(dataclasses.asdict(t)[f.name]) for f in dataclasses.fields(EvTicket)}
+    return {k: _encode(v) for k, v in dataclasses.asdict(t).items()}  # asdict once, not per field
 
 
 def decode_snapshot(data: Mapping[str, Any] | None) -> EvTicket | None:

@@ -1,0 +1,55 @@
+"""The processing job's one-statement credits read equals the ledger's own balance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from plugin import ledger
+from plugin.jobs.credits import read_credits
+from plugin.storage.models import Company
+from tests.jobs_support import make_context
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ctx(db_url):
+    c = make_context(db_url)
+    yield c
+    c.close()
+
+
+def _same(session, company: str, at: datetime) -> None:
+    want = ledger.balance(session, company, at)
+    got = read_credits(session, company, at)
+    assert (got.balance, got.reserved, got.available, got.has_account) == (
+        want.balance, want.reserved, want.available, want.has_account), at
+
+
+def test_read_credits_matches_ledger_balance_through_a_lifecycle(ctx):
+    with ctx.db.session() as s:
+        s.add_all([Company(id="acme", name="ACME"), Company(id="empty", name="E")])
+        s.flush()
+        _same(s, "empty", T0)
+        # a small lot that expires soon, a bigger one that lasts
+        ledger.purchase(s, "acme", 3, Decimal("350"), "UAH", T0,
+                        expires_at=T0 + timedelta(days=10))
+        ledger.purchase(s, "acme", 10, Decimal("350"), "UAH", T0 + timedelta(days=1))
+        _same(s, "acme", T0 - timedelta(days=1))  # before any purchase
+        _same(s, "acme", T0 + timedelta(hours=1))  # only the first lot yet
+        at = T0 + timedelta(days=2)
+        ledger.reserve(s, "acme", "generic:T-1", 0, 2, at)
+        ledger.complete(s, "acme", "generic:T-1", 0, 2, at + timedelta(hours=3))
+        ledger.reserve(s, "acme", "generic:T-2", 0, 4, at + timedelta(hours=4))
+        for hours in (1, 3, 5):
+            _same(s, "acme", at + timedelta(hours=hours))
+        # the first lot has expired but the expiry job has not run: burned at read time
+        later = T0 + timedelta(days=11)
+        _same(s, "acme", later)
+        ledger.expire_lots(s, later)
+        _same(s, "acme", later)
+        _same(s, "acme", later + timedelta(days=400))  # everything expired
+        _same(s, "empty", later)
