@@ -225,6 +225,73 @@ def compare(rev: str, reps: int, rounds: int) -> None:
         )
 
 
+def replay_figure(n: int, workers: int) -> None:
+    """Store ``n`` generic events (5 per ticket) in a throwaway SQLite file; time a replay."""
+    from sqlalchemy import insert
+
+    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    from plugin.rules_replay import replay_events
+    from plugin.settings import load_settings
+    from plugin.storage import Company, Database, Event
+    from rules.loader import load_rules
+
+    with tempfile.TemporaryDirectory() as d:
+        settings = load_settings(
+            env={},
+            overrides={
+                "database_url": f"sqlite:///{d}/replay.sqlite3",
+                "config_dir": str(CONFIG),
+                "var_dir": d,
+                "connections": [
+                    {"name": "generic", "kind": "generic", "webhook_secrets": ["bench-secret"]}
+                ],
+            },
+        )
+        db = Database(settings.database_url)
+        db.create_all()
+        t = time.perf_counter()
+        with db.session() as s:
+            s.add_all(Company(id=f"c{k}", name=f"C{k}") for k in range(20))
+        rows = []
+        for i in range(-(-n // 5)):
+            for j, body in enumerate(lifecycle_bodies(i)):
+                body["ticket"]["company"] = {"id": f"c{i % 20}", "name": f"C{i % 20}"}
+                at = datetime.fromisoformat(body["occurred_at"])
+                rows.append(
+                    {
+                        "connection": "generic",
+                        "delivery_key": f"d{i}-{j}",
+                        "body_sha256": "0" * 64,
+                        "received_at": at,
+                        "headers": {},
+                        "body": json.dumps(body).encode(),
+                        "event_type": body["event"],
+                        "ticket_id": body["ticket"]["id"],
+                        "occurred_at": at,
+                        "state": "processed",
+                        "attempts": 1,
+                    }
+                )
+        rows = rows[:n]
+        with db.session() as s:
+            for k in range(0, len(rows), 5000):
+                s.execute(insert(Event), rows[k : k + 5000])
+        print(f"stored {len(rows)} events in {time.perf_counter() - t:.1f} s")
+        rules = load_rules(CONFIG)
+        t, c = time.perf_counter(), time.process_time()
+        since = T0 - timedelta(days=1)
+        res = replay_events(db, rules, settings, since, progress=sys.stderr, workers=workers)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        db.dispose()
+    print(
+        f"\nreplay of {res.events} stored events ({res.tickets} tickets, dry run, "
+        f"{workers} parsing helper(s)) on SQLite: "
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU in this process = "
+        f"{wall / max(res.events, 1) * 1e6:.0f} µs/event; "
+        f"{len(res.changes)} ticket(s) would change, {res.skipped} skipped"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="more repetitions")
@@ -236,6 +303,7 @@ def main() -> None:
         help=f"before/after against git revision REV (default {BASELINE})",
     )
     ap.add_argument("--replay", type=int, metavar="N", help="time replaying N stored events")
+    ap.add_argument("--workers", type=int, default=1, help="replay's parsing helpers (default 1)")
     ap.add_argument("--reps", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--eval-json", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rules-root", help=argparse.SUPPRESS)
@@ -245,9 +313,7 @@ def main() -> None:
         print(json.dumps(eval_figures(reps)))
         return
     if args.replay:
-        from bench.rules_replay import replay_figure
-
-        replay_figure(args.replay)
+        replay_figure(args.replay, args.workers)
         return
     for label, ms in load_figures(reps).items():
         print(f"200-rule config load+validate ({label}): median {ms:.1f} ms")

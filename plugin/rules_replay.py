@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from plugin.jobs.apply import ticket_key
 from plugin.jobs.state import store_ticket_state, ticket_state
+from plugin.rules_replay_parse import parsed
 from plugin.storage import Company, Database, Event, Ticket
 from rules.decision import CompanyState, Decision, State, TicketState, iso
 from rules.engine import evaluate
@@ -88,22 +89,20 @@ def _event_ids(db: Database, since: datetime) -> list[tuple[int, str, str]]:
         return [(i, c, str(t)) for i, c, t in rows if (c, t) in touched]
 
 
-def _bodies(db: Database, ids: list[int]) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
-    """(connection, body, headers) in the order of ``ids``, read in chunks."""
+def _chunks(db: Database, ids: list[int]) -> Iterator[list[tuple[str, bytes, dict[str, Any]]]]:
+    """(connection, body, headers) in the order of ``ids``, read a chunk at a time."""
     for n in range(0, len(ids), _CHUNK):
         chunk = ids[n : n + _CHUNK]
         with db.session() as s:
             got = {
-                i: (c, b, h)
+                i: (c, bytes(b), dict(h or {}))
                 for i, c, b, h in s.execute(
                     select(Event.id, Event.connection, Event.body, Event.headers).where(
                         Event.id.in_(chunk)
                     )
                 )
             }
-        for i in chunk:
-            conn, body, headers = got[i]
-            yield conn, bytes(body), dict(headers or {})
+        yield [got[i] for i in chunk]
 
 
 def _companies(db: Database) -> dict[str, CompanyState]:
@@ -128,42 +127,34 @@ def replay_events(
     settings: Any,
     since: datetime,
     progress: TextIO | None = None,
+    workers: int = 0,
 ) -> Replay:
     """Fold the stored events of every ticket touched since ``since``; compare with storage.
 
-    ``settings.connection(name)`` gives each event's connection (its adapter parses the raw
-    body); ``progress`` is a stream for a progress bar (e.g. ``sys.stderr``), or None.
+    ``settings.connections`` parse the raw bodies (each with its adapter); ``progress`` is a
+    stream for a progress bar (e.g. ``sys.stderr``), or None; ``workers`` helper processes
+    parse ahead of the fold (0: parse here).
     """
-    from webhooks.hosts import ADAPTERS
-
     out = Replay()
     ids = _event_ids(db, since)
     companies = _companies(db)
     tickets: dict[tuple[str, str], TicketState] = {}
     finals: dict[tuple[str, str], Decision] = {}
     empty = TicketState()
+    connections = {c.name: c for c in settings.connections}
+    stream = parsed(_chunks(db, [i for i, _, _ in ids]), connections, workers)
     with click.progressbar(
-        _bodies(db, [i for i, _, _ in ids]),
+        stream,
         length=len(ids),
         label="replaying",
         file=progress,
         hidden=progress is None,
         update_min_steps=max(1, len(ids) // 200),
     ) as bar:
-        for conn_name, body, headers in bar:
+        for conn_name, events, skipped in bar:
             out.events += 1
-            conn = settings.connection(conn_name)
-            if conn is None:
-                out.skip(f"connection '{conn_name}' no longer configured")
-                continue
-            adapter = ADAPTERS.get(conn.kind)
-            if adapter is None:
-                out.skip(f"no adapter for kind '{conn.kind}'")
-                continue
-            try:
-                events = adapter.parse(body, headers, conn)
-            except Exception as exc:  # noqa: BLE001 - a body the adapter refuses is skipped
-                out.skip(f"{conn.kind}: {type(exc).__name__}")
+            if events is None:
+                out.skip(skipped or "unparseable")
                 continue
             for ev in events:
                 if ev.own_write or ev.event == EventType.UNKNOWN:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +21,6 @@ from rules.state_json import StateError, state_from_json
 
 
 def _default_config() -> str:
-    import os
-
     return os.environ.get("DESKPILOT_CONFIG_DIR") or "config"
 
 
@@ -112,7 +111,13 @@ def test_cmd(directory: str | None) -> None:
 @click.option("--since", required=True, help="date (YYYY-MM-DD, UTC) or ISO datetime")
 @click.option("--config", "config", help="config directory to replay with (default: config/)")
 @click.option("--apply", "apply", is_flag=True, help="write the changes (ledger reversals)")
-def replay_cmd(since: str, config: str | None, apply: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="helper processes parsing ahead (default: one on a multi-core machine, 0: none)",
+)
+def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None) -> None:
     """Re-run stored events through the given config and show what would change per ticket.
 
     Every host kind is replayed (each raw body is parsed again by its connection's adapter).
@@ -130,7 +135,9 @@ def replay_cmd(since: str, config: str | None, apply: bool) -> None:
     settings = load_settings()
     db = Database(settings.database_url)
     try:
-        res = replay_events(db, rules, settings, start, progress=sys.stderr)
+        if workers is None:
+            workers = 1 if (os.cpu_count() or 1) > 1 else 0
+        res = replay_events(db, rules, settings, start, progress=sys.stderr, workers=workers)
         for ch in res.changes:
             click.echo(f"{ch.connection}/{ch.ticket_id}:")
             for key, (old, new) in ch.diff.items():

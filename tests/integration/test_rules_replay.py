@@ -216,3 +216,14 @@ def test_since_takes_a_date_or_a_datetime() -> None:
     assert parse_since("2026-11-01T10:00:00+02:00").utcoffset().total_seconds() == 7200
     with pytest.raises(ValueError):
         parse_since("yesterday")
+
+
+def test_parsing_in_a_helper_process_gives_the_same_replay(ctx, tmp_path: Path) -> None:
+    _history(ctx)
+    rules = load_rules(_composite_config(tmp_path))
+    here = replay_events(ctx.db, rules, ctx.settings, SINCE)
+    helper = replay_events(ctx.db, rules, ctx.settings, SINCE, workers=1)
+    assert (helper.events, helper.tickets, helper.skipped) == (here.events, here.tickets, 0)
+    assert [(c.ticket_id, c.diff) for c in helper.changes] == [
+        (c.ticket_id, c.diff) for c in here.changes
+    ]
