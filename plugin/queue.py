@@ -15,8 +15,12 @@ PUSH = "deskpilot-push"
 DEFAULT = "deskpilot-default"
 ALL_QUEUES = (EVENTS, PUSH, DEFAULT)
 
-#: processing a stored event: retried with backoff; the sweeper catches anything beyond
-EVENT_RETRY = Retry(max=5, interval=[2, 10, 30, 120, 600])
+#: processing a stored event: two immediate retries. No interval: a job rq parks as
+#: "scheduled" needs rq's own scheduler, which our workers don't run; anything beyond these
+#: retries (a database outage, a killed worker) is re-enqueued by the scheduler's sweeper.
+EVENT_RETRY = Retry(max=2)
+#: an event job runs for milliseconds; one "started" longer than this belongs to a dead worker
+EVENT_JOB_TIMEOUT = 120
 
 
 def connect(url: str) -> redis.Redis:
@@ -48,6 +52,7 @@ def enqueue_event(conn: redis.Redis, event_id: int, *, one_trip: bool = False,
         kwargs=kwargs or None,
         job_id=event_job_id(event_id),
         retry=EVENT_RETRY,
+        timeout=EVENT_JOB_TIMEOUT,
         result_ttl=600,
         failure_ttl=30 * 24 * 3600,
         description=f"process event {event_id}",

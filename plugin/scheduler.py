@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
 from plugin.outbox import OutboxRow, OutboxState, enqueue_push, push_job_id
-from plugin.queue import PUSH, enqueue_event, event_job_id, queue
+from plugin.queue import EVENT_JOB_TIMEOUT, PUSH, enqueue_event, event_job_id, queue
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState, Ticket
 from plugin.timers import fire_due_timers
@@ -33,11 +33,35 @@ log = logging.getLogger("deskpilot.scheduler")
 STRANDED_AFTER = timedelta(seconds=60)
 #: fresh outbox rows get their push job after commit; only older ones are the sweeper's
 OUTBOX_STRANDED_AFTER = timedelta(seconds=30)
-LIVE = {"queued", "started", "scheduled", "deferred"}
+#: a failed event job is tried again after this long (a database outage passes)
+FAILED_RETRY_AFTER = timedelta(seconds=30)
+
+
+def event_job_alive(job: Any, now: datetime) -> bool:
+    """True while rq will still run the job by itself, so the sweeper leaves it alone.
+
+    ``started`` is alive only within the job's timeout: a worker killed with SIGKILL leaves
+    its job "started" for ever. ``scheduled`` needs rq's scheduler, which we don't run, so
+    it counts as stranded. ``failed`` is retried once ``FAILED_RETRY_AFTER`` has passed.
+    """
+    if job is None:
+        return False
+    status = job.get_status(refresh=True)
+    if status in ("queued", "deferred"):
+        return True
+    if status == "started":
+        started = job.started_at or job.enqueued_at
+        limit = timedelta(seconds=(job.timeout or EVENT_JOB_TIMEOUT) + 30)
+        return started is not None and now - started < limit
+    if status == "failed":
+        ended = job.ended_at
+        return ended is not None and now - ended < FAILED_RETRY_AFTER
+    return False
 
 
 def sweep_events(ctx: Context, now: datetime) -> str:
-    """Re-enqueue stored events left unprocessed (Redis lost, a worker killed mid-job)."""
+    """Re-enqueue stored events left unprocessed (Redis lost, a worker killed mid-job, a job
+    that failed during a database outage)."""
     cutoff = now - STRANDED_AFTER
     with ctx.db.session() as session:
         rows = session.execute(
@@ -51,8 +75,7 @@ def sweep_events(ctx: Context, now: datetime) -> str:
     q = queue(ctx.redis)
     again = 0
     for event_id in rows:
-        job = q.fetch_job(event_job_id(event_id))
-        if job is not None and job.get_status(refresh=True) in LIVE:
+        if event_job_alive(q.fetch_job(event_job_id(event_id)), now):
             continue
         enqueue_event(ctx.redis, event_id)
         again += 1
