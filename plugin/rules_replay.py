@@ -294,6 +294,8 @@ def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[st
                 calendar=d.calendar,
                 **{name: getattr(d, name) for name in DEADLINES},
                 **credit_fields,
+                # the replayed deadlines' own key: workers on other rules recompute them
+                facts={**stored.facts, "deadline_key": ch.state.facts.get("deadline_key", "")},
             )
             store_ticket_state(row, new)
             row.task_type, row.units = d.task_type, d.units

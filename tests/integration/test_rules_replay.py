@@ -163,6 +163,7 @@ def test_dry_run_then_apply_through_ledger_reversals(ctx, tmp_path: Path) -> Non
             "composite", 3, 3, "composite",
         )  # fmt: skip
         assert st.resolve_due == row.resolve_due != tickets["T-1"][2]
+        assert st.facts["deadline_key"].startswith(f"{rules.version}|")  # not reused elsewhere
         types = [r.command["type"] for r in s.execute(select(OutboxRow)).scalars()
                  if r.idempotency_key.startswith("replay:")]  # fmt: skip
         assert sorted(types) == ["set_deadlines", "set_fields"]
