@@ -133,7 +133,17 @@ def push_job_id(connection: str, ticket_id: str, salt: str) -> str:
     return f"push-{connection}-{safe}-{salt}"
 
 
-def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0") -> bool:
+def pending_key(connection: str, ticket_id: str) -> str:
+    """Redis key set while a push job of the ticket waits in the queue (not yet started)."""
+    return f"deskpilot:push-pending:{connection}:{ticket_id}"
+
+
+#: a marker outlives a lost job by at most this long (the sweeper covers the gap)
+PENDING_TTL = 300
+
+
+def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0",
+                 pipeline: Any = None) -> bool:
     """Enqueue the push job of one ticket; False when Redis is down (the sweeper follows)."""
     from plugin.queue import PUSH, queue
 
@@ -146,12 +156,51 @@ def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0") 
             result_ttl=0,
             failure_ttl=30 * 24 * 3600,
             description=f"push {connection}/{ticket_id}",
+            pipeline=pipeline,
         )
+        if pipeline is not None:
+            pipeline.execute()
     except (RedisError, OSError) as exc:
         log.warning("outbox.enqueue-failed connection=%s ticket=%s error=%s",
                     connection, ticket_id, exc.__class__.__name__)
         return False
     return True
+
+
+def enqueue_coalesced(conn: Redis, tickets: Iterable[tuple[str, str]], salt: str) -> int:
+    """Enqueue one push job per ticket unless one is already waiting; returns how many.
+
+    A waiting job has not claimed its rows yet, so it will carry the new ones too: each
+    ticket gets at most one queued push however many events arrive (rq's bookkeeping costs
+    ~4 ms CPU and ~57 Redis commands per job). The job clears the marker before it claims.
+    """
+    wanted = sorted(set(tickets))
+    if not wanted:
+        return 0
+    try:
+        pipe = conn.pipeline(transaction=False)
+        for connection, ticket_id in wanted:
+            pipe.set(pending_key(connection, ticket_id), salt, nx=True, ex=PENDING_TTL)
+        fresh = [t for t, was_set in zip(wanted, pipe.execute(), strict=True) if was_set]
+    except (RedisError, OSError) as exc:
+        log.warning("outbox.enqueue-failed error=%s", exc.__class__.__name__)
+        return 0
+    done = 0
+    for connection, ticket_id in fresh:
+        # the job and the queue entry in one round trip
+        if enqueue_push(conn, connection, ticket_id, salt, pipeline=conn.pipeline()):
+            done += 1
+        else:
+            clear_pending(conn, connection, ticket_id)
+    return done
+
+
+def clear_pending(conn: Redis, connection: str, ticket_id: str) -> None:
+    """Drop the ticket's waiting-push marker (the push job does this before claiming)."""
+    try:
+        conn.delete(pending_key(connection, ticket_id))
+    except (RedisError, OSError) as exc:
+        log.warning("outbox.marker-clear-failed error=%s", exc.__class__.__name__)
 
 
 def enqueue_after_commit(session: Session, conn_factory: Any,
@@ -174,7 +223,6 @@ def enqueue_after_commit(session: Session, conn_factory: Any,
             # committed already: never fail the job now; the sweeper enqueues the rows
             log.warning("outbox.no-redis error=%s", exc)
             return
-        for connection, ticket_id in wanted:
-            enqueue_push(conn, connection, ticket_id, salt)
+        enqueue_coalesced(conn, wanted, salt)
 
     event.listen(session, "after_commit", _after, once=True)

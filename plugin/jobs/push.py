@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from plugin.context import Context, get_context
 from plugin.hosts.commands import Command, PushResult, coalesce
 from plugin.jobs.process import lock_ticket
-from plugin.outbox import OutboxRow, OutboxState
+from plugin.outbox import OutboxRow, OutboxState, clear_pending
 from plugin.storage.db import utcnow
 
 log = logging.getLogger("deskpilot.push")
@@ -101,6 +101,14 @@ def claim(ctx: Context, connection: str, ticket_id: str, now: datetime) -> Batch
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,
             delay: float | None) -> None:
     with ctx.db.session() as session:
+        if error is None:
+            # the common case in one statement
+            session.execute(
+                update(OutboxRow).where(OutboxRow.id.in_(batch.ids))
+                .values(state=OutboxState.SENT, sent_at=now, last_error=None,
+                        claimed_until=None)
+            )
+            return
         rows = session.execute(select(OutboxRow).where(OutboxRow.id.in_(batch.ids))).scalars()
         for r in rows:
             r.claimed_until = None
@@ -159,6 +167,9 @@ def push_ticket(connection: str, ticket_id: str, now: datetime | None = None) ->
     conn = ctx.settings.connection(connection)
     if conn is None:
         raise PushFailed(f"{connection}/{ticket_id}: connection no longer configured")
+    # from here on a new outbox row needs a new job: this one may have claimed already
+    if ctx.redis_url:
+        clear_pending(ctx.redis, connection, ticket_id)
     outcome = "idle"
     for _ in range(MAX_ROUNDS):
         at = now or utcnow()
