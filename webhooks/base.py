@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -88,11 +89,30 @@ def check_any(given: str | None, expected: Iterable[str]) -> None:
         raise InvalidSignature("signature does not match")
 
 
+#: a JSON escape of half a UTF-16 surrogate pair (a cheap pre-check; confirmed below)
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
 def load_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise NotJSON("body is not UTF-8 JSON") from exc
+    except RecursionError as exc:
+        raise NotJSON("body is nested too deeply") from exc
+    if b"\\u" in body and _LONE_SURROGATE.search(body):
+        # "\ud800" decodes to a str no database (or UTF-8 anything) can store
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidPayload(
+                "the body holds an unpaired UTF-16 surrogate escape",
+                {"_schema": ["text must be valid Unicode (no lone \\ud800-\\udfff)"]},
+            ) from exc
+    return data
 
 
 def require_object(data: Any) -> dict[str, Any]:

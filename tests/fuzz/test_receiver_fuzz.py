@@ -52,11 +52,6 @@ def test_receiver_never_fails_on_mutated_input(client, host):
     case()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect in webhooks/base.py load_json: json.loads raises RecursionError on deeply nested "
-    "JSON, which is neither caught there nor reported as not-json/invalid-payload; the "
-    "receiver's catch-all answers 422 'the payload could not be read' and logs a traceback "
-    "at WARNING. Fix: catch RecursionError in load_json and raise NotJSON"))
 @pytest.mark.parametrize("host", HOSTS, ids=IDS)
 def test_deep_nesting_is_a_payload_error(client, host):
     from tests.fuzz.mutate import DEEP
@@ -68,10 +63,6 @@ def test_deep_nesting_is_a_payload_error(client, host):
     assert check_answer(resp, c) in {"not-json", "invalid-payload"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect in webhooks/hosts/django_helpdesk.py _ticket: `assert ticket_id is not None` "
-    "fails for a blank id (\" \"); the receiver's catch-all answers 422 'the payload could "
-    "not be read'. Fix: raise InvalidPayload({'ticket.id': ['required']}) instead"))
 def test_django_helpdesk_blank_ticket_id_is_a_payload_error(client):
     import json
 
@@ -85,12 +76,6 @@ def test_django_helpdesk_blank_ticket_id_is_a_payload_error(client):
     assert check_answer(resp, ("POST", url, body, {})) == "invalid-payload"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect found by bench/fuzz.py --full: a JSON-escaped lone surrogate (\"\\ud800\") as "
-    "the ticket id decodes to a str the database cannot encode; store_and_enqueue's insert "
-    "raises UnicodeEncodeError, which nothing catches: 500. Fix: reject ids/strings that "
-    "do not encode as UTF-8 in the adapters (webhooks/base.py as_id / the generic _Id field) "
-    "as invalid-payload, or catch UnicodeEncodeError in webhooks/receiver.py as 422"))
 @pytest.mark.parametrize("kind", ["generic", "django_helpdesk"])
 def test_lone_surrogate_ticket_id_is_a_payload_error(client, kind):
     import json
@@ -108,10 +93,6 @@ def test_lone_surrogate_ticket_id_is_a_payload_error(client, kind):
     assert check_answer(resp, ("POST", host.url, body, headers)) == "invalid-payload"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect found by bench/fuzz.py --full in webhooks/hosts/redmine.py: a blank issue id "
-    "(\" \") makes the adapter raise instead of reporting invalid-payload (receiver's "
-    "catch-all 422 'the payload could not be read')"))
 def test_redmine_blank_issue_id_is_a_payload_error(client):
     import json
 

@@ -45,7 +45,11 @@ def ident(data: Mapping[str, Any], key: str, path: str, *, required: bool = True
     result = as_id(value)
     if result is None or len(result) > 100:
         raise fail(path, "must be a string or an integer id")
-    return result.strip() or None
+    if not result.strip():
+        if required:
+            raise fail(path, "missing required id")
+        return None
+    return result.strip()
 
 
 def text(data: Mapping[str, Any], key: str, path: str) -> str | None:
