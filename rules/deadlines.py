@@ -1,14 +1,23 @@
-"""A policy's target specs turned into deadlines through :mod:`rules.targets`."""
+"""A policy's target specs turned into deadlines through :mod:`rules.targets`.
+
+:func:`settle` is the engine's step: it reuses the stored deadlines when nothing they
+depend on changed (the worker's common case: a comment, a time entry), else computes them;
+with ``explain`` it always computes them, with their timelines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules import targets
 from rules.business_time import Pause, add_working
+from rules.decision import TicketState
 from rules.model import Target
+
+NAMES = ("accept", "first_response", "resolve")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def compute(
@@ -59,3 +68,55 @@ def due(
         minutes = round((target.hours or 0) * 60) * (units if kind == "units_times" else 1)
         return add_working(start, timedelta(minutes=minutes), cal, pauses)
     return compute(target, start, cal, units, pauses, due_at, estimate_hours, False).due
+
+
+def settle(w: Any, st: TicketState, filed_at: datetime) -> None:
+    """Set ``w.due`` (and the ``<name>_due`` facts, ``w.timelines``) for the policy's targets."""
+    start = w.deferred_to or filed_at
+    estimate = w.facts.get("estimate_hours", st.estimate_hours)
+    due_at = w.facts.get("due_at", st.due_at)
+    targets = w.policy.targets if w.policy else {}
+    key = inputs_key(w, start, due_at, estimate)
+    w.facts["deadline_key"] = key
+    explain = w.ctx.explain
+    if key and not explain and st.facts.get("deadline_key") == key:
+        # nothing the deadlines depend on changed since they were stored: reuse them
+        for name in NAMES:
+            w.due[name] = getattr(st, f"{name}_due") if name in targets else None
+            if name in targets:
+                w.facts[f"{name}_due"] = w.due[name]
+        return
+    now = w.ctx.now
+    pauses = [(a, b or now) for a, b in w.facts["pauses"] if (b or now) > a]
+    for name in NAMES:
+        target = targets.get(name)
+        if target is None:
+            w.due[name] = None
+            continue
+        if explain:
+            d = compute(target, start, w.cal, w.units, pauses, due_at, estimate)
+            at, w.timelines[name] = d.due, d.timeline
+        else:
+            at = due(target, start, w.cal, w.units, pauses, due_at, estimate)
+        w.due[name] = w.facts[f"{name}_due"] = at
+
+
+def inputs_key(w: Any, start: datetime, due_at: datetime | None, estimate: float | None) -> str:
+    """Everything the deadlines depend on, as a stable string ("" when ``now`` matters).
+
+    The rules version covers targets and calendars; an open pause stretches the deadlines
+    with the clock, so those are always computed.
+    """
+    pauses = w.facts["pauses"]
+    if pauses and pauses[-1][1] is None:
+        return ""
+    spans = ",".join(f"{_us(a)}-{_us(b)}" for a, b in pauses)
+    policy = w.policy.name if w.policy else ""
+    at = _us(due_at) if due_at is not None else ""
+    return f"{w.rules.version}|{policy}|{w.cal_name}|{w.units}|{_us(start)}|{spans}|{at}|{estimate}"
+
+
+def _us(t: datetime) -> int:
+    """An aware instant as integer microseconds (stable across processes, unlike hash())."""
+    d = t - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds

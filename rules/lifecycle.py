@@ -8,7 +8,7 @@ Credit operations are in :mod:`rules.credits`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules import credits, deadlines
@@ -22,7 +22,6 @@ from rules.fields import Context
 from rules.model import Automation, Policy, RuleSet
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DONE = ("resolved", "closed")
 
 
@@ -116,7 +115,7 @@ class Work:
         if t["reopened"]:
             f["reopen_count"] = st.reopen_count + 1
         self._cap(st, t, filed_at)
-        self._deadlines(st, filed_at)
+        deadlines.settle(self, st, filed_at)
         credits.settle(self, st, t)
         self.transitions = Transitions(**t)
         self._builtin_actions(st)
@@ -236,69 +235,6 @@ class Work:
             f["status"] = "closed"
             self.run.flag("cap_rejected")
 
-    def _deadlines(self, st: TicketState, filed_at: datetime) -> None:
-        start = self.deferred_to or filed_at
-        estimate = self.facts.get("estimate_hours", st.estimate_hours)
-        due_at = self.facts.get("due_at", st.due_at)
-        targets = self.policy.targets if self.policy else {}
-        key = self._deadline_key(start, due_at, estimate)
-        self.facts["deadline_key"] = key
-        if key and not self.ctx.explain and st.facts.get("deadline_key") == key:
-            # nothing the deadlines depend on changed since they were stored: reuse them
-            for name in ("accept", "first_response", "resolve"):
-                due = getattr(st, f"{name}_due") if name in targets else None
-                self.due[name] = due
-                if name in targets:
-                    self.facts[f"{name}_due"] = due
-            return
-        pauses = [
-            (a, b or self.ctx.now) for a, b in self.facts["pauses"] if (b or self.ctx.now) > a
-        ]
-        if not self.ctx.explain:
-            for name in ("accept", "first_response", "resolve"):
-                target = targets.get(name)
-                if target is None:
-                    self.due[name] = None
-                    continue
-                at = deadlines.due(target, start, self.cal, self.units, pauses, due_at, estimate)
-                self.due[name] = self.facts[f"{name}_due"] = at
-            return
-        for name in ("accept", "first_response", "resolve"):
-            if name not in targets:
-                self.due[name] = None
-                continue
-            d = deadlines.compute(
-                targets[name],
-                start,
-                self.cal,
-                self.units,
-                pauses,
-                due_at,
-                estimate,
-                explain=self.ctx.explain,
-            )
-            self.due[name] = d.due
-            self.timelines[name] = d.timeline
-            self.facts[f"{name}_due"] = d.due
-
-    def _deadline_key(
-        self, start: datetime, due_at: datetime | None, estimate: float | None
-    ) -> str:
-        """Everything the deadlines depend on, as a stable string ("" when ``now`` matters).
-
-        An open pause stretches the deadlines with the clock, so those are always computed.
-        """
-        pauses = self.facts["pauses"]
-        if pauses and pauses[-1][1] is None:
-            return ""
-        spans = ",".join(f"{_us(a)}-{_us(b)}" for a, b in pauses)
-        policy = self.policy.name if self.policy else ""
-        due = _us(due_at) if due_at is not None else ""
-        return (
-            f"{self.rules.version}|{policy}|{self.cal_name}|{self.units}|{_us(start)}"
-            f"|{spans}|{due}|{estimate}"
-        )
-
     def _builtin_actions(self, st: TicketState) -> None:
         run, f = self.run, self.facts
         if st.known and (st.task_type, st.units) != (self.task_type, self.units) or not st.known:
@@ -392,9 +328,3 @@ class Work:
             trace=tuple(trace),
             timelines=dict(self.timelines),
         )
-
-
-def _us(t: datetime) -> int:
-    """An aware instant as integer microseconds (stable across processes, unlike hash())."""
-    d = t - _EPOCH
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
