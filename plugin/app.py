@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from plugin.context import Context, build_context
 from plugin.settings import Settings, load_settings
@@ -55,12 +56,27 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["deskpilot"] = context
 
+    from plugin.ledger.admin_api import credits_api
+    from plugin.openapi import openapi_api
+    from plugin.reports.web import register_reports
     from webhooks.receiver import bp as webhooks_bp
 
     app.register_blueprint(health)
     app.register_blueprint(webhooks_bp)
-    from plugin.reports.web import register_reports  # noqa: E402
-
+    app.register_blueprint(credits_api)
+    app.register_blueprint(openapi_api)
     register_reports(app)
-    # Blueprints of the other capabilities register here.
+    app.register_error_handler(HTTPException, _json_http_error)
     return app
+
+
+def _json_http_error(exc: HTTPException) -> Response:
+    """Unknown URLs and methods answer in the same JSON envelope as everything else."""
+    code = exc.code or 500
+    slug = (exc.name or "error").lower().replace(" ", "-")
+    resp = jsonify({"code": slug, "status": code, "message": exc.description or exc.name,
+                    "errors": {}})
+    resp.status_code = code
+    if code == 405 and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        resp.headers["Allow"] = ", ".join(exc.valid_methods)
+    return resp
