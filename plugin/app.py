@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from plugin.auth import error_response
 from plugin.context import Context, build_context
 from plugin.settings import Settings, load_settings
 
@@ -74,9 +75,7 @@ def _json_http_error(exc: HTTPException) -> Response:
     """Unknown URLs and methods answer in the same JSON envelope as everything else."""
     code = exc.code or 500
     slug = (exc.name or "error").lower().replace(" ", "-")
-    resp = jsonify({"code": slug, "status": code, "message": exc.description or exc.name,
-                    "errors": {}})
-    resp.status_code = code
-    if code == 405 and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        resp.headers["Allow"] = ", ".join(exc.valid_methods)
-    return resp
+    headers = {}
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return error_response(code, slug, exc.description or exc.name, headers=headers)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from plugin.auth import error_response
 from plugin.storage.db import utcnow
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
@@ -27,11 +28,8 @@ KEPT_HEADERS = ("content-type", "user-agent")
 
 def error(status: int, code: str, message: str, errors: Any = None, **headers: str) -> Response:
     """The error envelope ``{code, status, message, errors}``."""
-    resp = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
-    resp.status_code = status
-    for key, value in headers.items():
-        resp.headers[key.replace("_", "-")] = value
-    return resp
+    return error_response(status, code, message, errors,
+                          {k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def answer(status: str, event_id: int | None, reason: str | None, code: int) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from plugin.auth import error_response, require_admin
 from plugin.ledger.accounts import LedgerError
 from plugin.ledger.admin import (
     buy,
@@ -41,42 +41,7 @@ T = TypeVar("T")
 credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
 PURCHASE_IN = PurchaseRequestSchema()
 ADJUST_IN = AdjustmentRequestSchema()
-STATUS_NAMES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    409: "Conflict",
-    422: "Unprocessable Entity",
-}
-
-
-def _error(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
-    resp = jsonify(
-        {
-            "code": code,
-            "status": STATUS_NAMES.get(code, "Error"),
-            "message": message,
-            "errors": errors or {},
-        }
-    )
-    resp.status_code = code
-    if code == 401:
-        resp.headers["WWW-Authenticate"] = "Bearer"
-    return resp
-
-
-@credits_api.before_request
-def _authenticate() -> Response | None:
-    tokens = [str(t).encode() for t in current_app.extensions["deskpilot"].settings.admin_tokens]
-    given = request.headers.get("Authorization", "")
-    scheme, _, token = given.partition(" ")
-    # compare against every token (rotation) in constant time; no tokens = API closed
-    ok = scheme.lower() == "bearer" and any(
-        hmac.compare_digest(token.strip().encode(), t) for t in tokens
-    )
-    if not ok:
-        return _error(401, "missing or invalid admin token")
-    return None
+credits_api.before_request(require_admin)
 
 
 def _plans() -> Plans:
@@ -95,18 +60,19 @@ def _instant_arg(name: str) -> datetime | None:
 
 @credits_api.errorhandler(LedgerError)
 def _refused(exc: LedgerError) -> Response:
-    return _error(422, str(exc))
+    return error_response(422, "refused", str(exc))
 
 
 @credits_api.errorhandler(PlansError)
 def _bad_plans(exc: PlansError) -> Response:
-    return _error(409, str(exc))
+    return error_response(409, "plans-invalid", str(exc))
 
 
 @credits_api.errorhandler(ValidationError)
 def _invalid(exc: ValidationError) -> Response:
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return _error(422, "the request body does not match the schema", {"json": messages})
+    return error_response(422, "invalid-payload", "the request body does not match the schema",
+                          {"json": messages})
 
 
 def _body() -> dict[str, Any]:

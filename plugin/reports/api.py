@@ -21,27 +21,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from plugin.reports.auth import bearer, token_ok
+from plugin.auth import error_response, require_admin
 from plugin.reports.service import PeriodError, report_for
 from plugin.storage.db import utcnow
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/reports")
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    resp = jsonify({"code": status, "status": code, "message": message, "errors": {}})
-    resp.status_code = status
-    if status == 401:
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="deskpilot"'
-    return resp
-
-
-@bp.before_request
-def _require_token() -> Response | None:
-    ctx = current_app.extensions["deskpilot"]
-    if not token_ok(ctx.settings, bearer(request.headers.get("Authorization"))):
-        return _error(401, "Unauthorized", "a valid admin token is required")
-    return None
+bp.before_request(require_admin)
 
 
 def _report(trend_weeks: int = 8) -> Any:
@@ -56,7 +43,7 @@ def _guarded(build: Any) -> Response:
     try:
         return jsonify(build())
     except PeriodError as exc:
-        return _error(422, "Unprocessable Entity", str(exc))
+        return error_response(422, "invalid-period", str(exc))
 
 
 @bp.get("/summary")

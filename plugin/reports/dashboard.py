@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from plugin.reports.auth import token_ok
+from plugin.auth import token_ok
 from plugin.reports.chart import trend_svg
 from plugin.reports.kpis import BY_KEY
 from plugin.reports.report import fmt, fmt_target
@@ -76,7 +76,9 @@ def login() -> Any:
         token = request.form.get("token", "")
         if token_ok(settings, token):
             return _sign_in(token, url_for("dashboard.dashboard"))
-        return render_template("dashboard.html", login=True, error="Unknown token"), 401
+        # a token was given and is wrong: 403 (401 is for no credentials at all)
+        code = 403 if token else 401
+        return render_template("dashboard.html", login=True, error="Unknown token"), code
     return render_template("dashboard.html", login=True, error=None)
 
 
@@ -97,7 +99,8 @@ def dashboard() -> Any:
         if token_ok(ctx.settings, token):
             query = f"?{urlencode(args)}" if args else ""
             return _sign_in(token, url_for("dashboard.dashboard") + query)
-        return render_template("dashboard.html", login=True, error="Unknown token"), 401
+        code = 403 if token else 401
+        return render_template("dashboard.html", login=True, error="Unknown token"), code
     if not _signed_in(ctx.settings):
         return redirect(url_for("dashboard.login"))
     now = utcnow()

@@ -100,7 +100,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def test_api_needs_the_admin_token(client: FlaskClient) -> None:
     assert client.get("/api/credits/acme").status_code == 401
     bad = client.get("/api/credits/acme", headers={"Authorization": "Bearer nope"})
-    assert bad.status_code == 401 and bad.json["status"] == "Unauthorized"
+    assert bad.status_code == 403 and bad.json["code"] == "forbidden"
 
 
 def test_api_purchase_balance_statement(client: FlaskClient, pushed: list[str]) -> None:

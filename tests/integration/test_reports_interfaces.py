@@ -120,9 +120,9 @@ def test_table_and_csv_formats(stack: Context) -> None:
 
 def test_api_needs_a_valid_token_and_a_valid_period(stack: Context) -> None:
     assert api(stack, "/api/reports/summary", token=None).status_code == 401
-    assert api(stack, "/api/reports/summary", token="wrong-token-0123456789").status_code == 401
+    assert api(stack, "/api/reports/summary", token="wrong-token-0123456789").status_code == 403
     bad = api(stack, "/api/reports/kpis", **{"from": "2026-13-01"})
-    assert bad.status_code == 422 and bad.get_json()["code"] == 422
+    assert bad.status_code == 422 and bad.get_json()["code"] == "invalid-period"
     trend = api(stack, "/api/reports/trend", weeks="3", to="2026-11-15").get_json()["trend"]
     assert [p["week"] for p in trend] == ["2026-10-26", "2026-11-02", "2026-11-09"]
     assert api(stack, "/api/reports/stuck").get_json()["stuck"]

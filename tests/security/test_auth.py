@@ -176,10 +176,6 @@ def test_admin_apis_reject_missing_credentials_with_401(app_ctx, url):
         assert "WWW-Authenticate" in resp.headers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect in plugin/ledger/admin_api.py _authenticate and plugin/reports/api.py "
-    "_require_token: a wrong admin token is answered 401 like a missing one; SECURITY.md and "
-    "issue 9 require 403 for wrong credentials"))
 @pytest.mark.parametrize("url", ADMIN_URLS)
 def test_admin_apis_reject_wrong_token_with_403(app_ctx, url):
     app, _ = app_ctx
@@ -206,9 +202,6 @@ def test_dashboard_signs_in_with_a_configured_token_only(app_ctx):
     assert forged.get("/dashboard").status_code == 302
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect in plugin/reports/dashboard.py login/dashboard: a wrong token is answered 401 "
-    "(the sign-in page) instead of 403 as SECURITY.md and issue 9 require"))
 def test_dashboard_rejects_wrong_token_with_403(app_ctx):
     app, _ = app_ctx
     client = app.test_client()

@@ -1,0 +1,62 @@
+"""Admin credentials and the JSON error envelope shared by every HTTP surface.
+
+The envelope is ``{code, status, message, errors}`` with a dotted-slug ``code`` and the
+numeric ``status`` (flask-smorest's shape), the same for the receiver, the admin APIs and
+Flask's own 404/405. A missing admin token is 401; a wrong one is 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from plugin.settings import Settings
+
+
+def error_response(status: int, code: str, message: str, errors: Any = None,
+                   headers: Mapping[str, str] | None = None) -> Response:
+    resp = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
+    resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    if status == 401:
+        resp.headers.setdefault("WWW-Authenticate", 'Bearer realm="deskpilot"')
+    return resp
+
+
+def token_ok(settings: Settings, token: str | None) -> bool:
+    """Whether ``token`` is one of the configured admin tokens (constant-time compare)."""
+    if not token:
+        return False
+    given = token.encode()
+    # compare against every token (rotation) so the time taken does not tell which matched
+    hits = [hmac.compare_digest(given, str(t).encode()) for t in settings.admin_tokens]
+    return any(hits)
+
+
+def bearer(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def token_status(settings: Settings, token: str | None) -> int | None:
+    """``None`` when the token is valid, 401 when it is missing, 403 when it is wrong."""
+    if not token:
+        return 401
+    return None if token_ok(settings, token) else 403
+
+
+def require_admin() -> Response | None:
+    """A ``before_request`` guard for admin blueprints (Authorization: Bearer <token>)."""
+    settings = current_app.extensions["deskpilot"].settings
+    status = token_status(settings, bearer(request.headers.get("Authorization")))
+    if status == 401:
+        return error_response(401, "unauthorized", "an admin token is required "
+                              "(Authorization: Bearer <token>)")
+    if status == 403:
+        return error_response(403, "forbidden", "this admin token is not valid")
+    return None
