@@ -8,6 +8,7 @@ with ``--sqlite``) and Redis db 13, both removed at the end.
 
     .venv/bin/python bench/e2e.py            # 20 s per rate (default)
     .venv/bin/python bench/e2e.py --full     # 2 minutes per rate
+    .venv/bin/python bench/e2e.py --micro --before 2bb3c4f   # in-process, before/after
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
 
@@ -161,7 +163,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds per rate")
     ap.add_argument("--sqlite", action="store_true", help="SQLite under /tmp, not PostgreSQL")
     ap.add_argument("--ramp", default="150,200,250", help="rates tried for the highest")
+    ap.add_argument("--micro", action="store_true",
+                    help="only the in-process bench: statements and ms per event")
+    ap.add_argument("--before", metavar="REV", help="with --micro: also the code of REV")
+    ap.add_argument("--rates", default="50,100", help="rates measured before the ramp")
     args = ap.parse_args()
+    if args.micro:
+        import e2e_micro
+
+        if args.before:
+            e2e_micro.report_before(args.before, 60, "sqlite,pg")
+        e2e_micro.report(60, ["sqlite", "pg"])
+        return
     seconds = 120.0 if args.full else args.seconds
 
     tmp = Path(tempfile.mkdtemp(prefix="deskpilot-bench-"))
@@ -212,8 +225,9 @@ def main() -> None:
         header = "rate/s  achieved  sent  errors  lost  p50 ms  p95 ms  p99 ms"
         print(header)
         best = 0.0
-        for rate in [50.0, 100.0, *[float(r) for r in args.ramp.split(",") if r]]:
-            ramp = rate > 100
+        fixed = [float(r) for r in args.rates.split(",") if r]
+        for rate in [*fixed, *[float(r) for r in args.ramp.split(",") if r]]:
+            ramp = rate > max(fixed, default=0)
             r = run_rate(url, host, rate, seconds if not ramp else min(seconds, 15.0),
                          f"r{int(rate)}", drain=15.0 if ramp else 30.0)
             print(f"{r['rate']:6.0f}  {r['achieved']:8.1f}  {r['sent']:4.0f}  {r['errors']:6.0f}"

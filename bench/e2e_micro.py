@@ -6,8 +6,9 @@ statements with a ``before_cursor_execute`` listener. The mix follows a ticket's
 filed by the client, accepted as composite with units 2 (credits reserved), a client
 comment, resolved (credits debited), for companies that bought credits.
 
-    .venv/bin/python bench/e2e_micro.py            # 60 tickets (240 events) per database
-    .venv/bin/python bench/e2e.py --micro          # the same, from the e2e bench
+    .venv/bin/python bench/e2e_micro.py                    # 60 tickets (240 events) per db
+    .venv/bin/python bench/e2e_micro.py --before 2bb3c4f   # first the code before the cuts
+    .venv/bin/python bench/e2e.py --micro                  # the same, from the e2e bench
 """
 
 from __future__ import annotations
@@ -187,11 +188,31 @@ def report(tickets: int, databases: list[str]) -> None:
                   f"{r['ms']:6.2f}, {r['ms_mean']:6.2f}")
 
 
+def report_before(rev: str, tickets: int, databases: str) -> None:
+    """The same bench on the code of git revision ``rev`` (exported to a temporary tree)."""
+    import shutil
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="deskpilot-before-") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        shutil.copy(Path(__file__), Path(tmp) / "bench" / "e2e_micro.py")
+        print(f"== before: revision {rev}", flush=True)
+        subprocess.run([sys.executable, str(Path(tmp) / "bench" / "e2e_micro.py"),
+                        "--tickets", str(tickets), "--db", databases], check=True)
+    print("== after: this tree", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tickets", type=int, default=60)
     ap.add_argument("--db", default="sqlite,pg", help="sqlite, pg or both")
+    ap.add_argument("--before", metavar="REV",
+                    help="first run the same bench on git revision REV (e.g. 2bb3c4f)")
     args = ap.parse_args()
+    if args.before:
+        report_before(args.before, args.tickets, args.db)
     report(args.tickets, [d.strip() for d in args.db.split(",") if d.strip()])
 
 

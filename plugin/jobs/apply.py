@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plugin.hosts.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
 from plugin.jobs.credits import Credits, read_credits
+from plugin.jobs.models import TimerKind
 from plugin.jobs.state import encode_ticket_state, mirror_state, set_slot
 from plugin.jobs.tickets import take_snapshot
 from plugin.outbox import add_commands
@@ -232,8 +233,9 @@ def apply_decision(
     applied.outbox = add_commands(session, ticket.connection, ticket.host_ticket_id, commands,
                                   source_key, now, company_id=ticket.company_id)
     facts = dict(ticket.facts or {})
-    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now,
-                                        known=facts.get("timers"))
+    # a ticket never applied before (empty facts) has no timer rows yet
+    known = facts.get("timers") if facts else dict.fromkeys(TimerKind.ALL)
+    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now, known=known)
     if snapshot is not None:
         facts["snapshot"] = take_snapshot(session, ticket, snapshot)
     facts["state"] = encode_ticket_state(new_ticket)

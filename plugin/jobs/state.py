@@ -118,13 +118,16 @@ def started_by_day(session: Session, company_id: str, today: date) -> dict[date,
 
 def set_slot(session: Session, ticket: Ticket, company_id: str | None, day: date | None) -> None:
     """Take (or, with ``day`` None, free) the ticket's cap slot."""
-    slot = session.get(CapSlot, ticket.id)
+    # the processing job's ticket query found none: no need to ask again
+    absent = ticket.id in session.info.get("deskpilot.no-slot", ())
+    slot = None if absent else session.get(CapSlot, ticket.id)
     if day is None or company_id is None:
         if slot is not None:
             session.delete(slot)
         return
     if slot is None:
         session.add(CapSlot(ticket_pk=ticket.id, company_id=company_id, day=day))
+        session.info.get("deskpilot.no-slot", set()).discard(ticket.id)
     else:
         slot.company_id, slot.day = company_id, day
 
