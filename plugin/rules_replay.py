@@ -27,7 +27,7 @@ from plugin.jobs.apply import ticket_key
 from plugin.jobs.state import store_ticket_state, ticket_state
 from plugin.rules_replay_parse import parsed
 from plugin.storage import Company, Database, Event, Ticket
-from rules.decision import CompanyState, Decision, State, TicketState, iso
+from rules.decision import CompanyState, Decision, State, TicketState, iso, updated
 from rules.engine import evaluate
 from rules.event import EventType
 from rules.model import RuleSet
@@ -169,7 +169,7 @@ def replay_events(
                     companies[cid or ""] = company
                 before = tickets.get(key, empty)
                 d = evaluate(rules, ev, State(before, company), ev.occurred_at, explain=False)
-                tickets[key] = replace(before, **d.ticket_facts)
+                tickets[key] = updated(before, d.ticket_facts)
                 finals[key] = d
                 _count_slot(company.started_by_day, d.company_facts)
                 out.ticket_events += 1

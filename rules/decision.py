@@ -224,6 +224,18 @@ class TicketState:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 
+def updated(st: TicketState, facts: Mapping[str, Any]) -> TicketState:
+    """``dataclasses.replace(st, **facts)`` without re-running ``__init__`` (~10x faster).
+
+    ``facts`` are a decision's ``ticket_facts``: field names only (the engine filters them).
+    Replay folds every stored event through this.
+    """
+    new = object.__new__(TicketState)
+    new.__dict__.update(st.__dict__)
+    new.__dict__.update(facts)
+    return new
+
+
 @dataclass(frozen=True)
 class CompanyState:
     """What Deskpilot knows about the ticket's company."""

@@ -240,3 +240,13 @@ def test_reused_deadlines_keep_the_calendar_zone(rules) -> None:
     d2 = evaluate(rules, later, replace(state, ticket=fixed), later.occurred_at, explain=False)
     assert d2.accept_due == d.accept_due
     assert d2.accept_due.utcoffset() == d.accept_due.utcoffset()
+
+
+def test_updated_equals_dataclasses_replace(rules) -> None:
+    from rules.decision import TicketState, updated
+
+    ev = _step(0, "ticket.created", "new", "client")
+    d = evaluate(rules, ev, State(), ev.occurred_at, explain=False)
+    base = TicketState(reopen_count=2, warned=("accept",))
+    assert updated(base, d.ticket_facts) == replace(base, **d.ticket_facts)
+    assert base.known is False  # the original is untouched
