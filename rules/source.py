@@ -116,9 +116,14 @@ def _build(
     return _scalar(node, loader)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _scalar(node: yaml.Node, loader: Any) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return [] if isinstance(node, yaml.SequenceNode) else {}
+    if node.tag == _STR_TAG:
+        return node.value  # what SafeConstructor builds for a string, without its dispatch
     try:
         return loader.construct_object(node, deep=True)
     except (ValueError, TypeError, OverflowError) as exc:
