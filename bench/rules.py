@@ -315,6 +315,10 @@ def main() -> None:
     if args.replay:
         replay_figure(args.replay, args.workers)
         return
+    import timeit
+
+    ref = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+    print(f"machine reference: sum(range(1000)) takes {ref:.0f} µs here (scale the figures below)")
     for label, ms in load_figures(reps).items():
         print(f"200-rule config load+validate ({label}): median {ms:.1f} ms")
     if args.compare:
