@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -22,8 +23,12 @@ from typing import Any
 from plugin.hosts.base import HttpHostClient, Steps, hhmm, int_or_str, result
 from plugin.hosts.coalesce import ChangeSet, changeset
 from plugin.hosts.commands import Command, PushResult
+from plugin.hosts.errors import ClientError, NotFound
 
 PAGE = 100
+#: Freshdesk refuses ``page`` above 300 on List All Tickets
+MAX_PAGE = 300
+INCLUDE = "requester,company,description"
 #: statuses whose SLA clock is stopped: writing due dates there is refused or pointless
 _NO_DUE_STATUSES = {4, 5}
 
@@ -36,6 +41,10 @@ class FreshdeskClient(HttpHostClient):
         "new": 2, "accepted": 2, "in_progress": 2, "waiting_client": 3, "on_hold": 3,
         "resolved": 4, "closed": 5,
     }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._agents: dict[Any, str | None] = {}
 
     def auth_headers(self) -> dict[str, str]:
         user = f"{self.credential('api_key')}:X"
@@ -59,9 +68,9 @@ class FreshdeskClient(HttpHostClient):
                                                            company_side=company_side)}
         if custom:
             update["custom_fields"] = custom
+        refused: list[str] = []
         if update:
-            steps.run("ticket", lambda: self.request(
-                "PUT", f"/api/v2/tickets/{ticket_id}", json=update))
+            steps.run("ticket", lambda: self._put_ticket(ticket_id, update, refused))
         for i, note in enumerate(cs.notes):
             body = {"body": note.body, "private": note.internal}
             steps.run(f"note-{i}", partial(
@@ -78,20 +87,58 @@ class FreshdeskClient(HttpHostClient):
         if company_side and fields:
             steps.run("company", lambda: self.request(
                 "PUT", f"/api/v2/companies/{company}", json={"custom_fields": fields}))
-        return result(ticket_id, steps, skipped)
+        res = result(ticket_id, steps, skipped)
+        return replace(res, detail="; ".join(filter(None, [res.detail, *refused])))
+
+    def _put_ticket(self, ticket_id: str, update: dict[str, Any], refused: list[str]) -> Any:
+        """The ticket ``PUT``; due dates Freshdesk refuses are dropped, the rest still lands.
+
+        Freshdesk validates due dates against values we cannot see (the ticket's stored
+        ``due_by``/``fr_due_by``, its ``created_at``, its current status), so a 400 naming
+        them is retried once without them rather than losing the status and fields.
+        """
+        path = f"/api/v2/tickets/{ticket_id}"
+        try:
+            return self.request("PUT", path, json=update)
+        except ClientError as exc:
+            due = [k for k in ("due_by", "fr_due_by") if k in update]
+            if exc.status != 400 or not due or "due_by" not in exc.body:
+                raise
+            refused.append(f"due dates refused by Freshdesk: {exc.body}")
+            rest = {k: v for k, v in update.items() if k not in due}
+            return self.request("PUT", path, json=rest) if rest else None
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/api/v2/tickets/{ticket_id}") or {})
 
     def _pages(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        # List All Tickets: ``per_page`` ≤ 100, ``page`` ≤ 300 (developers.freshdesk.com/api
+        # #list_all_tickets); ``include=requester,company,description`` embeds what the
+        # automation template renders (each embed costs API credits, but saves a call per
+        # ticket). A page shorter than ``per_page`` is the last.
         page = 1
-        while True:
-            rows = self.request("GET", "/api/v2/tickets",
-                                params={**params, "per_page": PAGE, "page": page}) or []
-            yield from rows
+        while page <= MAX_PAGE:
+            rows = self.request("GET", "/api/v2/tickets", params={
+                **params, "include": INCLUDE, "per_page": PAGE, "page": page}) or []
+            for row in rows:
+                yield self._with_agent(row)
             if len(rows) < PAGE:
                 return
             page += 1
+
+    def _with_agent(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        """The ticket with ``agent_email`` (``{{ticket.agent.email}}``), one lookup per agent."""
+        agent = ticket.get("responder_id")
+        if agent is None:
+            return ticket
+        if agent not in self._agents:
+            # View an Agent: ``GET /api/v2/agents/{id}`` → ``{"id", "contact": {"email", …}}``
+            try:
+                found = self.request("GET", f"/api/v2/agents/{agent}") or {}
+            except NotFound:
+                found = {}
+            self._agents[agent] = (found.get("contact") or {}).get("email")
+        return {**ticket, "agent_email": self._agents[agent]}
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -108,9 +155,13 @@ class FreshdeskClient(HttpHostClient):
 def _due_fields(cs: ChangeSet) -> dict[str, str]:
     """``fr_due_by`` / ``due_by`` from our deadlines; acceptance stands in for first response.
 
-    Freshdesk rejects a first-response due date after the resolution due date, so the
-    first-response one is dropped in that case. ``None`` (no deadline) is not written:
-    Freshdesk keeps its own SLA date then.
+    Freshdesk's own ``TicketValidation`` (the API's Rails validator) refuses
+    ``fr_due_by`` later than ``due_by`` (error ``lt_due_by``), comparing with the STORED value
+    when only one is sent, and refuses both with status Resolved/Closed
+    (``cannot_set_due_by_fields``) and before ``created_at``. So when both are known a later
+    first-response date is clamped to the resolution date (both sent, nothing compared with
+    stored values); the rest is caught by :meth:`FreshdeskClient._put_ticket`. ``None``
+    (no deadline) is not written: Freshdesk keeps its own SLA date then.
     """
     dl = cs.deadlines or {}
     first = dl.get("first_response_due") or dl.get("accept_due")
@@ -118,8 +169,8 @@ def _due_fields(cs: ChangeSet) -> dict[str, str]:
     out: dict[str, str] = {}
     if due:
         out["due_by"] = _utc(due)
-    if first and (not due or _parse(first) <= _parse(due)):
-        out["fr_due_by"] = _utc(first)
+    if first:
+        out["fr_due_by"] = _utc(due if due and _parse(first) > _parse(due) else first)
     return out
 
 

@@ -28,6 +28,8 @@ from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, resul
 from plugin.hosts.coalesce import changeset
 from plugin.hosts.commands import Command, PushResult
 
+SIDELOADS = "users,organizations"
+
 
 class ZendeskClient(HttpHostClient):
     """Writes Deskpilot's commands to a Zendesk account."""
@@ -104,23 +106,49 @@ class ZendeskClient(HttpHostClient):
         return dict(data.get("ticket") or {})
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
-        # Incremental cursor export: the documented way to poll changed tickets.
-        params: dict[str, Any] = {"start_time": int(since.timestamp())}
+        # Incremental Ticket Export, cursor based: ``GET /api/v2/incremental/tickets/
+        # cursor.json?start_time=<unix>`` then ``?cursor=<after_cursor>`` until
+        # ``end_of_stream`` (developer.zendesk.com api-reference/ticketing/ticket-management/
+        # incremental_exports; 10 requests/min, 429 + Retry-After; changes of the last minute
+        # come in the next poll). ``include=users,organizations`` sideloads the requester's
+        # e-mail and the organisation the trigger template renders.
+        params: dict[str, Any] = {"start_time": int(since.timestamp()), "include": SIDELOADS}
         while True:
             page = self.request("GET", "/api/v2/incremental/tickets/cursor.json",
                                 params=params) or {}
-            yield from page.get("tickets") or []
+            yield from _with_sideloads(page.get("tickets") or [], page)
             if page.get("end_of_stream", True) or not page.get("after_cursor"):
                 return
-            params = {"cursor": page["after_cursor"]}
+            params = {"cursor": page["after_cursor"], "include": SIDELOADS}
 
     def list_open(self) -> Iterator[dict[str, Any]]:
+        # Search has no sideloads here: requesters and organisations are read per page with
+        # Show Many Users / Organizations (``show_many.json?ids=``, ≤ 100 ids).
         url: str | None = "/api/v2/search.json"
         params: dict[str, Any] | None = {"query": "type:ticket status<solved"}
         while url:
             page = self.request("GET", url, params=params) or {}
-            yield from page.get("results") or []
+            tickets = page.get("results") or []
+            extra: dict[str, Any] = {}
+            for kind, key in (("users", "requester_id"), ("organizations", "organization_id")):
+                ids = sorted({str(t[key]) for t in tickets if t.get(key) is not None})
+                if ids:
+                    found = self.request("GET", f"/api/v2/{kind}/show_many.json",
+                                         params={"ids": ",".join(ids)}) or {}
+                    extra[kind] = found.get(kind) or []
+            yield from _with_sideloads(tickets, extra)
             url, params = page.get("next_page"), None
+
+
+def _with_sideloads(tickets: list[dict[str, Any]],
+                    page: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Tickets with their requester and organization objects under ``requester``/``organization``
+    (keys the ticket JSON does not use itself), for :func:`template_bodies.zendesk_payload`."""
+    users = {u.get("id"): u for u in page.get("users") or [] if isinstance(u, dict)}
+    orgs = {o.get("id"): o for o in page.get("organizations") or [] if isinstance(o, dict)}
+    for t in tickets:
+        yield {**t, "requester": users.get(t.get("requester_id")) or {},
+               "organization": orgs.get(t.get("organization_id")) or {}}
 
 
 def _comments(cs: Any) -> list[dict[str, Any]]:

@@ -58,12 +58,43 @@ def test_ticket_update_notes_and_time_entries(client: FreshdeskClient) -> None:
 
 
 @responses.activate
-def test_first_response_after_resolution_is_dropped(client: FreshdeskClient) -> None:
+def test_first_response_after_resolution_is_clamped_to_it(client: FreshdeskClient) -> None:
+    # Freshdesk refuses fr_due_by > due_by, comparing with its stored value when only one is
+    # sent (TicketValidation#due_by_gt_fr_due_by): both are sent, fr_due_by = due_by
     responses.put(f"{BASE}/api/v2/tickets/55", json={}, match=[matchers.json_params_matcher(
-        {"due_by": "2026-11-23T10:00:00Z"})])
+        {"due_by": "2026-11-23T10:00:00Z", "fr_due_by": "2026-11-23T10:00:00Z"})])
     client.push("55", [Command.set_deadlines(first_response_due="2026-11-23T12:00:00Z",
                                              resolve_due="2026-11-23T10:00:00Z")],
                 idempotency_key="k")
+
+
+@responses.activate
+def test_refused_due_dates_are_dropped_and_the_rest_still_lands(
+        client: FreshdeskClient) -> None:
+    # the stored due_by (not ours to see) is earlier than our first-response date
+    url = f"{BASE}/api/v2/tickets/55"
+    refusal = {"description": "Validation failed", "errors": [
+        {"field": "fr_due_by", "message": "must be less than due_by", "code": "invalid_value"}]}
+    responses.put(url, status=400, json=refusal, match=[matchers.json_params_matcher(
+        {"status": 2, "fr_due_by": "2026-11-23T12:00:00Z"})])
+    responses.put(url, json={}, match=[matchers.json_params_matcher({"status": 2})])
+    res = client.push("55", [Command.set_status("accepted"),
+                             Command.set_deadlines(accept_due="2026-11-23T12:00:00Z")],
+                      idempotency_key="k")
+    assert res.steps == ("ticket",) and len(responses.calls) == 2
+    assert "due dates refused" in res.detail and "must be less than due_by" in res.detail
+
+
+@responses.activate
+def test_other_400s_are_not_retried_without_due_dates(client: FreshdeskClient) -> None:
+    responses.put(f"{BASE}/api/v2/tickets/55", status=400, json={
+        "description": "Validation failed",
+        "errors": [{"field": "status", "message": "It should be one of these values"}]})
+    with pytest.raises(ClientError, match="one of these values"):
+        client.push("55", [Command.set_status("accepted"),
+                           Command.set_deadlines(resolve_due="2026-11-24T10:00:00Z")],
+                    idempotency_key="k")
+    assert len(responses.calls) == 1
 
 
 @responses.activate
@@ -105,12 +136,19 @@ def test_400_validation_error_is_permanent(client: FreshdeskClient) -> None:
 
 
 @responses.activate
-def test_list_updated_pages_until_a_short_page(client: FreshdeskClient) -> None:
+def test_list_updated_pages_until_a_short_page_and_looks_agents_up_once(
+        client: FreshdeskClient) -> None:
     query = {"updated_since": "2026-11-23T08:00:00Z", "order_by": "updated_at",
-             "order_type": "asc", "per_page": "100"}
-    responses.get(f"{BASE}/api/v2/tickets", json=[{"id": i} for i in range(100)],
+             "order_type": "asc", "per_page": "100", "include": "requester,company,description"}
+    responses.get(f"{BASE}/api/v2/tickets",
+                  json=[{"id": i, "responder_id": 8 if i % 2 else None} for i in range(100)],
                   match=[matchers.query_param_matcher({**query, "page": "1"})])
-    responses.get(f"{BASE}/api/v2/tickets", json=[{"id": 100}],
+    responses.get(f"{BASE}/api/v2/tickets", json=[{"id": 100, "responder_id": 9}],
                   match=[matchers.query_param_matcher({**query, "page": "2"})])
+    agent8 = responses.get(f"{BASE}/api/v2/agents/8",
+                           json={"id": 8, "contact": {"email": "ihor@support.example"}})
+    responses.get(f"{BASE}/api/v2/agents/9", status=404, json={})
     rows = list(client.list_updated(datetime(2026, 11, 23, 8, 0, tzinfo=UTC)))
-    assert len(rows) == 101
+    assert len(rows) == 101 and agent8.call_count == 1
+    assert rows[1]["agent_email"] == "ihor@support.example" and "agent_email" not in rows[0]
+    assert rows[100]["agent_email"] is None

@@ -135,10 +135,37 @@ def test_422_fails_at_once_with_the_hosts_message(client: ZendeskClient) -> None
 @responses.activate
 def test_list_updated_follows_the_incremental_cursor(client: ZendeskClient) -> None:
     url = f"{BASE}/api/v2/incremental/tickets/cursor.json"
-    responses.get(url, match=[matchers.query_param_matcher({"start_time": "1795428000"})],
-                  json={"tickets": [{"id": 1}], "after_cursor": "c2", "end_of_stream": False})
-    responses.get(url, match=[matchers.query_param_matcher({"cursor": "c2"})],
+    side = "users,organizations"
+    responses.get(url, match=[matchers.query_param_matcher({"start_time": "1795428000",
+                                                            "include": side})],
+                  json={"tickets": [{"id": 1, "requester_id": 377, "organization_id": 5}],
+                        "users": [{"id": 377, "email": "olena@acme.example"}],
+                        "organizations": [{"id": 5, "name": "ACME Ltd"}],
+                        "after_cursor": "c2", "end_of_stream": False})
+    responses.get(url, match=[matchers.query_param_matcher({"cursor": "c2", "include": side})],
                   json={"tickets": [{"id": 2}], "after_cursor": "c3", "end_of_stream": True})
     from datetime import UTC, datetime
     since = datetime.fromtimestamp(1795428000, UTC)
-    assert [t["id"] for t in client.list_updated(since)] == [1, 2]
+    rows = list(client.list_updated(since))
+    assert [t["id"] for t in rows] == [1, 2]
+    assert rows[0]["requester"]["email"] == "olena@acme.example"
+    assert rows[0]["organization"]["name"] == "ACME Ltd"
+    assert rows[1]["requester"] == {} and rows[1]["organization"] == {}
+
+
+@responses.activate
+def test_list_open_reads_requesters_and_organisations_per_page(client: ZendeskClient) -> None:
+    responses.get(f"{BASE}/api/v2/search.json", json={
+        "results": [{"id": 7, "requester_id": 377, "organization_id": 5},
+                    {"id": 8, "requester_id": 378, "organization_id": None}],
+        "next_page": None},
+        match=[matchers.query_param_matcher({"query": "type:ticket status<solved"})])
+    responses.get(f"{BASE}/api/v2/users/show_many.json",
+                  match=[matchers.query_param_matcher({"ids": "377,378"})],
+                  json={"users": [{"id": 377, "email": "olena@acme.example"}]})
+    responses.get(f"{BASE}/api/v2/organizations/show_many.json",
+                  match=[matchers.query_param_matcher({"ids": "5"})],
+                  json={"organizations": [{"id": 5, "name": "ACME Ltd"}]})
+    rows = list(client.list_open())
+    assert rows[0]["requester"]["email"] == "olena@acme.example"
+    assert rows[0]["organization"]["name"] == "ACME Ltd" and rows[1]["requester"] == {}
