@@ -5,23 +5,60 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    event,
+    inspect,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
-from plugin.storage.models import Base
+from plugin.storage.models import Base, Ticket
+
+#: the ticket's report dimensions, copied so a report scans this one table (no join)
+DIMENSIONS = ("task_type", "priority", "company_id", "manager")
+#: covering indexes. A cohort's aggregate reads the dimension-first one whole, in group order
+#: (SQLite then aggregates without sorting; a report covers most rows anyway); the range-first
+#: one serves the weekly trend and the newest-first lists
+COVERING: dict[str, tuple[str, ...]] = {
+    "ix_ticket_metrics_resolved": (
+        "resolved_at", "company_id", "manager", "resolved_on_time", "resolution_minutes",
+        "reopen_count",
+    ),
+    "ix_ticket_metrics_resolved_groups": (
+        *DIMENSIONS, "resolved_by", "resolved_at", "resolved_on_time", "resolution_minutes",
+        "reopen_count", "messages_client", "messages_agent", "estimate_hours", "logged_minutes",
+    ),
+    "ix_ticket_metrics_first_response_groups": (
+        *DIMENSIONS, "first_response_at", "first_response_minutes", "first_response_breached",
+    ),
+    "ix_ticket_metrics_rated_groups": (*DIMENSIONS, "rated_at", "rating_scale", "rating_score"),
+    "ix_ticket_metrics_accepted": ("accepted_at", "accept_breached", "company_id", "manager"),
+}
+#: the statuses of a finished ticket; the stuck-task index holds the others only
+DONE = ("resolved", "closed")
+OPEN_SQL = "status NOT IN ('resolved', 'closed')"
 
 
 class TicketMetrics(Base):
     """One row per ticket: durations in working minutes, counts, rating, time logged."""
 
     __tablename__ = "ticket_metrics"
-    __table_args__ = (
-        Index("ix_ticket_metrics_resolved", "resolved_at"),
-        Index("ix_ticket_metrics_first_response", "first_response_at"),
-        Index("ix_ticket_metrics_rated", "rated_at"),
-    )
+    __table_args__ = tuple(Index(name, *cols) for name, cols in COVERING.items())
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    #: copies of the ticket's dimensions (kept equal by ``record``)
+    task_type: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    company_id: Mapped[str | None] = mapped_column(String(100))
+    manager: Mapped[str | None] = mapped_column(String(100))
     #: when the working clock started (filing, or the deferred start)
     clock_start: Mapped[datetime | None] = mapped_column()
     last_status: Mapped[str | None] = mapped_column(String(32))
@@ -52,3 +89,32 @@ class TicketMetrics(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column()
     #: bookkeeping: pause intervals, time entries by id, comment ids seen
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+#: open tickets by deadline (partial, covering): the stuck-task queries read a few index rows,
+#: not the tickets table
+OPEN_DUE = Index("ix_tickets_open_due", Ticket.resolve_due, Ticket.task_type, Ticket.priority,
+                 Ticket.company_id, Ticket.manager, Ticket.last_event_at, Ticket.filed_at,
+                 sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL))
+
+
+@event.listens_for(Session, "after_flush")
+def _copy_dimensions(session: Session, _flush_context: Any) -> None:
+    """Keep the copies equal when a ticket is re-typed or moved outside ``record`` (rules
+    replay, an edit without an event): the report would otherwise file it under the old type."""
+    for obj in session.dirty:
+        if not isinstance(obj, Ticket):
+            continue
+        attrs = inspect(obj).attrs
+        if not any(attrs[name].history.has_changes() for name in DIMENSIONS):
+            continue
+        values = {name: getattr(obj, name) for name in DIMENSIONS}
+        table = TicketMetrics.metadata.tables["ticket_metrics"]
+        session.connection().execute(
+            update(table).where(table.c.ticket_id == obj.id).values(**values)
+        )
+        loaded = session.identity_map.get(inspect(TicketMetrics).identity_key_from_primary_key(
+            (obj.id,)))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)

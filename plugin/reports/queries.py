@@ -1,30 +1,52 @@
 """SQL aggregation of stored ticket metrics into :class:`~plugin.reports.kpis.Tally` groups.
 
-Each cohort is one indexed range scan grouped by every dimension at once (type, priority,
-company, manager, specialist); the per-dimension breakdowns are rolled up in Python from
-those few groups, so a report costs a handful of queries whatever the breakdown.
+Every cohort reads ``ticket_metrics`` alone (the ticket's dimensions are copied there) in one
+scan of its covering index, grouped by the four dimensions in index order (SQLite aggregates
+without sorting); the overall figures and each dimension's groups are rolled up in Python
+from those groups, so a report costs a handful of scans whatever the breakdown (see
+``bench/reports.py``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import GenericFunction
 
 from plugin.reports.kpis import MESSAGES_FLAG, WORKING_DAY_MINUTES, WORKING_HOUR_MINUTES, Tally
+from plugin.reports.models import OPEN_SQL
 from plugin.reports.models import TicketMetrics as M
 from plugin.storage.models import Ticket as T
 
 DIMS = ("type", "priority", "company", "manager")
 NONE = "(none)"
-DONE = ("resolved", "closed")
 #: a group key: (type, priority, company, manager)
 Key = tuple[str, str, str, str]
+#: one group per dimension value; ``""`` holds the overall figures
+Groups = dict[str, dict[str, Tally]]
+#: report dimension -> the metrics column it groups by
+DIM_COLUMN = {"type": M.task_type, "priority": M.priority, "company": M.company_id,
+              "manager": M.manager}
+#: the group-by keys, in the order of the dimension-first covering indexes
+_KEYS = (M.task_type, M.priority, M.company_id, M.manager)
+#: roll-up of rows keyed like ``_KEYS``: overall and each dimension
+_ALL = {"": None, "type": 0, "priority": 1, "company": 2, "manager": 3}
 
 
 @dataclass(frozen=True)
@@ -34,86 +56,99 @@ class Filters:
     company: str | None = None
     manager: str | None = None
 
-    def where(self) -> list[ColumnElement[bool]]:
+    def where(self, model: Any = M) -> list[ColumnElement[bool]]:
+        """The conditions on ``model`` (metrics or tickets: both have the two columns)."""
         out: list[ColumnElement[bool]] = []
         if self.company:
-            out.append(T.company_id == self.company)
+            out.append(model.company_id == self.company)
         if self.manager:
-            out.append(T.manager == self.manager)
+            out.append(model.manager == self.manager)
         return out
 
 
+@dataclass
+class Cohorts:
+    """Everything the period's scans produce: groups, the weekly points, breach counts."""
+
+    groups: Groups
+    weeks: list[Tally] = field(default_factory=list)
+    breaches: dict[str, int] = field(default_factory=dict)
+
+
 def _n(expr: ColumnElement[Any]) -> Any:
-    return func.coalesce(func.sum(case((expr, 1), else_=0)), 0)
+    # FILTER (both dialects): cheaper per row than SUM(CASE ...), and never NULL
+    return func.count().filter(expr)
 
 
-_DIM_COLS = (T.task_type, T.priority, T.company_id, T.manager)
-#: report dimension -> the tickets column it groups by
-DIM_COLUMN = dict(zip(DIMS, _DIM_COLS, strict=True))
-#: one group per dimension value; ``""`` holds the overall figures
-Groups = dict[str, dict[str, Tally]]
-
-
-def _key(row: Sequence[Any]) -> Key:
-    return tuple(str(v) if v is not None else NONE for v in row[:4])  # type: ignore[return-value]
+def _sum_if(value: Any, expr: ColumnElement[Any], zero: Any = 0) -> Any:
+    return func.coalesce(func.sum(value).filter(expr), zero)
 
 
 def _name(value: Any) -> str:
     return str(value) if value is not None else NONE
 
 
-def _rollup(rows: Any, dims: Sequence[str], width: int,
-            specialist: bool) -> dict[str, dict[str, list[Any]]]:
-    """Sum groups keyed by ``dims`` (then [specialist], then ``width`` numbers) into one
-    group per value of each of ``dims``; the last slot counts distinct specialists."""
-    out: dict[str, dict[str, list[Any]]] = {d: {} for d in dims}
-    seen: dict[str, dict[str, set[str]]] = {d: defaultdict(set) for d in dims}
-    first = len(dims) + (1 if specialist else 0)
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _rows(session: Session, stmt: Any) -> Any:
+    # Core execution and one fetchall: the ORM layer and row-by-row fetching cost more than
+    # the database itself on thousands of groups
+    return session.connection().execute(stmt).all()
+
+
+def _span(session: Session, col: Any, start: datetime, end: datetime) -> list[Any]:
+    """``start <= col < end`` for a grouped scan. On SQLite the column is wrapped so no
+    range index qualifies: reading the dimension-first covering index whole, in group
+    order, beats sorting the range (a report's period holds most rows)."""
+    if _sqlite(session):
+        col = func.coalesce(col, col)
+    return [col >= start, col < end]
+
+
+class value_list(GenericFunction[Any]):
+    """The group's values as one list: ``json_group_array`` on SQLite (decoded by the JSON
+    type), ``array_agg`` on PostgreSQL (psycopg hands back a list)."""
+
+    type = JSON()
+    name = "json_group_array"
+    identifier = "deskpilot_value_list"
+    inherit_cache = True
+
+
+@compiles(value_list, "postgresql")
+def _array_agg(element: value_list, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(func.array_agg(*element.clauses.clauses), **kw))
+
+
+def _rollup(rows: Iterable[Sequence[Any]], dims: Mapping[str, int | None], first: int,
+            width: int, who: Callable[[Sequence[Any]], Any] | None = None,
+            ) -> dict[str, dict[str, list[Any]]]:
+    """Sum the ``width`` numbers from column ``first`` into one group per value of each
+    dimension (``dims``: name -> key column, None for the overall group ``""``); the last
+    slot counts the distinct ``who(row)`` of each group (0 without ``who``)."""
+    buckets: dict[str, dict[str, list[Sequence[Any]]]] = {d: defaultdict(list) for d in dims}
     for row in rows:
-        vals = row[first:first + width]
-        who = row[len(dims)] if specialist else None
-        for i, dim in enumerate(dims):
-            name = "" if dim == "" else _name(row[i])
-            acc = out[dim].get(name)
-            if acc is None:
-                out[dim][name] = [v or 0 for v in vals]
-            else:
-                for j, v in enumerate(vals):
-                    acc[j] += v or 0
-            if who is not None:
-                seen[dim][name].add(str(who))
-    for dim, groups in out.items():
-        for name, acc in groups.items():
-            acc.append(len(seen[dim].get(name, ())))
-    return out
-
-
-#: two scans per cohort: small dimensions together (cheap roll-up), companies apart
-_SCANS: tuple[tuple[str, ...], ...] = (("", "type", "priority", "manager"), ("company",))
-_COL = {"": literal(""), **DIM_COLUMN}
-
-
-def _scans(session: Session, aggregates: Sequence[Any], where: Sequence[Any], width: int,
-           specialist: Any = None,
-           scans: Sequence[tuple[str, ...]] = _SCANS) -> dict[str, dict[str, list[Any]]]:
+        for dim, col in dims.items():
+            buckets[dim]["" if col is None else _name(row[col])].append(row)
     out: dict[str, dict[str, list[Any]]] = {}
-    for dims in scans:
-        keys = [_COL[d] for d in dims] + ([specialist] if specialist is not None else [])
-        q = (select(*keys, *aggregates).select_from(M).join(T, T.id == M.ticket_id)
-             .where(*where).group_by(*keys))
-        out.update(_rollup(session.execute(q), dims, width, specialist is not None))
+    for dim, groups in buckets.items():
+        out[dim] = {}
+        for name, members in groups.items():
+            # column sums in C (zip, sum): thousands of groups, five roll-ups each
+            columns = list(zip(*members, strict=True))[first:first + width]
+            acc: list[Any] = [sum(c) for c in columns]
+            names = {who(m) for m in members} - {None} if who is not None else set()
+            out[dim][name] = [*acc, len(names)]
     return out
 
 
-def resolved_tallies(
-    session: Session, start: datetime, end: datetime, filters: Filters,
-    scans: Sequence[tuple[str, ...]] = _SCANS,
-) -> Groups:
-    """Tickets whose latest resolution lies in ``[start, end)``, overall and per dimension."""
+def _resolved_aggregates() -> tuple[Any, ...]:
     msgs = M.messages_client + M.messages_agent
     minutes = func.coalesce(M.resolution_minutes, 0)
-    paid = and_(T.task_type == "enhancement", M.estimate_hours.is_not(None))
-    aggregates = (
+    paid = and_(M.task_type == "enhancement", M.estimate_hours.is_not(None))
+    return (
         func.count(),
         _n(M.resolved_on_time.is_not(None)),
         func.coalesce(func.sum(M.resolved_on_time), 0),
@@ -123,26 +158,74 @@ def resolved_tallies(
         func.coalesce(func.sum(msgs), 0),
         _n(msgs > MESSAGES_FLAG),
         _n(paid),
-        func.coalesce(func.sum(case((paid, M.estimate_hours), else_=0.0)), 0.0),
-        func.coalesce(func.sum(case((paid, M.logged_minutes), else_=0)), 0),
+        _sum_if(M.estimate_hours, paid, 0.0),
+        _sum_if(M.logged_minutes, paid),
         _n(and_(paid, M.logged_minutes > M.estimate_hours * 60)),
     )
-    where = [M.resolved_at >= start, M.resolved_at < end, *filters.where()]
-    specialist = func.coalesce(M.resolved_by, T.manager)
-    sums = _scans(session, aggregates, where, 12, specialist, scans)
-    return {dim: {name: Tally(
+
+
+def _resolved_tally(v: Sequence[Any]) -> Tally:
+    return Tally(
         resolved=int(v[0]), with_deadline=int(v[1]), on_time=int(v[2]),
         within_day=int(v[3]), within_hour=int(v[4]), first_time=int(v[5]),
         messages=int(v[6]), over_messages=int(v[7]), paid=int(v[8]),
         paid_estimate_hours=float(v[9]), paid_logged_minutes=int(v[10]),
         overruns=int(v[11]), specialists=int(v[12]),
-    ) for name, v in groups.items()} for dim, groups in sums.items()}
+    )
+
+
+def _specialist(row: Sequence[Any]) -> Any:
+    # who resolved it, else the ticket's manager (columns 4 and 3 of the resolved groups)
+    return row[4] if row[4] is not None else row[3]
+
+
+def resolved_tallies(session: Session, start: datetime, end: datetime,
+                     filters: Filters) -> Groups:
+    """Tickets whose latest resolution lies in ``[start, end)``, overall and per dimension;
+    ``specialists`` counts the distinct resolvers (else the manager) of each group."""
+    keys = (*_KEYS, M.resolved_by)
+    q = (select(*keys, *_resolved_aggregates())
+         .where(*_span(session, M.resolved_at, start, end), *filters.where())
+         .group_by(*keys))
+    sums = _rollup(_rows(session, q), _ALL, 5, 12, who=_specialist)
+    return {dim: {name: _resolved_tally(v) for name, v in g.items()} for dim, g in sums.items()}
+
+
+def _week_index(col: Any, bounds: Sequence[datetime]) -> Any:
+    """Which of the weeks ``[bounds[i], bounds[i+1])`` holds ``col``; -1 outside them all."""
+    if len(bounds) < 2:
+        return literal(-1)
+    whens = [(col < bounds[0], -1)] + [(col < b, i) for i, b in enumerate(bounds[1:])]
+    return case(*whens, else_=-1)
+
+
+def weekly_tallies(session: Session, bounds: Sequence[datetime],
+                   filters: Filters) -> list[Tally]:
+    """The overall resolution tally of each week ``[bounds[i], bounds[i+1])`` (the trend),
+    in one range scan of the narrow resolved index grouped by week."""
+    if len(bounds) < 2:
+        return []
+    week = _week_index(M.resolved_at, bounds)
+    q = (select(week, func.count(), _n(M.resolved_on_time.is_not(None)),
+                func.coalesce(func.sum(M.resolved_on_time), 0),
+                _n(func.coalesce(M.resolution_minutes, 0) <= WORKING_DAY_MINUTES),
+                _n(M.reopen_count == 0))
+         .where(M.resolved_at >= bounds[0], M.resolved_at < bounds[-1], *filters.where())
+         .group_by(week))
+    found = {int(r[0]): r for r in _rows(session, q)}
+    out = []
+    for i in range(len(bounds) - 1):
+        r = found.get(i)
+        out.append(Tally() if r is None else Tally(
+            resolved=int(r[1]), with_deadline=int(r[2]), on_time=int(r[3]),
+            within_day=int(r[4]), first_time=int(r[5])))
+    return out
 
 
 def resolved_overall(session: Session, start: datetime, end: datetime,
                      filters: Filters) -> Tally:
-    """One overall tally (the weekly trend's points)."""
-    return resolved_tallies(session, start, end, filters, (("",),))[""].get("", Tally())
+    """One overall tally of the resolutions in ``[start, end)``."""
+    return resolved_tallies(session, start, end, filters)[""].get("", Tally())
 
 
 def rating_tallies(
@@ -150,14 +233,16 @@ def rating_tallies(
 ) -> Groups:
     """Ratings given in the period, 1-5 and 0-10 apart, overall and per dimension."""
     ten = M.rating_scale == 10
-    aggregates = (
-        _n(~ten), func.coalesce(func.sum(case((~ten, M.rating_score), else_=0)), 0),
+    aggs = (
+        _n(~ten), _sum_if(M.rating_score, ~ten),
         _n(and_(~ten, M.rating_score >= 4)),
         _n(ten), _n(and_(ten, M.rating_score >= 9)), _n(and_(ten, M.rating_score <= 6)),
     )
-    where = [M.rated_at >= start, M.rated_at < end, M.rating_score.is_not(None),
-             *filters.where()]
-    sums = _scans(session, aggregates, where, 6)
+    q = (select(*_KEYS, *aggs)
+         .where(*_span(session, M.rated_at, start, end), M.rating_score.is_not(None),
+                *filters.where())
+         .group_by(*_KEYS))
+    sums = _rollup(_rows(session, q), _ALL, 4, 6)
     return {dim: {name: Tally(rated5=int(v[0]), score5=int(v[1]), satisfied5=int(v[2]),
                               rated10=int(v[3]), promoters=int(v[4]), detractors=int(v[5]))
                   for name, v in groups.items()} for dim, groups in sums.items()}
@@ -165,65 +250,94 @@ def rating_tallies(
 
 def first_response_lists(
     session: Session, start: datetime, end: datetime, filters: Filters
-) -> Groups:
+) -> tuple[Groups, int]:
     """First public agent replies in the period: the raw minutes (medians and p90 need them;
-    SQLite has no percentile aggregate), bucketed overall and per dimension in one pass."""
-    q = (
-        select(*_DIM_COLS, M.first_response_minutes)
-        .select_from(M)
-        .join(T, T.id == M.ticket_id)
-        .where(M.first_response_at >= start, M.first_response_at < end,
-               M.first_response_minutes.is_not(None), *filters.where())
-    )
-    overall: list[float] = []
-    per: list[dict[Any, list[float]]] = [{} for _ in DIMS]
-    for row in session.execute(q):
-        minutes = row[4] or 0.0
-        overall.append(minutes)
-        for i in range(4):
-            bucket = per[i].get(row[i])
-            if bucket is None:
-                per[i][row[i]] = [minutes]
-            else:
-                bucket.append(minutes)
-    out: Groups = {"": {"": Tally(first_responses=overall)}}
-    for i, dim in enumerate(DIMS):
-        out[dim] = {_name(k): Tally(first_responses=v) for k, v in per[i].items()}
-    return out
+    SQLite has no percentile aggregate) as one JSON array per group, bucketed overall and
+    per dimension; and how many of them missed their deadline."""
+    q = (select(*_KEYS, value_list(M.first_response_minutes),
+                func.coalesce(func.sum(M.first_response_breached), 0))
+         .where(*_span(session, M.first_response_at, start, end), *filters.where())
+         .group_by(*_KEYS))
+    lists: dict[str, dict[str, list[float]]] = {dim: defaultdict(list) for dim in _ALL}
+    breached = 0
+    for row in _rows(session, q):
+        breached += int(row[5])
+        minutes = row[4] or []
+        if None in minutes:
+            minutes = [m for m in minutes if m is not None]
+        # sorted runs: the per-dimension lists then sort in near-linear time (timsort merges
+        # runs), and the median and p90 need them sorted
+        minutes.sort()
+        for dim, col in _ALL.items():
+            lists[dim]["" if col is None else _name(row[col])].extend(minutes)
+    out: Groups = {dim: {name: Tally(first_responses=v) for name, v in groups.items()}
+                   for dim, groups in lists.items()}
+    out[""].setdefault("", Tally())
+    return out, breached
+
+
+def accept_breaches(session: Session, start: datetime, end: datetime,
+                    filters: Filters) -> int:
+    q = select(func.count()).where(M.accepted_at >= start, M.accepted_at < end,
+                                   M.accept_breached == 1, *filters.where())
+    return int(_rows(session, q)[0][0])
+
+
+def cohorts(session: Session, start: datetime, end: datetime, filters: Filters,
+            weeks: Sequence[datetime] = ()) -> Cohorts:
+    """Every cohort of the period, overall (key ``""``) and per dimension value, the trend's
+    weekly tallies (``weeks`` are their bounds) and the missed deadlines by kind."""
+    resolved = resolved_tallies(session, start, end, filters)
+    points = weekly_tallies(session, weeks, filters)
+    responses, late_replies = first_response_lists(session, start, end, filters)
+    parts = (resolved, rating_tallies(session, start, end, filters), responses)
+    out: Groups = {}
+    for dim in ("", *DIMS):
+        groups: dict[str, Tally] = defaultdict(Tally)
+        for part in (p.get(dim, {}) for p in parts):
+            for name, t in part.items():
+                groups[name].add(t)
+        out[dim] = dict(groups)
+    overall = resolved.get("", {}).get("", Tally())
+    breaches = {
+        "accept": accept_breaches(session, start, end, filters),
+        "first_response": late_replies,
+        "resolve": overall.with_deadline - overall.on_time,
+    }
+    return Cohorts(out, points, breaches)
 
 
 def tallies(session: Session, start: datetime, end: datetime, filters: Filters) -> Groups:
     """Every cohort of the period, overall (key ``""``) and per dimension value."""
-    parts = (resolved_tallies(session, start, end, filters),
-             rating_tallies(session, start, end, filters),
-             first_response_lists(session, start, end, filters))
-    out: Groups = {}
-    for dim in ("", *DIMS):
-        groups: dict[str, Tally] = defaultdict(Tally)
-        for part in (p[dim] for p in parts):
-            for name, t in part.items():
-                groups[name].add(t)
-        out[dim] = dict(groups)
-    return out
+    return cohorts(session, start, end, filters).groups
 
 
-def _stuck_where(now: datetime, idle: timedelta) -> list[ColumnElement[bool]]:
+def _stuck_where(now: datetime, idle: timedelta) -> list[Any]:
     activity = func.coalesce(M.last_activity_at, T.last_event_at, T.filed_at)
-    return [T.status.not_in(DONE), T.resolve_due.is_not(None), T.resolve_due < now,
-            activity < now - idle]
+    # the open-ticket test spelled exactly as the partial index's condition, so the planner
+    # sees that the index holds every candidate
+    is_open = text(f"tickets.{OPEN_SQL}")
+    return [is_open, T.resolve_due.is_not(None), T.resolve_due < now, activity < now - idle]
+
+
+_T_DIMS = (T.task_type, T.priority, T.company_id, T.manager)
+
+
+def _key(row: Sequence[Any]) -> Key:
+    return tuple(_name(v) for v in row[:4])  # type: ignore[return-value]
 
 
 def stuck_groups(session: Session, now: datetime, idle: timedelta,
                  filters: Filters) -> dict[Key, int]:
     """Open tasks past their deadline with no activity for ``idle`` (as of ``now``)."""
     q = (
-        select(*_DIM_COLS, func.count())
+        select(*_T_DIMS, func.count())
         .select_from(T)
         .outerjoin(M, M.ticket_id == T.id)
-        .where(*_stuck_where(now, idle), *filters.where())
-        .group_by(*_DIM_COLS)
+        .where(*_stuck_where(now, idle), *filters.where(T))
+        .group_by(*_T_DIMS)
     )
-    return {_key(row): int(row[4]) for row in session.execute(q)}
+    return {_key(row): int(row[4]) for row in _rows(session, q)}
 
 
 def _ticket_item(t: T, m: M | None) -> dict[str, Any]:
@@ -245,51 +359,46 @@ def stuck_list(session: Session, now: datetime, idle: timedelta, filters: Filter
                limit: int = 50) -> list[dict[str, Any]]:
     q = (
         select(T, M).outerjoin(M, M.ticket_id == T.id)
-        .where(*_stuck_where(now, idle), *filters.where())
+        .where(*_stuck_where(now, idle), *filters.where(T))
         .order_by(T.resolve_due, T.id).limit(limit)
     )
     return [_ticket_item(t, m) for t, m in session.execute(q)]
 
 
+def _resolved_items(session: Session, start: datetime, end: datetime, filters: Filters,
+                    conditions: Sequence[Any], limit: int) -> list[tuple[T, M]]:
+    # pick the ids from the covering index first, then join only those few tickets
+    ids = (select(M.ticket_id)
+           .where(M.resolved_at >= start, M.resolved_at < end, *conditions, *filters.where())
+           .order_by(M.resolved_at.desc(), M.ticket_id).limit(limit))
+    picked = [row[0] for row in _rows(session, ids)]
+    if not picked:
+        return []
+    q = (select(T, M).join(M, M.ticket_id == T.id).where(T.id.in_(picked))
+         .order_by(M.resolved_at.desc(), T.id))
+    return [(t, m) for t, m in session.execute(q)]
+
+
 def late_list(session: Session, start: datetime, end: datetime, filters: Filters,
               limit: int = 50) -> list[dict[str, Any]]:
     """Tasks resolved late in the period, newest first."""
-    q = (
-        select(T, M).join(M, M.ticket_id == T.id)
-        .where(M.resolved_at >= start, M.resolved_at < end, M.resolved_on_time == 0,
-               *filters.where())
-        .order_by(M.resolved_at.desc(), T.id).limit(limit)
-    )
-    return [_ticket_item(t, m) for t, m in session.execute(q)]
+    pairs = _resolved_items(session, start, end, filters, [M.resolved_on_time == 0], limit)
+    return [_ticket_item(t, m) for t, m in pairs]
 
 
 def overrun_list(session: Session, start: datetime, end: datetime, filters: Filters,
                  limit: int = 50) -> list[dict[str, Any]]:
     """Enhancements resolved in the period whose logged time passed the estimate."""
-    q = (
-        select(T, M).join(M, M.ticket_id == T.id)
-        .where(M.resolved_at >= start, M.resolved_at < end, T.task_type == "enhancement",
-               M.estimate_hours.is_not(None), M.logged_minutes > M.estimate_hours * 60,
-               *filters.where())
-        .order_by(M.resolved_at.desc(), T.id).limit(limit)
-    )
+    over = [M.task_type == "enhancement", M.estimate_hours.is_not(None),
+            M.logged_minutes > M.estimate_hours * 60]
     return [
         {**_ticket_item(t, m), "estimate_hours": m.estimate_hours,
          "logged_hours": round(m.logged_minutes / 60, 2)}
-        for t, m in session.execute(q)
+        for t, m in _resolved_items(session, start, end, filters, over, limit)
     ]
 
 
 def breach_counts(session: Session, start: datetime, end: datetime,
                   filters: Filters) -> dict[str, int]:
     """Missed deadlines whose moment (acceptance, reply, resolution) lies in the period."""
-    def count(at: Any, flag: Any) -> int:
-        q = (select(func.count()).select_from(M).join(T, T.id == M.ticket_id)
-             .where(at >= start, at < end, flag, *filters.where()))
-        return int(session.execute(q).scalar_one())
-
-    return {
-        "accept": count(M.accepted_at, M.accept_breached == 1),
-        "first_response": count(M.first_response_at, M.first_response_breached == 1),
-        "resolve": count(M.resolved_at, M.resolved_on_time == 0),
-    }
+    return cohorts(session, start, end, filters).breaches

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plugin.reports.metrics import BREACHES
-from plugin.reports.models import TicketMetrics
+from plugin.reports.models import DIMENSIONS, TicketMetrics
 from plugin.storage.models import Ticket
 from rules.business_time import working_between
 from rules.calendar import Calendar
@@ -54,6 +54,8 @@ def record_event(
             paused_minutes=0.0, state={},
         )
         session.add(m)
+    for name in DIMENSIONS:
+        setattr(m, name, getattr(ticket_row, name))
     at = event.occurred_at
     state: dict[str, Any] = dict(m.state or {})
     start = _clock_start(ticket_row, event, decision)

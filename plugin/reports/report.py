@@ -74,7 +74,9 @@ def build_report(
     """The report of ``[start, end)``; stuck tasks are as of ``now``."""
     filters = filters or q.Filters()
     days = working_days(start, end, team)
-    groups = q.tallies(session, start, end, filters)
+    bounds = trend_bounds(end, team, trend_weeks)
+    found = q.cohorts(session, start, end, filters, bounds)
+    groups = found.groups
     stuck = q.stuck_groups(session, now, idle, filters)
     overall = groups[""].get("", Tally())
     by: dict[str, dict[str, dict[str, Kpi]]] = {}
@@ -90,7 +92,7 @@ def build_report(
         start, end, now, filters, days,
         compute(overall, days, sum(stuck.values()), targets),
         by,
-        q.breach_counts(session, start, end, filters),
+        found.breaches,
         {
             "paid": overall.paid,
             "estimate_hours": round(overall.paid_estimate_hours, 2),
@@ -101,7 +103,7 @@ def build_report(
         credit_summary(session, start, end, filters.company),
         q.stuck_list(session, now, idle, filters),
         q.late_list(session, start, end, filters),
-        weekly_trend(session, end, team, filters, trend_weeks),
+        trend_points(bounds, found.weeks),
     )
     if link is not None:
         for item in (*report.stuck, *report.late, *report.profitability["tasks"]):
@@ -116,15 +118,20 @@ def week_start(at: datetime, cal: Calendar) -> datetime:
     return datetime(monday.year, monday.month, monday.day, tzinfo=cal.tz)
 
 
-def weekly_trend(session: Session, end: datetime, team: Calendar, filters: q.Filters,
-                 weeks: int) -> list[dict[str, Any]]:
-    """The last ``weeks`` calendar weeks up to the one holding ``end`` (local Mondays)."""
+def trend_bounds(end: datetime, team: Calendar, weeks: int) -> list[datetime]:
+    """The ``weeks + 1`` local Mondays bounding the last ``weeks`` calendar weeks up to the
+    one holding ``end``."""
+    if weeks <= 0:
+        return []
     last = week_start(end - timedelta(microseconds=1), team)
+    first = _shift_weeks(last, -(weeks - 1), team)
+    return [_shift_weeks(first, i, team) for i in range(weeks + 1)]
+
+
+def trend_points(bounds: list[datetime], weekly: list[Tally]) -> list[dict[str, Any]]:
+    """One point per week, oldest first: resolved count and the resolution shares."""
     points: list[dict[str, Any]] = []
-    for back in range(weeks - 1, -1, -1):
-        a = _shift_weeks(last, -back, team)
-        b = _shift_weeks(a, 1, team)
-        t = q.resolved_overall(session, a, b, filters)
+    for a, t in zip(bounds, weekly, strict=False):
         k = compute(t, 0)
         points.append({
             "week": a.date().isoformat(), "resolved": t.resolved,

@@ -9,16 +9,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from plugin.reports import queries as q
 from plugin.reports.kpis import compute, tally_rows
-from plugin.reports.models import TicketMetrics
+from plugin.reports.models import COVERING, TicketMetrics
 from plugin.reports.report import build_report, render_csv, render_table
 from plugin.reports.sample import generate
 from plugin.storage import registry  # noqa: F401
 from plugin.storage.db import Database
+from plugin.storage.migrate import upgrade
 from plugin.storage.models import Ticket
 from tests.reports_support import team_calendar
 
@@ -40,10 +41,12 @@ def session(db_url: str) -> Iterator[Session]:
 def rows(session: Session, pred: Any = None) -> list[SimpleNamespace]:
     out = []
     for m, t in session.execute(select(TicketMetrics, Ticket).join(Ticket)):
+        # the copied dimensions the queries group by are the ticket's own
+        assert (m.task_type, m.priority, m.company_id, m.manager) == (
+            t.task_type, t.priority, t.company_id, t.manager)
         if pred is None or pred(t):
             out.append(SimpleNamespace(**{c.key: getattr(m, c.key)
-                                          for c in TicketMetrics.__table__.columns},
-                                       task_type=t.task_type, manager=t.manager))
+                                          for c in TicketMetrics.__table__.columns}))
     return out
 
 
@@ -96,3 +99,21 @@ def test_stuck_breaches_lists_and_trend(session: Session) -> None:
     text = render_table(report)
     assert "Resolved within 1 working day" in text and "By company:" in text
     assert render_csv(report).splitlines()[0] == "dimension,group,kpi,value,target,ok,n"
+
+
+def test_migration_builds_the_models_columns_and_covering_indexes(db_url: str) -> None:
+    upgrade(db_url)
+    db = Database(db_url)
+    try:
+        insp = inspect(db.engine)
+        columns = {c["name"] for c in insp.get_columns("ticket_metrics")}
+        assert columns == set(TicketMetrics.__table__.columns.keys())
+        indexes = {ix["name"]: tuple(ix["column_names"])
+                   for ix in insp.get_indexes("ticket_metrics")}
+        assert indexes == COVERING
+        open_due = [ix for ix in insp.get_indexes("tickets") if ix["name"] == "ix_tickets_open_due"]
+        assert [tuple(ix["column_names"]) for ix in open_due] == [
+            ("resolve_due", "task_type", "priority", "company_id", "manager", "last_event_at",
+             "filed_at")]
+    finally:
+        db.dispose()

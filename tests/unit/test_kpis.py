@@ -77,3 +77,10 @@ def test_cohorts_of_one_group_add_up() -> None:
 )
 def test_working_days(start: datetime, end: datetime, days: int) -> None:
     assert working_days(start, end, team_calendar()) == days
+
+
+def test_first_response_order_statistics_of_an_unsorted_list() -> None:
+    odd = compute(Tally(first_responses=[90.0, 10.0, 50.0, 70.0, 30.0]), 1)
+    assert odd["first_response_median"].value == 50.0 and odd["first_response_p90"].value == 90.0
+    even = compute(Tally(first_responses=[40.0, 10.0, 30.0, 20.0]), 1)
+    assert even["first_response_median"].value == 25.0 and even["first_response_p90"].value == 40.0

@@ -137,3 +137,19 @@ def test_own_writes_and_unknown_events_are_ignored(session: Session) -> None:
                          EvTicket("T-7", k(23, 10), status="resolved"), own_write=own)
         assert record_event(session, ticket, ev, None, k(23, 11), team_calendar()) is None
     assert metrics(session, h).resolved_at is None
+
+
+def test_dimensions_are_copied_and_follow_a_retyped_ticket(session: Session) -> None:
+    h = History(session, team_calendar(), "T-8", k(23, 10), company="acme", priority="high",
+                task_type="simple", manager="ihor")
+    ticket = h.filed_()
+    m = metrics(session, h)
+    assert (m.task_type, m.priority, m.company_id, m.manager) == ("simple", "high", "acme",
+                                                                  "ihor")
+    # a rules replay re-types the ticket and hands it over without any event
+    ticket.task_type, ticket.manager = "bug", "olena"
+    session.flush()
+    assert (m.task_type, m.manager) == ("bug", "olena")
+    session.expire_all()
+    stored = session.get(TicketMetrics, ticket.id)
+    assert stored is not None and (stored.task_type, stored.manager) == ("bug", "olena")
