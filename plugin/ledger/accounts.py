@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -38,28 +38,71 @@ def ticket_op_key(ticket_key: str, cycle: int, op: str) -> str:
     return f"t:{ticket_key}:{cycle}:{op}"
 
 
-def lock_company(session: Session, company_id: str, now: datetime) -> None:
-    """Serialise every mutation of one company's credits.
+#: the expiry cursor when no lot holds credits (nothing can expire until one is bought)
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def lock_company(session: Session, company_id: str, now: datetime) -> datetime | None:
+    """Serialise every mutation of one company's credits; returns its expiry cursor.
 
     PostgreSQL: a row lock on the company, created first when missing, held until the
-    caller's transaction ends. SQLite: BEGIN IMMEDIATE already serialises all writers, so
-    the row only has to exist.
+    caller's transaction ends (the locked row is read after the wait, so the cursor is
+    current). SQLite: BEGIN IMMEDIATE already serialises all writers, so the row only has
+    to exist.
     """
+    q = select(Company.credits_checked_until).where(Company.id == company_id)
     if is_postgres(session):
-        found = session.execute(
-            select(Company.id).where(Company.id == company_id).with_for_update()
-        ).first()
+        found = session.execute(q.with_for_update()).first()
         if found is None:
             session.execute(
                 pg_insert(Company)
                 .values(id=company_id, created_at=now)
                 .on_conflict_do_nothing(index_elements=["id"])
             )
-            session.execute(select(Company.id).where(Company.id == company_id).with_for_update())
-        return
-    if session.get(Company, company_id) is None:
+            found = session.execute(q.with_for_update()).first()
+        return found[0] if found else None
+    found = session.execute(q).first()
+    if found is None:
         session.add(Company(id=company_id, created_at=now))
         session.flush()
+        return None
+    return found[0]
+
+
+def set_checked_until(session: Session, company_id: str, until: datetime | None) -> None:
+    session.execute(
+        update(Company).where(Company.id == company_id).values(credits_checked_until=until),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def recheck_expiry(session: Session, company_id: str) -> None:
+    """Credits went back into older lots (a reversal, a refund): look again next call."""
+    set_checked_until(session, company_id, None)
+
+
+def lower_checked_until(session: Session, company_id: str, expires_at: datetime) -> None:
+    """A new lot holds credits until ``expires_at``: the cursor must not pass it."""
+    session.execute(
+        update(Company)
+        .where(Company.id == company_id, Company.credits_checked_until > expires_at)
+        .values(credits_checked_until=expires_at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def next_expiry(session: Session, company_id: str) -> datetime:
+    """When the soonest lot that still holds credits expires (``NEVER`` when none does)."""
+    left = (
+        select(CreditAllocation.lot_id)
+        .where(CreditAllocation.company_id == company_id, CreditAllocation.lot_id.is_not(None))
+        .group_by(CreditAllocation.lot_id)
+        .having(func.sum(CreditAllocation.units) > 0)
+    )
+    soonest = session.execute(
+        select(func.min(CreditLot.expires_at)).where(CreditLot.id.in_(left))
+    ).scalar()
+    return soonest or NEVER
 
 
 def entry_by_key(session: Session, key: str) -> CreditEntry | None:

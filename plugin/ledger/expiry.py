@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.ledger.accounts import allocate, lock_company, lots_left, post
+from plugin.ledger.accounts import (
+    allocate,
+    lock_company,
+    lots_left,
+    next_expiry,
+    post,
+    set_checked_until,
+)
 from plugin.ledger.models import CreditEntry, EntryKind
 
 
@@ -45,6 +52,25 @@ def burn_expired(session: Session, company_id: str, now: datetime) -> list[Credi
     return burns
 
 
+def lock_and_burn(
+    session: Session, company_id: str, now: datetime, force: bool = False
+) -> list[CreditEntry]:
+    """Lock the company and burn its expired lots, unless its cursor says none can be.
+
+    The cursor (``Company.credits_checked_until``) is the soonest expiry of a lot that
+    still held credits at the last look; until ``now`` reaches it there is nothing to burn,
+    which spares the per-ticket calls a lots query under the lock.
+    """
+    until = lock_company(session, company_id, now)
+    if not force and until is not None and now < until:
+        return []
+    burns = burn_expired(session, company_id, now)
+    soonest = next_expiry(session, company_id)
+    if soonest != until:
+        set_checked_until(session, company_id, soonest)
+    return burns
+
+
 def expire_lots(
     session: Session, now: datetime, company_id: str | None = None
 ) -> list[CreditEntry]:
@@ -57,6 +83,6 @@ def expire_lots(
     burns: list[CreditEntry] = []
     # one lock at a time in id order: the only multi-company locker can't deadlock the others
     for cid in companies:
-        lock_company(session, cid, now)
-        burns += burn_expired(session, cid, now)
+        # the job is the safety net: it looks whatever the cursor says
+        burns += lock_and_burn(session, cid, now, force=True)
     return burns

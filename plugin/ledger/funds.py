@@ -18,10 +18,11 @@ from plugin.ledger.accounts import (
     is_postgres,
     lock_company,
     lots_left,
+    lower_checked_until,
     post,
     settle_debt,
 )
-from plugin.ledger.expiry import burn_expired
+from plugin.ledger.expiry import lock_and_burn
 from plugin.ledger.models import CreditEntry, CreditLot, EntryKind, MoneyLine
 from plugin.ledger.plans import OVERDRAFT, Plan
 
@@ -70,6 +71,7 @@ def _new_lot(
     )
     session.add(lot)
     session.flush()
+    lower_checked_until(session, company_id, expires_at)
     return lot
 
 
@@ -98,8 +100,7 @@ def purchase(
     if tasks <= 0:
         raise LedgerError("tasks must be positive")
     key = key or f"purchase:{company_id}:{at.isoformat()}:{tasks}:{price_per_task}:{currency}"
-    lock_company(session, company_id, at)
-    burn_expired(session, company_id, at)
+    lock_and_burn(session, company_id, at)
     found = session.execute(select(CreditLot).where(CreditLot.key == key)).scalar_one_or_none()
     if found is not None:
         entry = entry_by_key(session, key)
@@ -154,8 +155,7 @@ def adjust(
         raise LedgerError("an adjustment moves at least one unit")
     if not reason:
         raise LedgerError("an adjustment needs a reason")
-    lock_company(session, company_id, now)
-    burn_expired(session, company_id, now)
+    lock_and_burn(session, company_id, now)
     found = entry_by_key(session, key)
     if found is not None:
         return found, False

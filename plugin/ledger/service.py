@@ -17,19 +17,18 @@ from sqlalchemy.orm import Session
 from plugin.ledger.accounts import (
     LedgerError,
     allocate,
-    consume,
     entry_by_key,
-    has_account,
-    lock_company,
     lots_left,
     open_reservation,
     post,
+    recheck_expiry,
     refund_settled,
     settle_debt,
     ticket_op_key,
     totals,
 )
-from plugin.ledger.expiry import burn_expired
+from plugin.ledger.expiry import burn_expired, lock_and_burn
+from plugin.ledger.hotpath import found_again, insert_entry, read_state, take
 from plugin.ledger.models import CreditAllocation, CreditEntry, EntryKind
 from plugin.ledger.plans import HOLD, OVERDRAFT
 
@@ -65,11 +64,6 @@ def _available(session: Session, company_id: str) -> int:
     return balance - reserved
 
 
-def _begin(session: Session, company_id: str, now: datetime) -> list[CreditEntry]:
-    lock_company(session, company_id, now)
-    return burn_expired(session, company_id, now)
-
-
 def _check_policy(policy: str) -> None:
     if policy not in (HOLD, OVERDRAFT):
         raise LedgerError(f"unknown policy {policy!r}; use hold or overdraft")
@@ -93,37 +87,32 @@ def reserve(
     _check_policy(policy)
     if units < 0:
         raise LedgerError("units must be >= 0")
-    burns = _begin(session, company_id, now)
+    burns = tuple(lock_and_burn(session, company_id, now))
     key = ticket_op_key(ticket_key, cycle, "reserve")
-    found = entry_by_key(session, key)
-    if found is not None:
-        return Result(DUPLICATE, found, tuple(burns), _available(session, company_id))
-    balance, reserved = totals(session, company_id)
-    # entries imply an account in practice; only an empty ledger needs the lots looked up
-    if balance == reserved == 0 and not has_account(session, company_id):
-        return Result(NO_ACCOUNT, None, tuple(burns), flags=(NO_ACCOUNT,))
-    available = balance - reserved
+    st = read_state(session, company_id, key, ticket_key, cycle)
+    available = st.available
+    if st.found is not None:
+        return Result(DUPLICATE, st.found, burns, available)
+    if not st.has_account:
+        return Result(NO_ACCOUNT, None, burns, flags=(NO_ACCOUNT,))
     short = units > available
     if short and policy == HOLD and not is_bug:
-        return Result(HELD, None, tuple(burns), available, flags=(HELD,))
-    entry, new = post(
-        session,
-        CreditEntry(
-            company_id=company_id,
-            key=key,
-            kind=EntryKind.RESERVE,
-            units=0,
-            reserved=units,
-            ticket_key=ticket_key,
-            cycle=cycle,
-            task_type=task_type,
-            flag=OVERDRAFT if short else None,
-            posted_at=now,
-        ),
-        checked=True,
-    )
-    if not new:
-        return Result(DUPLICATE, entry, tuple(burns), available)
+        return Result(HELD, None, burns, available, flags=(HELD,))
+    values = {
+        "company_id": company_id,
+        "key": key,
+        "kind": EntryKind.RESERVE,
+        "units": 0,
+        "reserved": units,
+        "ticket_key": ticket_key,
+        "cycle": cycle,
+        "task_type": task_type,
+        "flag": OVERDRAFT if short else None,
+        "posted_at": now,
+    }
+    entry = insert_entry(session, values)
+    if entry is None:
+        return Result(DUPLICATE, found_again(session, key), burns, available)
     status = OVERDRAFT if short else RESERVED
     flags = (OVERDRAFT,) if short else ()
     return Result(status, entry, (*burns, entry), available - units, flags)
@@ -138,32 +127,25 @@ def _debit(
     units: int,
     now: datetime,
     task_type: str | None,
-    release: int,
-    checked: bool = False,
 ) -> CreditEntry | None:
-    live = lots_left(session, company_id, live_at=now)
-    short = units > sum(item.remaining for item in live)
-    entry, new = post(
-        session,
-        CreditEntry(
-            company_id=company_id,
-            key=key,
-            kind=EntryKind.DEBIT,
-            units=-units,
-            reserved=-release,
-            ticket_key=ticket_key,
-            cycle=cycle,
-            task_type=task_type,
-            flag=OVERDRAFT if short else None,
-            posted_at=now,
-        ),
-        checked=checked,
-    )
-    if not new:
+    """A debit that releases nothing (re-typing a completed task); None when already posted."""
+    live = [[item.lot.id, item.remaining] for item in lots_left(session, company_id, live_at=now)]
+    short = units > sum(n for _, n in live)
+    values = {
+        "company_id": company_id,
+        "key": key,
+        "kind": EntryKind.DEBIT,
+        "units": -units,
+        "reserved": 0,
+        "ticket_key": ticket_key,
+        "cycle": cycle,
+        "task_type": task_type,
+        "flag": OVERDRAFT if short else None,
+        "posted_at": now,
+    }
+    if entry_by_key(session, key) is not None:
         return None
-    consume(session, entry, units, live)
-    session.flush()
-    return entry
+    return insert_entry(session, values, take(units, live))
 
 
 def complete(
@@ -182,55 +164,60 @@ def complete(
     """
     if units < 0:
         raise LedgerError("units must be >= 0")
-    burns = _begin(session, company_id, now)
+    burns = tuple(lock_and_burn(session, company_id, now))
     key = ticket_op_key(ticket_key, cycle, "debit")
-    found = entry_by_key(session, key)
-    if found is not None:
-        return Result(DUPLICATE, found, tuple(burns), _available(session, company_id))
-    held = open_reservation(session, company_id, ticket_key, cycle)
-    if held == 0 and not has_account(session, company_id):
-        return Result(NO_ACCOUNT, None, tuple(burns), flags=(NO_ACCOUNT,))
-    entry = _debit(
-        session, company_id, key, ticket_key, cycle, units, now, task_type, held, checked=True
-    )
+    st = read_state(session, company_id, key, ticket_key, cycle, now)
+    if st.found is not None:
+        return Result(DUPLICATE, st.found, burns, st.available)
+    if st.held == 0 and not st.has_account:
+        return Result(NO_ACCOUNT, None, burns, flags=(NO_ACCOUNT,))
+    short = units > sum(n for _, n in st.live)
+    values = {
+        "company_id": company_id,
+        "key": key,
+        "kind": EntryKind.DEBIT,
+        "units": -units,
+        "reserved": -st.held,
+        "ticket_key": ticket_key,
+        "cycle": cycle,
+        "task_type": task_type,
+        "flag": OVERDRAFT if short else None,
+        "posted_at": now,
+    }
+    entry = insert_entry(session, values, take(units, st.live))
     if entry is None:
-        return Result(DUPLICATE, entry_by_key(session, key), tuple(burns))
-    flags = (OVERDRAFT,) if entry.flag == OVERDRAFT else ()
-    # available is left out: one query less inside the company lock (see balance())
-    return Result(DEBITED, entry, (*burns, entry), None, flags)
+        return Result(DUPLICATE, found_again(session, key), burns)
+    flags = (OVERDRAFT,) if short else ()
+    after = st.available - units + st.held
+    return Result(DEBITED, entry, (*burns, entry), after, flags)
 
 
 def release(
     session: Session, company_id: str, ticket_key: str, cycle: int, now: datetime, reason: str
 ) -> Result:
     """Drop the cycle's open reservation (task cancelled, merged or deleted)."""
-    burns = _begin(session, company_id, now)
+    burns = tuple(lock_and_burn(session, company_id, now))
     key = ticket_op_key(ticket_key, cycle, "release")
-    found = entry_by_key(session, key)
-    if found is not None:
-        return Result(DUPLICATE, found, tuple(burns), _available(session, company_id))
-    held = open_reservation(session, company_id, ticket_key, cycle)
-    if held == 0:
-        return Result(NOTHING, None, tuple(burns), _available(session, company_id))
-    entry, new = post(
-        session,
-        CreditEntry(
-            company_id=company_id,
-            key=key,
-            kind=EntryKind.RELEASE,
-            units=0,
-            reserved=-held,
-            ticket_key=ticket_key,
-            cycle=cycle,
-            reason=reason,
-            posted_at=now,
-        ),
-        checked=True,
-    )
-    status = RELEASED if new else DUPLICATE
-    return Result(
-        status, entry, (*burns, entry) if new else tuple(burns), _available(session, company_id)
-    )
+    st = read_state(session, company_id, key, ticket_key, cycle)
+    if st.found is not None:
+        return Result(DUPLICATE, st.found, burns, st.available)
+    if st.held == 0:
+        return Result(NOTHING, None, burns, st.available)
+    values = {
+        "company_id": company_id,
+        "key": key,
+        "kind": EntryKind.RELEASE,
+        "units": 0,
+        "reserved": -st.held,
+        "ticket_key": ticket_key,
+        "cycle": cycle,
+        "reason": reason,
+        "posted_at": now,
+    }
+    entry = insert_entry(session, values)
+    if entry is None:
+        return Result(DUPLICATE, found_again(session, key), burns, st.available)
+    return Result(RELEASED, entry, (*burns, entry), st.available + st.held)
 
 
 def current_debit(
@@ -289,7 +276,7 @@ def retype(
     _check_policy(policy)
     if new_units < 0:
         raise LedgerError("units must be >= 0")
-    burns = _begin(session, company_id, now)
+    burns = lock_and_burn(session, company_id, now)
     if key is not None and (found := entry_by_key(session, f"{key}:debit")) is not None:
         return Result(DUPLICATE, found, tuple(burns))
     debit = current_debit(session, company_id, ticket_key, cycle)
@@ -396,9 +383,10 @@ def _retype_debit(
         new_units,
         now,
         task_type or debit.task_type,
-        0,
     )
     later_burns = burn_expired(session, company_id, now)
+    # the reversal and the refund put credits back into lots: the cursor must look again
+    recheck_expiry(session, company_id)
     posted = (*burns, rev, *(e for e in moved if e), *([new] if new else []), *later_burns)
     flags = (OVERDRAFT,) if new is not None and new.flag == OVERDRAFT else ()
     return Result(RETYPED, new, posted, _available(session, company_id), flags)

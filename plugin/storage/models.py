@@ -102,6 +102,8 @@ class Company(Base):
     manager: Mapped[str | None] = mapped_column(String(100))
     calendar: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the ledger's expiry cursor: no lot holding credits expires before it (NULL: look)
+    credits_checked_until: Mapped[datetime | None] = mapped_column()
 
 
 class Ticket(Base):
