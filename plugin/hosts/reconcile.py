@@ -228,24 +228,28 @@ def supported(conn: Connection) -> bool:
     return conn.kind in BODIES
 
 
-def reconcile(ctx: Any, conn_name: str, since: datetime | None, now: datetime) -> Report:
-    """Poll tickets updated since ``since`` (default: ``reconcile_minutes`` before ``now``)."""
+def reconcile(ctx: Any, conn_name: str, since: datetime | None, now: datetime,
+              **client_options: Any) -> Report:
+    """Poll tickets updated since ``since`` (default: ``reconcile_minutes`` before ``now``).
+
+    ``client_options`` go to :func:`make_client` (``sleep``, ``rng``, ``retry_budget``).
+    """
     conn = _connection(ctx, conn_name)
     report = Report(conn.name)
     if not supported(conn):
         report.errors.append(f"kind {conn.kind!r} is not reconciled")
         return report
     since = since or now - timedelta(minutes=2 * conn.reconcile_minutes)
-    with make_client(conn) as client:
+    with make_client(conn, **client_options) as client:
         return _store(ctx, conn, client.list_updated(since), since, report)
 
 
-def import_open(ctx: Any, conn_name: str, now: datetime) -> Report:
+def import_open(ctx: Any, conn_name: str, now: datetime, **client_options: Any) -> Report:
     """The one-time backfill: every open ticket, stored as its creation event."""
     conn = _connection(ctx, conn_name)
     report = Report(conn.name)
     if not supported(conn):
         report.errors.append(f"kind {conn.kind!r} cannot be imported")
         return report
-    with make_client(conn) as client:
+    with make_client(conn, **client_options) as client:
         return _store(ctx, conn, client.list_open(), None, report)
