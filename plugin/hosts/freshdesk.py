@@ -9,6 +9,10 @@ agent_id, note}`` (also mpclarkson/freshdesk-php-sdk ``src/Resources/TimeEntry.p
 Company fields: ``PUT /api/v2/companies/{id} {"custom_fields": {...}}`` — Freshdesk
 "Update a Company" (mirrored at withone.ai; sjkingo/python-freshdesk ``freshdesk/v2/api.py``
 uses ``companies/{id}``). Polling: ``GET /api/v2/tickets?updated_since=…`` (the same SDK).
+Due-date rules: Freshdesk's own API validator ``TicketValidation`` (Rails, ``ApiValidation``
+subclass, found by the code search): no ``due_by``/``fr_due_by`` with status 4/5;
+``fr_due_by`` ≤ ``due_by`` (a value not sent is taken from the stored ticket); both after
+``created_at``; on create, both or neither.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ PAGE = 100
 #: Freshdesk refuses ``page`` above 300 on List All Tickets
 MAX_PAGE = 300
 INCLUDE = "requester,company,description"
-#: statuses whose SLA clock is stopped: writing due dates there is refused or pointless
+#: Resolved/Closed: Freshdesk refuses due dates with them (``cannot_set_due_by_fields``,
+#: Freshdesk's API ``TicketValidation#disallowed_status?``)
 _NO_DUE_STATUSES = {4, 5}
 
 

@@ -32,7 +32,15 @@ class ZammadClient(HttpHostClient):
     """Writes Deskpilot's commands to a Zammad instance."""
 
     kind = "zammad"
-    # Pending states need a pending_time, which we never write; so waiting maps to open.
+    # Verified against zammad/zammad: the default states are db/seeds/ticket_states.rb
+    # (1 new, 2 open = default_follow_up, 3 pending reminder, 4 closed, 5 merged, 6 removed,
+    # 7 pending close = state type "pending action"). For the two pending state types
+    # CoreWorkflow::Custom::PendingTime makes pending_time mandatory, and
+    # ChecksCoreWorkflow#check_mandatory refuses an update without it ("Missing required
+    # value for field 'pending_time'!", 422) — it runs for API updates too, since
+    # TicketsController#update sets screen 'edit'. We never write pending_time (it drives
+    # pending-close), so waiting and on hold map to open, and resolved to closed (there is
+    # no resolved state; a client's follow-up reopens a closed ticket to "open").
     DEFAULT_STATUS_MAP = {
         "new": "new", "accepted": "open", "in_progress": "open", "waiting_client": "open",
         "on_hold": "open", "resolved": "closed", "closed": "closed",
