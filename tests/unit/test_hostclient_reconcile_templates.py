@@ -195,3 +195,18 @@ def test_a_host_that_keeps_failing_ends_the_pass_with_an_error(ctx: Context) -> 
                   headers={"Retry-After": "3600"})
     report = reconcile(ctx, "zd", SINCE, NOW, sleep=lambda s: None)
     assert report.tickets == 0 and report.errors and "429" in report.errors[0]
+
+
+@responses.activate
+def test_freshdesk_import_stores_open_tickets_as_creations_once(ctx: Context) -> None:
+    from plugin.hosts.reconcile import import_open
+
+    responses.get(f"{FD}/api/v2/tickets", json=[
+        fd_ticket(responder_id=None), fd_ticket(id=1600, status=4, responder_id=None)],
+        match=[matchers.query_param_matcher({
+            "updated_since": "2000-01-01T00:00:00Z", "per_page": "100", "page": "1",
+            "include": "requester,company,description"})])
+    report = import_open(ctx, "fd", NOW)
+    assert report.tickets == 1 and report.outcomes == {"queued": 1}  # 1600 is resolved
+    assert rows(ctx) == [("import:1501:2026-11-23T10:00:00Z", "queued", "ticket.created")]
+    assert import_open(ctx, "fd", NOW).outcomes == {"skipped-known": 1}
