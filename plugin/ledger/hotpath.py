@@ -198,4 +198,3 @@ def found_again(session: Session, key: str) -> CreditEntry:
     if found is None:  # pragma: no cover - a conflict means the row exists
         raise RuntimeError(f"entry {key} conflicted but cannot be found")
     return found
-

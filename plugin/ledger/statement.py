@@ -7,11 +7,11 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
@@ -109,11 +109,12 @@ def statement(
         period.append(CreditEntry.posted_at >= start)
     if end is not None:
         period.append(CreditEntry.posted_at < end)
-    # plain columns, not ORM objects: a 10,000-entry statement must render in well under 1 s
-    entries = session.execute(
+    # one query, plain tuples (no ORM objects): entries with their allocations joined, in
+    # order, so a 10,000-entry statement is one round trip and one pass in Python
+    rows_q = (
         select(
             CreditEntry.id,
-            CreditEntry.posted_at,
+            _raw_instant(session, CreditEntry.posted_at),
             CreditEntry.kind,
             CreditEntry.ticket_key,
             CreditEntry.cycle,
@@ -123,44 +124,31 @@ def statement(
             CreditEntry.flag,
             CreditEntry.reason,
             CreditEntry.author,
+            CreditAllocation.lot_id,
+            CreditAllocation.units,
         )
+        .outerjoin(CreditAllocation, CreditAllocation.entry_id == CreditEntry.id)
         .where(*period)
-        .order_by(CreditEntry.posted_at, CreditEntry.id)
-    ).all()
-    moves: dict[int, list[str]] = defaultdict(list)
-    alloc_q = (
-        select(CreditAllocation.entry_id, CreditAllocation.lot_id, CreditAllocation.units)
-        .join(CreditEntry, CreditEntry.id == CreditAllocation.entry_id)
-        .where(*period)
-        .order_by(CreditAllocation.id)
+        .order_by(CreditEntry.posted_at, CreditEntry.id, CreditAllocation.id)
     )
-    for entry_id, lot_id, units in session.execute(alloc_q):
-        moves[entry_id].append(f"{'lot ' + str(lot_id) if lot_id else 'overdraft'}:{units:+d}")
+    instant = _instant_parser(session)
     rows: list[Row] = []
     bal, res = opening, opening_res
     totals: dict[str, int] = defaultdict(int)
-    for e in entries:
-        bal += e.units
-        res += e.reserved
-        totals[e.kind] += e.units if e.units else e.reserved
-        note = e.reason if not e.author else f"{e.reason} ({e.author})"
-        rows.append(
-            Row(
-                e.id,
-                e.posted_at,
-                e.kind,
-                e.ticket_key,
-                e.cycle,
-                e.task_type,
-                e.units,
-                e.reserved,
-                bal,
-                res,
-                " ".join(moves.get(e.id, ())),
-                e.flag,
-                note,
-            )
-        )
+    last_id, moves = None, list[str]()
+    current: tuple[Any, ...] = ()
+    for e in session.execute(rows_q):
+        if e[0] != last_id:
+            if last_id is not None:
+                rows.append(_row(current, bal, res, moves, instant))
+            last_id, current, moves = e[0], e, []
+            bal += e[6]
+            res += e[7]
+            totals[e[2]] += e[6] if e[6] else e[7]
+        if e[12] is not None:
+            moves.append(f"{'lot ' + str(e[11]) if e[11] else 'overdraft'}:{e[12]:+d}")
+    if last_id is not None:
+        rows.append(_row(current, bal, res, moves, instant))
     lots = [
         {
             "lot_id": lot.id,
@@ -207,6 +195,47 @@ def statement(
         dict(totals),
         {k: str(v) for k, v in money_totals.items()},
     )
+
+
+def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any) -> Row:
+    note = e[9] if not e[10] else f"{e[9]} ({e[10]})"
+    return Row(
+        e[0],
+        instant(e[1]),
+        e[2],
+        e[3],
+        e[4],
+        e[5],
+        e[6],
+        e[7],
+        bal,
+        res,
+        " ".join(moves),
+        e[8],
+        note,
+    )
+
+
+def _raw_instant(session: Session, column: Any) -> Any:
+    # SQLite hands datetimes back as text that SQLAlchemy parses with a regex per row;
+    # datetime.fromisoformat (in C) does the same 10x faster
+    if session.get_bind().dialect.name == "sqlite":
+        return type_coerce(column, String)
+    return column
+
+
+def _instant_parser(session: Session) -> Any:
+    if session.get_bind().dialect.name != "sqlite":
+        return _same
+
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    return parse
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def render_json(st: Statement) -> str:
@@ -263,7 +292,7 @@ def render_table(st: Statement) -> str:
     out += [head, "-" * len(head)]
     for r in st.rows:
         out.append(
-            f"{r.posted_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {r.kind:<9} "
+            f"{str(r.posted_at)[:19]:<20} {r.kind:<9} "
             f"{(r.ticket or '')[:18]:<18} {(r.task_type or '')[:11]:<11} {r.units:>+6d} "
             f"{r.reserved_change:>+5d} {r.balance:>8d} {r.reserved:>8d}  {r.lots}"
             f"{'  [' + r.flag + ']' if r.flag else ''}"
