@@ -81,6 +81,9 @@ def run_up(settings: Settings, host: str, port: int) -> int:
     var_dir = settings.var_dir.absolute()
     var_dir.mkdir(parents=True, exist_ok=True)
     secret, created = generic_secret(var_dir)
+    from plugin.reports.metrics_dir import ENV, prepare
+
+    env[ENV] = str(prepare(var_dir))  # the children's and this scheduler's samples meet there
     env["DESKPILOT_GENERIC_SECRET"] = secret
     env.setdefault("DESKPILOT_VAR_DIR", str(var_dir))
     env.setdefault("DESKPILOT_DATABASE_URL", settings.database_url)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from plugin.auth import error_response
+from plugin.reports.metrics import count_event
 from plugin.storage.db import utcnow
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
@@ -57,10 +58,12 @@ def receive(name: str, token: str | None = None) -> Response:
     length = request.content_length
     if length is not None and length > conn.body_limit:
         log.info("webhook.too-large conn=%s", name)
+        count_event(name, "invalid")
         return error(413, "too-large", f"body over {conn.body_limit} bytes")
     body = request.get_data(cache=False)
     if len(body) > conn.body_limit:
         log.info("webhook.too-large conn=%s", name)
+        count_event(name, "invalid")
         return error(413, "too-large", f"body over {conn.body_limit} bytes")
     now = utcnow()
     try:
@@ -73,11 +76,13 @@ def receive(name: str, token: str | None = None) -> Response:
         events = adapter.parse(body, request.headers, conn)
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
+        count_event(name, "invalid")
         return error(exc.status, exc.code, exc.message, exc.errors)
     except (ValueError, TypeError, KeyError, AttributeError, AssertionError, RecursionError):
         # an adapter gap, not the host's outage: answer 422 (a 5xx would make the host
         # retry a body that can never succeed) and keep the trace for us at WARNING
         log.warning("webhook.parse-error conn=%s", name, exc_info=True)
+        count_event(name, "invalid")
         return error(422, "invalid-payload", "the payload could not be read")
     key = (events[0].delivery_key if events else None) or adapter.delivery_key(
         body, request.headers) or "sha256:" + body_sha256(body)
@@ -85,9 +90,11 @@ def receive(name: str, token: str | None = None) -> Response:
         outcome = store_and_enqueue(ctx, conn.name, key, body, _kept_headers(adapter), events)
     except Dependency as exc:
         log.warning("webhook.unavailable conn=%s dependency=%s", name, exc.which)
+        count_event(name, "failed")
         return error(503, "unavailable", f"{exc.which} unavailable; retry later",
                      Retry_After="30")
     log.info("webhook.%s conn=%s event=%s", outcome.status, name, outcome.event_id)
+    count_event(name, outcome.status)
     if outcome.status == "conflict":
         return error(409, "conflict", "this delivery id was already used with another body")
     code = 202 if outcome.status == "queued" else 200

@@ -36,6 +36,13 @@ def setup_logging(settings: Settings) -> None:
     )
 
 
+def metrics_dir(settings: Settings) -> None:
+    """Share Prometheus samples across processes (see ``plugin.reports.metrics_dir``)."""
+    from plugin.reports.metrics_dir import prepare
+
+    prepare(settings.var_dir)
+
+
 def require_redis(settings: Settings, what: str) -> str:
     if not settings.redis_url:
         fail(f"deskpilot {what} needs DESKPILOT_REDIS_URL (production processes share one "
@@ -65,6 +72,7 @@ def serve_cmd(host: str, port: int, workers: int, threads: int) -> None:
 
     settings = settings_or_exit()
     require_redis(settings, "serve")
+    metrics_dir(settings)
     sys.argv = [sys.argv[0]]  # gunicorn reads argv; our options are already parsed
     serve(host, port, workers, threads)
 
@@ -78,6 +86,7 @@ def worker_cmd(burst: bool, queues: str | None) -> None:
 
     settings = settings_or_exit()
     require_redis(settings, "worker")
+    metrics_dir(settings)
     setup_logging(settings)
     names = [q.strip() for q in queues.split(",")] if queues else None
     sys.exit(0 if run_worker(settings, burst=burst, queue_names=names) else 1)
@@ -94,6 +103,7 @@ def scheduler_cmd(ctx: click.Context) -> None:
 
     settings = settings_or_exit()
     require_redis(settings, "scheduler")
+    metrics_dir(settings)
     setup_logging(settings)
     run_forever(build_context(settings))
 

@@ -22,6 +22,7 @@ from plugin.jobs.models import TimerKind
 from plugin.jobs.state import encode_ticket_state, mirror_state, set_slot
 from plugin.jobs.tickets import take_snapshot
 from plugin.outbox import add_commands
+from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
 
@@ -138,6 +139,7 @@ def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: da
             result = _single(session, ledger, company, tkey, ticket, op, decision, now, is_bug)
             i += 1
         status = getattr(result, "status", "money")
+        count_debits(session, company, result)
         applied.ledger.append(f"{op.kind}:{status}")
         if getattr(result, "changed", False):
             applied.balance_changed = True

@@ -23,6 +23,7 @@ from plugin.context import Context, get_context
 from plugin.hosts.commands import Command, PushResult, coalesce
 from plugin.jobs.process import lock_ticket
 from plugin.outbox import OutboxRow, OutboxState, clear_pending
+from plugin.reports.metrics import observe_push
 from plugin.storage.db import utcnow
 
 log = logging.getLogger("deskpilot.push")
@@ -158,6 +159,7 @@ def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime) -
                  conn.name, ticket_id, batch.attempts, delay, exc.__class__.__name__)
         return f"retry in {delay:.1f}s"
     _finish(ctx, batch, now, error=None, delay=None)
+    observe_push(ctx, conn.name, batch.ids, utcnow())
     return "recorded" if result.recorded else f"sent ({result.calls} call(s))"
 
 

@@ -1,23 +1,43 @@
 """Prometheus metrics: counters the other parts increment, and the ``/metrics`` endpoint.
 
-Increment from anywhere, e.g. ``EVENTS.labels(host="zammad", outcome="duplicate").inc()``,
-``JOB_LATENCY.labels(host="zammad").observe(seconds)``. Queue depths are read at scrape
-time from the gauges registered with :func:`register_depth` (rq queues are built in).
+Increment from anywhere, e.g. ``count_event("zammad", "duplicate")``,
+``JOB_LATENCY.labels(host="zammad").observe(seconds)``. With ``PROMETHEUS_MULTIPROC_DIR``
+set (the process commands set it, see ``metrics_dir``) every process writes its samples
+there and ``/metrics`` sums them all; without it ``/metrics`` shows this process only.
+Queue depths are read at scrape time (rq queues are built in; more with
+:func:`register_depth`). Rule reloads are counted by ``plugin.rules_runtime``
+(``deskpilot_rules_reload_errors``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+
+from plugin.reports.metrics_dir import ENV
 
 log = logging.getLogger("deskpilot.metrics")
 
-#: outcome: received, ignored, duplicate, failed, invalid
+#: outcome: received, ignored, duplicate, invalid (refused: signature, size, payload,
+#: conflict), failed (could not be stored: database or Redis down)
 EVENTS = Counter(
     "deskpilot_events", "Webhook events by host connection and outcome", ["host", "outcome"]
 )
@@ -30,9 +50,58 @@ JOB_LATENCY = Histogram(
 BREACHES = Counter("deskpilot_breaches", "Deadlines missed, by kind", ["kind"])
 DEBITS = Counter("deskpilot_debits", "Credit debits posted", ["company"])
 DEBITED_UNITS = Counter("deskpilot_debited_units", "Credit units debited", ["company"])
-RULE_RELOAD_FAILURES = Counter(
-    "deskpilot_rule_reload_failures", "Rule reloads rejected (the last good rules stay)"
-)
+#: the receiver's store outcomes under their metric names
+_STORE_OUTCOMES = {"queued": "received", "conflict": "invalid"}
+
+
+def count_event(host: str, outcome: str) -> None:
+    """One webhook delivery's outcome (the receiver's status names are accepted too)."""
+    EVENTS.labels(host=host, outcome=_STORE_OUTCOMES.get(outcome, outcome)).inc()
+
+
+def count_debits(session: Any, company: str, result: Any) -> None:
+    """Count the debits a ledger call posted (``result.posted``), once the transaction
+    commits: a job rolled back and retried must not count twice."""
+    posted = [e for e in getattr(result, "posted", ()) if getattr(e, "kind", None) == "debit"]
+    if not posted:
+        return
+    units = sum(-int(e.units) for e in posted)
+
+    def _count(_session: Any) -> None:
+        DEBITS.labels(company=company).inc(len(posted))
+        DEBITED_UNITS.labels(company=company).inc(units)
+
+    sa_event.listen(session, "after_commit", _count, once=True)
+
+
+def observe_push(ctx: Any, host: str, outbox_ids: Iterable[int], at: datetime) -> None:
+    """Observe receipt → host write for the rows just written to the host at ``at``: from
+    the source event's ``received_at`` (keys ``event:<id>:…``), else the row's creation."""
+    from plugin.outbox import OutboxRow
+    from plugin.storage.models import Event
+
+    try:
+        with ctx.db.sessions() as session:
+            rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.created_at)
+                                   .where(OutboxRow.id.in_(list(outbox_ids)))).all()
+            starts: dict[str, datetime] = {}
+            events: set[int] = set()
+            for key, created in rows:
+                parts = key.split(":")
+                if parts[0] == "event" and len(parts) > 1 and parts[1].isdigit():
+                    events.add(int(parts[1]))
+                else:
+                    starts.setdefault(f"row:{key}", created)
+            if events:
+                found = session.execute(select(Event.id, Event.received_at)
+                                        .where(Event.id.in_(events))).all()
+                starts.update({f"event:{eid}": received for eid, received in found})
+    except Exception as exc:  # noqa: BLE001 - a metric must never fail a push
+        log.warning("metrics.latency-failed host=%s error=%s", host, exc)
+        return
+    for start in starts.values():
+        JOB_LATENCY.labels(host=host).observe(max(0.0, (at - start).total_seconds()))
+
 
 DepthReader = Callable[[], dict[str, int]]
 _depths: dict[str, DepthReader] = {}
@@ -57,7 +126,8 @@ class _DepthCollector(Collector):
         yield family
 
 
-REGISTRY.register(_DepthCollector())
+_DEPTHS = _DepthCollector()
+REGISTRY.register(_DEPTHS)
 
 bp = Blueprint("metrics", __name__)
 
@@ -74,11 +144,23 @@ def _rq_depths() -> dict[str, int]:
     return out
 
 
+def scrape_registry() -> CollectorRegistry:
+    """Every process's samples (multiprocess directory) plus the queue depths; this
+    process's own registry when no directory is configured."""
+    path = os.environ.get(ENV)
+    if not path:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)
+    registry.register(_DEPTHS)
+    return registry
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition of every Deskpilot metric."""
     register_depth("rq", _rq_depths_bound())
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _rq_depths_bound() -> DepthReader:
