@@ -8,10 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -38,6 +39,7 @@ EVENT = {
 CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
+from typing import Any
     from plugin.reports.metrics_dir import prepare
     prepare(Path(sys.argv[1]))  # before prometheus_client is imported, as the commands do
     from plugin.reports.metrics import BREACHES, JOB_LATENCY, count_event
@@ -101,11 +103,11 @@ def test_prepare_keeps_the_files_of_live_processes(tmp_path: Path,
     assert os.environ[ENV] == str(tmp_path / "prometheus") and mine.exists()
 
 
-def post(client: object, payload: dict[str, object], delivery: str) -> int:
+def post(client: Any, payload: Mapping[str, Any], delivery: str) -> int:
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, SECRET),
                "X-Deskpilot-Delivery": delivery}
-    return client.post("/webhooks/generic", data=body, headers=headers).status_code  # type: ignore[attr-defined]
+    return int(client.post("/webhooks/generic", data=body, headers=headers).status_code)
 
 
 def test_receiver_counts_each_outcome(ctx: Context) -> None:
