@@ -39,7 +39,6 @@ EVENT = {
 CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
-from typing import Any
     from plugin.reports.metrics_dir import prepare
     prepare(Path(sys.argv[1]))  # before prometheus_client is imported, as the commands do
     from plugin.reports.metrics import BREACHES, JOB_LATENCY, count_event
