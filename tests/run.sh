@@ -29,7 +29,7 @@ run_step ruff .venv/bin/ruff check plugin webhooks rules tests bench
 run_step mypy .venv/bin/mypy
 run_step "rules check" .venv/bin/deskpilot rules check config
 run_step "rules test" .venv/bin/deskpilot rules test config
-for suite in unit integration e2e browser chaos; do
+for suite in unit integration security fuzz e2e browser chaos; do
   [ -d "tests/$suite" ] || continue
   run_step "pytest $suite" .venv/bin/python -m pytest -q -p no:cacheprovider "tests/$suite"
 done
