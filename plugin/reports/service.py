@@ -1,6 +1,6 @@
 """What every report interface shares: periods, the team calendar, targets, host links.
 
-Optional ``<config dir>/reports.yaml``::
+Optional ``<config dir>/reports.yaml`` (``config/reports.yaml`` ships every key, commented)::
 
     team_calendar: default        # the calendar whose working days the report counts
     idle_hours: 24                # no activity this long makes an overdue task "stuck"

@@ -84,3 +84,17 @@ def test_first_response_order_statistics_of_an_unsorted_list() -> None:
     assert odd["first_response_median"].value == 50.0 and odd["first_response_p90"].value == 90.0
     even = compute(Tally(first_responses=[40.0, 10.0, 30.0, 20.0]), 1)
     assert even["first_response_median"].value == 25.0 and even["first_response_p90"].value == 40.0
+
+
+def test_shipped_reports_yaml_states_the_spec_targets() -> None:
+    from pathlib import Path
+
+    from plugin.reports.kpis import DEFINITIONS
+    from plugin.reports.service import load_config
+    from rules.calendar import load_calendars
+
+    config = Path(__file__).resolve().parents[2] / "config"
+    cfg = load_config(config)
+    assert cfg.targets == {d.key: d.target for d in DEFINITIONS}
+    assert (cfg.idle_hours, cfg.digest) == (24, {})  # delivery stays commented out
+    assert cfg.team_calendar in load_calendars(config / "calendars.yaml")
