@@ -32,7 +32,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/rules.py must not shadow rules/
 
 from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
 
