@@ -2,7 +2,7 @@
 
 An invalid edit keeps the last good rules running; every error is logged, counted in a
 metric, and kept in ``errors``. Workers get their rules from :func:`current` (the
-processing job looks it up); when ``DESKPILOT_RULES_ADMIN_TICKET`` names a ticket
+processing job looks it up); when the ``rules_admin_ticket`` setting names a ticket
 (``<connection>:<host ticket id>``) a rejected edit also queues an internal note on it.
 Every decision records ``rules.version``.
 """
@@ -10,7 +10,6 @@ Every decision records ``rules.version``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -101,8 +100,6 @@ def describe(holder: RulesHolder) -> dict[str, Any]:
     return {"version": r.version if r else None, "errors": [str(p) for p in holder.errors]}
 
 
-#: environment variable naming the admin ticket for rejected edits: ``<connection>:<ticket>``
-ADMIN_TICKET_ENV = "DESKPILOT_RULES_ADMIN_TICKET"
 _HOLDERS: dict[Path, RulesHolder] = {}
 _HOLDERS_LOCK = threading.Lock()
 
@@ -127,17 +124,18 @@ def current(config_dir: str | Path) -> RuleSet:
 
 def note_admin_ticket(version: str, problems: list[Problem]) -> None:
     """Queue an internal note on the configured admin ticket (once per rejected version)."""
-    target = os.environ.get(ADMIN_TICKET_ENV, "")
+    from plugin.context import get_context
+
+    ctx = get_context()
+    target = ctx.settings.rules_admin_ticket or ""
     connection, _, ticket = target.partition(":")
     if not (connection and ticket):
         return
     try:
-        from plugin.context import get_context
         from plugin.hosts.commands import Command
         from plugin.outbox import add_commands
         from plugin.storage.db import utcnow
 
-        ctx = get_context()
         text = admin_note_text(version, problems)
         with ctx.db.session() as session:
             add_commands(

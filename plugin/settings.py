@@ -100,6 +100,8 @@ class Settings:
     admin_tokens: tuple[Secret, ...] = ()
     connections: tuple[Connection, ...] = ()
     worker_count: int = 2
+    #: ``<connection>:<ticket id>`` that gets an internal note when a rules edit is rejected
+    rules_admin_ticket: str | None = None
 
     def connection(self, name: str) -> Connection | None:
         for conn in self.connections:
@@ -198,6 +200,11 @@ class SettingsSchema(Schema):
     admin_tokens = fields.List(_SecretField(validate=validate.Length(min=16)), load_default=list)
     connections = fields.List(fields.Nested(_ConnectionSchema), load_default=list)
     worker_count = fields.Integer(load_default=2, validate=validate.Range(min=1, max=64))
+    rules_admin_ticket = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]*:[^\s:]+$",
+                                 error="use <connection>:<ticket id>"),
+    )
 
     @validates("timezone")
     def _zone(self, value: str, **_: Any) -> None:
@@ -245,6 +252,7 @@ ENV_KEYS = {
     "DESKPILOT_TIMEZONE": "timezone",
     "DESKPILOT_LOG_LEVEL": "log_level",
     "DESKPILOT_PUBLIC_URL": "public_url",
+    "DESKPILOT_RULES_ADMIN_TICKET": "rules_admin_ticket",
 }
 
 

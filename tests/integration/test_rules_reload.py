@@ -39,6 +39,7 @@ def ctx(sqlite_url, config):
             "connections": [
                 {"name": "generic", "kind": "generic", "webhook_secrets": ["s3cret-for-tests"]}
             ],
+            "rules_admin_ticket": "generic:ADMIN-1",
         },
     )
     c = build_context(settings)
@@ -57,7 +58,6 @@ def _metric(name: str) -> float:
 def test_a_bad_edit_keeps_the_last_good_rules_and_tells_the_admin(
     ctx, config: Path, monkeypatch, caplog
 ) -> None:
-    monkeypatch.setenv(rules_runtime.ADMIN_TICKET_ENV, "generic:ADMIN-1")
     holder = rules_runtime.holder_for(config)
     holder.min_interval = 0
     good = rules_runtime.current(config)
@@ -95,8 +95,10 @@ def test_a_bad_edit_keeps_the_last_good_rules_and_tells_the_admin(
     assert rules_runtime.describe(holder) == {"version": fixed.version, "errors": []}
 
 
-def test_without_an_admin_ticket_nothing_is_queued(ctx, config: Path, monkeypatch) -> None:
-    monkeypatch.delenv(rules_runtime.ADMIN_TICKET_ENV, raising=False)
+def test_without_an_admin_ticket_nothing_is_queued(ctx, config: Path) -> None:
+    import dataclasses
+
+    ctx.settings = dataclasses.replace(ctx.settings, rules_admin_ticket=None)
     holder = rules_runtime.holder_for(config)
     holder.min_interval = 0
     good = holder.rules
