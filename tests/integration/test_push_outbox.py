@@ -173,3 +173,27 @@ def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
 
 def test_enqueue_push_without_redis_returns_false():
     assert enqueue_push(connect("redis://127.0.0.1:1/0"), "generic", "T-1") is False
+
+
+def test_one_waiting_push_job_per_ticket_however_many_events(ctx):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx, "T-9", "w1")
+    first = len(_states(ctx))
+    resolved = payload("T-9", "ticket.updated", "2026-11-16T10:30:00+02:00",
+                       status="resolved", changes={"status": ["accepted", "resolved"]})
+    process_event(store(ctx, resolved, "w2"), NOW)
+    # both events wrote rows; the second found a push of the ticket still waiting
+    assert first > 0 and len(_states(ctx)) > first
+    assert queue(ctx.redis, PUSH).count == 1
+    assert push_ticket("generic", "T-9", NOW).startswith("sent")
+    assert len(client.pushes) == 1  # the waiting job carried the rows of both events
+    # once a job has started, the next event needs (and gets) a job of its own
+    sent = len(_states(ctx))
+    # a new ticket event with host commands: the acceptance of another task type
+    later = payload("T-9", "ticket.updated", "2026-11-16T11:00:00+02:00", status="accepted",
+                    fields={"task_type": "composite", "units": 3},
+                    changes={"status": ["resolved", "accepted"]})
+    process_event(store(ctx, later, "w3"), NOW)
+    assert len(_states(ctx)) > sent
+    assert queue(ctx.redis, PUSH).count == 2
