@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,16 +23,13 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import GenericFunction
 
 from plugin.reports.kpis import MESSAGES_FLAG, WORKING_DAY_MINUTES, WORKING_HOUR_MINUTES, Tally
-from plugin.reports.models import OPEN_SQL
 from plugin.reports.models import TicketMetrics as M
-from plugin.storage.models import Ticket as T
 
 DIMS = ("type", "priority", "company", "manager")
 NONE = "(none)"
@@ -84,7 +81,8 @@ def _sum_if(value: Any, expr: ColumnElement[Any], zero: Any = 0) -> Any:
     return func.coalesce(func.sum(value).filter(expr), zero)
 
 
-def _name(value: Any) -> str:
+def group_name(value: Any) -> str:
+    """A dimension value as its group's name (``(none)`` for NULL)."""
     return str(value) if value is not None else NONE
 
 
@@ -92,7 +90,8 @@ def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _rows(session: Session, stmt: Any) -> Any:
+def fetch(session: Session, stmt: Any) -> Any:
+    """Every row of ``stmt``, as plain tuples."""
     # Core execution and one fetchall: the ORM layer and row-by-row fetching cost more than
     # the database itself on thousands of groups
     return session.connection().execute(stmt).all()
@@ -131,7 +130,7 @@ def _rollup(rows: Iterable[Sequence[Any]], dims: Mapping[str, int | None], first
     buckets: dict[str, dict[str, list[Sequence[Any]]]] = {d: defaultdict(list) for d in dims}
     for row in rows:
         for dim, col in dims.items():
-            buckets[dim]["" if col is None else _name(row[col])].append(row)
+            buckets[dim]["" if col is None else group_name(row[col])].append(row)
     out: dict[str, dict[str, list[Any]]] = {}
     for dim, groups in buckets.items():
         out[dim] = {}
@@ -187,7 +186,7 @@ def resolved_tallies(session: Session, start: datetime, end: datetime,
     q = (select(*keys, *_resolved_aggregates())
          .where(*_span(session, M.resolved_at, start, end), *filters.where())
          .group_by(*keys))
-    sums = _rollup(_rows(session, q), _ALL, 5, 12, who=_specialist)
+    sums = _rollup(fetch(session, q), _ALL, 5, 12, who=_specialist)
     return {dim: {name: _resolved_tally(v) for name, v in g.items()} for dim, g in sums.items()}
 
 
@@ -212,7 +211,7 @@ def weekly_tallies(session: Session, bounds: Sequence[datetime],
                 _n(M.reopen_count == 0))
          .where(M.resolved_at >= bounds[0], M.resolved_at < bounds[-1], *filters.where())
          .group_by(week))
-    found = {int(r[0]): r for r in _rows(session, q)}
+    found = {int(r[0]): r for r in fetch(session, q)}
     out = []
     for i in range(len(bounds) - 1):
         r = found.get(i)
@@ -220,12 +219,6 @@ def weekly_tallies(session: Session, bounds: Sequence[datetime],
             resolved=int(r[1]), with_deadline=int(r[2]), on_time=int(r[3]),
             within_day=int(r[4]), first_time=int(r[5])))
     return out
-
-
-def resolved_overall(session: Session, start: datetime, end: datetime,
-                     filters: Filters) -> Tally:
-    """One overall tally of the resolutions in ``[start, end)``."""
-    return resolved_tallies(session, start, end, filters)[""].get("", Tally())
 
 
 def rating_tallies(
@@ -242,7 +235,7 @@ def rating_tallies(
          .where(*_span(session, M.rated_at, start, end), M.rating_score.is_not(None),
                 *filters.where())
          .group_by(*_KEYS))
-    sums = _rollup(_rows(session, q), _ALL, 4, 6)
+    sums = _rollup(fetch(session, q), _ALL, 4, 6)
     return {dim: {name: Tally(rated5=int(v[0]), score5=int(v[1]), satisfied5=int(v[2]),
                               rated10=int(v[3]), promoters=int(v[4]), detractors=int(v[5]))
                   for name, v in groups.items()} for dim, groups in sums.items()}
@@ -260,7 +253,7 @@ def first_response_lists(
          .group_by(*_KEYS))
     lists: dict[str, dict[str, list[float]]] = {dim: defaultdict(list) for dim in _ALL}
     breached = 0
-    for row in _rows(session, q):
+    for row in fetch(session, q):
         breached += int(row[5])
         minutes = row[4] or []
         if None in minutes:
@@ -269,7 +262,7 @@ def first_response_lists(
         # runs), and the median and p90 need them sorted
         minutes.sort()
         for dim, col in _ALL.items():
-            lists[dim]["" if col is None else _name(row[col])].extend(minutes)
+            lists[dim]["" if col is None else group_name(row[col])].extend(minutes)
     out: Groups = {dim: {name: Tally(first_responses=v) for name, v in groups.items()}
                    for dim, groups in lists.items()}
     out[""].setdefault("", Tally())
@@ -280,7 +273,7 @@ def accept_breaches(session: Session, start: datetime, end: datetime,
                     filters: Filters) -> int:
     q = select(func.count()).where(M.accepted_at >= start, M.accepted_at < end,
                                    M.accept_breached == 1, *filters.where())
-    return int(_rows(session, q)[0][0])
+    return int(fetch(session, q)[0][0])
 
 
 def cohorts(session: Session, start: datetime, end: datetime, filters: Filters,
@@ -305,100 +298,3 @@ def cohorts(session: Session, start: datetime, end: datetime, filters: Filters,
         "resolve": overall.with_deadline - overall.on_time,
     }
     return Cohorts(out, points, breaches)
-
-
-def tallies(session: Session, start: datetime, end: datetime, filters: Filters) -> Groups:
-    """Every cohort of the period, overall (key ``""``) and per dimension value."""
-    return cohorts(session, start, end, filters).groups
-
-
-def _stuck_where(now: datetime, idle: timedelta) -> list[Any]:
-    activity = func.coalesce(M.last_activity_at, T.last_event_at, T.filed_at)
-    # the open-ticket test spelled exactly as the partial index's condition, so the planner
-    # sees that the index holds every candidate
-    is_open = text(f"tickets.{OPEN_SQL}")
-    return [is_open, T.resolve_due.is_not(None), T.resolve_due < now, activity < now - idle]
-
-
-_T_DIMS = (T.task_type, T.priority, T.company_id, T.manager)
-
-
-def _key(row: Sequence[Any]) -> Key:
-    return tuple(_name(v) for v in row[:4])  # type: ignore[return-value]
-
-
-def stuck_groups(session: Session, now: datetime, idle: timedelta,
-                 filters: Filters) -> dict[Key, int]:
-    """Open tasks past their deadline with no activity for ``idle`` (as of ``now``)."""
-    q = (
-        select(*_T_DIMS, func.count())
-        .select_from(T)
-        .outerjoin(M, M.ticket_id == T.id)
-        .where(*_stuck_where(now, idle), *filters.where(T))
-        .group_by(*_T_DIMS)
-    )
-    return {_key(row): int(row[4]) for row in _rows(session, q)}
-
-
-def _ticket_item(t: T, m: M | None) -> dict[str, Any]:
-    return {
-        "connection": t.connection, "ticket_id": t.host_ticket_id, "subject": t.subject,
-        "type": t.task_type, "priority": t.priority, "company": t.company_id,
-        "manager": t.manager, "status": t.status,
-        "resolve_due": t.resolve_due.isoformat() if t.resolve_due else None,
-        "resolved_at": m.resolved_at.isoformat() if m and m.resolved_at else None,
-        "last_activity_at": _iso((m.last_activity_at if m else None) or t.last_event_at),
-    }
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def stuck_list(session: Session, now: datetime, idle: timedelta, filters: Filters,
-               limit: int = 50) -> list[dict[str, Any]]:
-    q = (
-        select(T, M).outerjoin(M, M.ticket_id == T.id)
-        .where(*_stuck_where(now, idle), *filters.where(T))
-        .order_by(T.resolve_due, T.id).limit(limit)
-    )
-    return [_ticket_item(t, m) for t, m in session.execute(q)]
-
-
-def _resolved_items(session: Session, start: datetime, end: datetime, filters: Filters,
-                    conditions: Sequence[Any], limit: int) -> list[tuple[T, M]]:
-    # pick the ids from the covering index first, then join only those few tickets
-    ids = (select(M.ticket_id)
-           .where(M.resolved_at >= start, M.resolved_at < end, *conditions, *filters.where())
-           .order_by(M.resolved_at.desc(), M.ticket_id).limit(limit))
-    picked = [row[0] for row in _rows(session, ids)]
-    if not picked:
-        return []
-    q = (select(T, M).join(M, M.ticket_id == T.id).where(T.id.in_(picked))
-         .order_by(M.resolved_at.desc(), T.id))
-    return [(t, m) for t, m in session.execute(q)]
-
-
-def late_list(session: Session, start: datetime, end: datetime, filters: Filters,
-              limit: int = 50) -> list[dict[str, Any]]:
-    """Tasks resolved late in the period, newest first."""
-    pairs = _resolved_items(session, start, end, filters, [M.resolved_on_time == 0], limit)
-    return [_ticket_item(t, m) for t, m in pairs]
-
-
-def overrun_list(session: Session, start: datetime, end: datetime, filters: Filters,
-                 limit: int = 50) -> list[dict[str, Any]]:
-    """Enhancements resolved in the period whose logged time passed the estimate."""
-    over = [M.task_type == "enhancement", M.estimate_hours.is_not(None),
-            M.logged_minutes > M.estimate_hours * 60]
-    return [
-        {**_ticket_item(t, m), "estimate_hours": m.estimate_hours,
-         "logged_hours": round(m.logged_minutes / 60, 2)}
-        for t, m in _resolved_items(session, start, end, filters, over, limit)
-    ]
-
-
-def breach_counts(session: Session, start: datetime, end: datetime,
-                  filters: Filters) -> dict[str, int]:
-    """Missed deadlines whose moment (acceptance, reply, resolution) lies in the period."""
-    return cohorts(session, start, end, filters).breaches

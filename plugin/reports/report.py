@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin.reports import lists
 from plugin.reports import queries as q
 from plugin.reports.credits import credit_summary
 from plugin.reports.kpis import BY_KEY, DEFINITIONS, Kpi, Tally, compute, working_days
@@ -77,7 +78,7 @@ def build_report(
     bounds = trend_bounds(end, team, trend_weeks)
     found = q.cohorts(session, start, end, filters, bounds)
     groups = found.groups
-    stuck = q.stuck_groups(session, now, idle, filters)
+    stuck = lists.stuck_groups(session, now, idle, filters)
     overall = groups[""].get("", Tally())
     by: dict[str, dict[str, dict[str, Kpi]]] = {}
     for i, dim in enumerate(q.DIMS):
@@ -98,11 +99,11 @@ def build_report(
             "estimate_hours": round(overall.paid_estimate_hours, 2),
             "logged_hours": round(overall.paid_logged_minutes / 60, 2),
             "overruns": overall.overruns,
-            "tasks": q.overrun_list(session, start, end, filters),
+            "tasks": lists.overrun_list(session, start, end, filters),
         },
         credit_summary(session, start, end, filters.company),
-        q.stuck_list(session, now, idle, filters),
-        q.late_list(session, start, end, filters),
+        lists.stuck_list(session, now, idle, filters),
+        lists.late_list(session, start, end, filters),
         trend_points(bounds, found.weeks),
     )
     if link is not None:

@@ -98,8 +98,11 @@ def _flush(session: Session, tickets: list[dict[str, Any]],
     if tickets:
         pairs = ((Ticket.__tablename__, tickets), (TicketMetrics.__tablename__, metrics))
         for table, rows in pairs:
-            if session.get_bind().dialect.name == "sqlite":
+            dialect = session.get_bind().dialect.name
+            if dialect == "sqlite":
                 _sqlite_executemany(session, table, rows)
+            elif dialect == "postgresql":
+                _pg_copy(session, table, rows)
             else:
                 session.execute(insert(Ticket.metadata.tables[table]), rows)
     tickets.clear()
@@ -113,6 +116,18 @@ def _sqlite_executemany(session: Session, table: str, rows: list[dict[str, Any]]
     sql = (f"INSERT INTO {table} ({', '.join(names)})"
            f" VALUES ({', '.join('?' for _ in names)})")
     session.connection().exec_driver_sql(sql, [tuple(_stored(r[n]) for n in names) for r in rows])
+
+
+def _pg_copy(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """``COPY … FROM STDIN`` on the session's psycopg connection (several times faster than
+    multi-row INSERTs); aware datetimes go as they are, dicts as JSON text."""
+    names = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row([json.dumps(v) if isinstance(v, dict) else v
+                          for v in (r[n] for n in names)])
 
 
 def _stored(value: Any) -> Any:
