@@ -3,6 +3,10 @@ rendering, and the state machine for many steps.
 
     .venv/bin/python bench/ledger.py                  # 1,000 tickets, 10,000-entry statement
     .venv/bin/python bench/ledger.py --machine-steps 100000   # plus the long state-machine run
+    .venv/bin/python bench/ledger.py --before 5f9625b  # first the same bench on older code
+
+Statements per ledger call are counted with a ``before_cursor_execute`` listener (the
+commit is not a statement and is not counted).
 
 PostgreSQL comes from DESKPILOT_TEST_PG_URL (default: the local server); a throwaway database
 is created and dropped.
@@ -23,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import plugin.storage.registry  # noqa: E402,F401
@@ -36,9 +40,17 @@ PG = os.environ.get("DESKPILOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-def worker(url: str, tickets: list[int], threads: int) -> int:
-    """Reserve and debit each ticket (every ticket is sent by two workers: redeliveries)."""
-    db = Database(url, pool_size=threads, max_overflow=0)
+def worker(url: str, tickets: list[int], threads: int) -> tuple[int, int]:
+    """Reserve and debit each ticket (every ticket is sent by two workers: redeliveries).
+
+    Returns (ledger calls, SQL statements they ran).
+    """
+    # no pre-ping: its round trip per checkout is the pool's, not the ledger's
+    db = Database(url, pool_size=threads, max_overflow=0, pool_pre_ping=False)
+    statements = [0]
+
+    def count(*_: object) -> None:
+        statements[0] += 1
 
     def one(i: int) -> int:
         now = T0 + timedelta(milliseconds=i)
@@ -50,10 +62,14 @@ def worker(url: str, tickets: list[int], threads: int) -> int:
             ledger.complete(s, "acme", f"T{i}", 0, 1, now)
         return 2
 
+    with db.session() as s:  # connect the pool outside the count
+        s.execute(text("SELECT 1"))
+    event.listen(db.engine, "before_cursor_execute", count)
     with ThreadPoolExecutor(threads) as pool:
         done = sum(pool.map(one, tickets))
+    event.remove(db.engine, "before_cursor_execute", count)
     db.dispose()
-    return done
+    return done, statements[0]
 
 
 def concurrency(url: str, tickets: int, procs: int, threads: int) -> None:
@@ -70,8 +86,10 @@ def concurrency(url: str, tickets: int, procs: int, threads: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(procs) as pool:
         start = time.perf_counter()
-        calls = sum(pool.starmap(worker, jobs))
+        counted = pool.starmap(worker, jobs)
         elapsed = time.perf_counter() - start
+    calls = sum(c for c, _ in counted)
+    statements = sum(n for _, n in counted)
     with db.session() as s:
         per_ticket = dict(
             s.execute(
@@ -98,7 +116,8 @@ def concurrency(url: str, tickets: int, procs: int, threads: int) -> None:
     )
     print(
         f"  {calls} ledger calls in {elapsed:.2f} s = {calls / elapsed:.0f} ops/s "
-        f"({tickets / elapsed:.0f} reserve+debit pairs/s)"
+        f"({tickets / elapsed:.0f} reserve+debit pairs/s), "
+        f"{statements / calls:.2f} SQL statements per call (+ commit)"
     )
     print(
         f"  lost {lost}, doubled {doubled}, lots below zero {negative}, "
@@ -189,6 +208,24 @@ def machine(steps: int) -> None:
     )
 
 
+def report_before(rev: str, argv: list[str]) -> None:
+    """The same bench on the code of git revision ``rev`` (exported to a temporary tree)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="deskpilot-before-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", rev], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        shutil.copy(Path(__file__), Path(tmp) / "bench" / "ledger.py")
+        print(f"== before: revision {rev}", flush=True)
+        subprocess.run([sys.executable, str(Path(tmp) / "bench" / "ledger.py"), *argv], check=True)
+    print("== after: this tree", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1000)
@@ -202,7 +239,14 @@ def main() -> None:
         help="also run the state machine this long (100000 for the full run)",
     )
     parser.add_argument("--skip-pg", action="store_true", help="only the state machine")
+    parser.add_argument(
+        "--before", metavar="REV", help="first run the same bench on git revision REV"
+    )
     args = parser.parse_args()
+    if args.before:
+        argv = sys.argv[1:]
+        at = argv.index("--before")
+        report_before(args.before, argv[:at] + argv[at + 2 :])
     if args.skip_pg:
         machine(args.machine_steps or 4000)
         return

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,15 @@ def ticket_op_key(ticket_key: str, cycle: int, op: str) -> str:
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
+# built once: constructing a statement costs more than running it on the hot path
+_CURSOR = select(Company.credits_checked_until).where(Company.id == bindparam("company"))
+_LOCK = _CURSOR.with_for_update()
+_BY_KEY = select(CreditEntry).where(CreditEntry.key == bindparam("key"))
+_DEBT = select(func.coalesce(func.sum(CreditAllocation.units), 0)).where(
+    CreditAllocation.company_id == bindparam("company"), CreditAllocation.lot_id.is_(None)
+)
+
+
 def lock_company(session: Session, company_id: str, now: datetime) -> datetime | None:
     """Serialise every mutation of one company's credits; returns its expiry cursor.
 
@@ -50,18 +59,18 @@ def lock_company(session: Session, company_id: str, now: datetime) -> datetime |
     current). SQLite: BEGIN IMMEDIATE already serialises all writers, so the row only has
     to exist.
     """
-    q = select(Company.credits_checked_until).where(Company.id == company_id)
+    params = {"company": company_id}
     if is_postgres(session):
-        found = session.execute(q.with_for_update()).first()
+        found = session.execute(_LOCK, params).first()
         if found is None:
             session.execute(
                 pg_insert(Company)
                 .values(id=company_id, created_at=now)
                 .on_conflict_do_nothing(index_elements=["id"])
             )
-            found = session.execute(q.with_for_update()).first()
+            found = session.execute(_LOCK, params).first()
         return found[0] if found else None
-    found = session.execute(q).first()
+    found = session.execute(_CURSOR, params).first()
     if found is None:
         session.add(Company(id=company_id, created_at=now))
         session.flush()
@@ -106,7 +115,7 @@ def next_expiry(session: Session, company_id: str) -> datetime:
 
 
 def entry_by_key(session: Session, key: str) -> CreditEntry | None:
-    return session.execute(select(CreditEntry).where(CreditEntry.key == key)).scalar_one_or_none()
+    return session.execute(_BY_KEY, {"key": key}).scalar_one_or_none()
 
 
 def post(session: Session, entry: CreditEntry, checked: bool = False) -> tuple[CreditEntry, bool]:
@@ -215,10 +224,7 @@ def lots_left(
 
 def debt(session: Session, company_id: str) -> int:
     """Credits taken that no lot covered (overdraft), not yet settled by a later purchase."""
-    q = select(func.coalesce(func.sum(CreditAllocation.units), 0)).where(
-        CreditAllocation.company_id == company_id, CreditAllocation.lot_id.is_(None)
-    )
-    return -int(session.execute(q).scalar_one())
+    return -int(session.execute(_DEBT, {"company": company_id}).scalar_one())
 
 
 def consume(session: Session, entry: CreditEntry, units: int, live: Sequence[LotLeft]) -> int:

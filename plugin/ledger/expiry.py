@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.ledger.accounts import (
@@ -16,6 +16,7 @@ from plugin.ledger.accounts import (
     set_checked_until,
 )
 from plugin.ledger.models import CreditEntry, EntryKind
+from plugin.storage.models import Company
 
 
 def burn_expired(session: Session, company_id: str, now: datetime) -> list[CreditEntry]:
@@ -78,8 +79,12 @@ def expire_lots(
     if company_id is not None:
         companies = [company_id]
     else:
-        expired = lots_left(session, None, expired_at=now)
-        companies = sorted({item.lot.company_id for item in expired})
+        # every writer keeps the cursor at or before the soonest expiry of a lot holding
+        # credits (NULL: not looked yet), so only these companies can have anything to burn
+        due = select(Company.id).where(
+            or_(Company.credits_checked_until.is_(None), Company.credits_checked_until <= now)
+        )
+        companies = sorted(session.execute(due).scalars())
     burns: list[CreditEntry] = []
     # one lock at a time in id order: the only multi-company locker can't deadlock the others
     for cid in companies:

@@ -23,6 +23,7 @@ from plugin.ledger.accounts import (
     settle_debt,
 )
 from plugin.ledger.expiry import lock_and_burn
+from plugin.ledger.hotpath import found_again, insert_entry
 from plugin.ledger.models import CreditEntry, CreditLot, EntryKind, MoneyLine
 from plugin.ledger.plans import OVERDRAFT, Plan
 
@@ -120,20 +121,16 @@ def purchase(
         until,
         key,
     )
-    entry, _ = post(
-        session,
-        CreditEntry(
-            company_id=company_id,
-            key=key,
-            kind=source,
-            units=tasks,
-            reserved=0,
-            lot_id=lot.id,
-            posted_at=at,
-        ),
-    )
-    allocate(session, entry, lot.id, tasks)
-    session.flush()
+    values = {
+        "company_id": company_id,
+        "key": key,
+        "kind": source,
+        "units": tasks,
+        "reserved": 0,
+        "lot_id": lot.id,
+        "posted_at": at,
+    }
+    entry = insert_entry(session, values, [(lot.id, tasks)]) or found_again(session, key)
     settle_debt(session, entry, company_id, at)
     return Purchase(lot, entry)
 

@@ -15,11 +15,12 @@ from decimal import Decimal
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.pool import StaticPool
 
 import plugin.storage.registry  # noqa: F401  (every table on the metadata)
 from plugin import ledger
-from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, EntryKind
+from plugin.ledger.models import CreditEntry
 from plugin.storage import Database
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -144,18 +145,79 @@ class Model:
             self.balance -= units
 
 
+#: one in-memory database on one connection for the whole run: a step pays for its ledger
+#: call and one check query, never for engine, connection or schema work
+_DB: Database | None = None
+#: emptied between examples, children first
+_TABLES = ("credit_allocations", "credit_money_lines", "credit_entries", "credit_lots", "companies")
+
+
+def _database() -> Database:
+    global _DB
+    if _DB is None:
+        _DB = Database("sqlite://", poolclass=StaticPool)
+        _DB.create_all()
+    else:
+        with _DB.session() as s:
+            for table in _TABLES:
+                s.execute(text(f"DELETE FROM {table}"))
+    return _DB
+
+
+#: every figure the model is compared with, and every structural invariant, in one query
+CHECK = text(
+    """
+    SELECT 'total', NULL, coalesce(sum(units), 0), coalesce(sum(reserved), 0)
+      FROM credit_entries
+    UNION ALL
+    SELECT 'lot', lot_id, sum(units), 0 FROM credit_allocations GROUP BY lot_id
+    UNION ALL
+    SELECT 'ticket', ticket_key, sum(units), 0 FROM credit_entries
+     WHERE kind IN ('debit', 'reversal') GROUP BY ticket_key
+    UNION ALL
+    SELECT 'entry-is-not-its-allocations', NULL, count(*), 0 FROM credit_entries e
+     WHERE e.units != coalesce(
+        (SELECT sum(a.units) FROM credit_allocations a WHERE a.entry_id = e.id), 0)
+    UNION ALL
+    SELECT 'lot-used-after-expiry', NULL, count(*), 0 FROM credit_allocations a
+      JOIN credit_entries e ON e.id = a.entry_id JOIN credit_lots l ON l.id = a.lot_id
+     WHERE a.units < 0 AND e.kind != 'burn' AND e.posted_at >= l.expires_at
+    UNION ALL
+    SELECT 'reversal-not-exact', NULL, count(*), 0 FROM (
+        SELECT rid, lot, u FROM (
+            SELECT r.id AS rid, coalesce(a.lot_id, 0) AS lot, a.units AS u, 1 AS side
+              FROM credit_entries r JOIN credit_allocations a ON a.entry_id = r.id
+             WHERE r.kind = 'reversal'
+            UNION ALL
+            SELECT r.id, coalesce(a.lot_id, 0), -a.units, -1
+              FROM credit_entries r JOIN credit_allocations a ON a.entry_id = r.reverses_id
+             WHERE r.kind = 'reversal'
+        ) GROUP BY rid, lot, u HAVING sum(side) != 0
+    )
+    """
+)
+PROBLEMS = ("entry-is-not-its-allocations", "lot-used-after-expiry", "reversal-not-exact")
+
+
 class LedgerMachine(RuleBasedStateMachine):
     """Purchases, acceptances, completions, duplicates, reopen, re-type, merge, expiry, time."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.db = Database("sqlite://")
-        self.db.create_all()
+        self.db = _database()
         self.m = Model()
         self.n = 0
 
     def teardown(self) -> None:
-        self.db.dispose()
+        # the public read (four queries, expiry applied at read time) once per example
+        m = self.m
+        with self.db.session() as s:
+            bal = ledger.balance(s, CO, m.now)
+        live = {x.id: (0 if x.expires <= m.now else x.remaining) for x in m.lots}
+        unburned = sum(x.remaining for x in m.lots if x.expires <= m.now)
+        assert bal.balance == m.balance - unburned
+        assert (bal.reserved, bal.debt, bal.has_account) == (m.reserved, m.debt, m.account)
+        assert {x.lot_id: x.remaining for x in bal.lots} == live
 
     # --- rules -----------------------------------------------------------------------
     @rule(tasks=st.integers(10, 14))
@@ -300,7 +362,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def time_passes(self, hours: int) -> None:
         self.m.now += timedelta(hours=hours)
 
-    # --- invariants (one session for all: the checks run after every step) ------------
+    # --- invariants: one query after every step ----------------------------------------
     def _db_totals(self) -> tuple[int, int]:
         with self.db.session() as s:
             row = s.execute(
@@ -319,76 +381,29 @@ class LedgerMachine(RuleBasedStateMachine):
             m.excused = False
         assert m.available >= 0 or m.excused
         with self.db.session() as s:
-            self._entries_sum_to_the_model(s)
-            self._each_entry_is_its_allocations(s)
-            self._no_lot_used_after_expiry(s)
-            self._ticket_charges_and_reversals_are_exact(s)
-
-    def _entries_sum_to_the_model(self, s) -> None:  # type: ignore[no-untyped-def]
-        m = self.m
-        bal = ledger.balance(s, CO)
-        assert (bal.balance, bal.reserved, bal.debt) == (m.balance, m.reserved, m.debt)
-        assert {x.lot_id: x.remaining for x in bal.lots} == {x.id: x.remaining for x in m.lots}
-
-    @staticmethod
-    def _each_entry_is_its_allocations(s) -> None:  # type: ignore[no-untyped-def]
-        moved = dict(
-            s.execute(
-                select(CreditAllocation.entry_id, func.sum(CreditAllocation.units)).group_by(
-                    CreditAllocation.entry_id
-                )
-            ).all()
-        )
-        for eid, units in s.execute(select(CreditEntry.id, CreditEntry.units)).all():
-            assert moved.get(eid, 0) == units
-
-    @staticmethod
-    def _no_lot_used_after_expiry(s) -> None:  # type: ignore[no-untyped-def]
-        late = s.execute(
-            select(func.count())
-            .select_from(CreditAllocation)
-            .join(CreditEntry, CreditEntry.id == CreditAllocation.entry_id)
-            .join(CreditLot, CreditLot.id == CreditAllocation.lot_id)
-            .where(
-                CreditAllocation.units < 0,
-                CreditEntry.kind != EntryKind.BURN,
-                CreditEntry.posted_at >= CreditLot.expires_at,
-            )
-        ).scalar_one()
-        assert late == 0
-
-    def _ticket_charges_and_reversals_are_exact(self, s) -> None:  # type: ignore[no-untyped-def]
-        net = dict(
-            s.execute(
-                select(CreditEntry.ticket_key, func.sum(CreditEntry.units))
-                .where(CreditEntry.kind.in_([EntryKind.DEBIT, EntryKind.REVERSAL]))
-                .group_by(CreditEntry.ticket_key)
-            ).all()
-        )
-        for i, t in enumerate(self.m.tickets):
+            rows = s.execute(CHECK).all()
+        lots: dict[int | None, int] = {}
+        net: dict[str, int] = {}
+        for tag, key, a, b in rows:
+            if tag == "total":
+                # entries sum to the model's balance; reservations too
+                assert (a, b) == (m.balance, m.reserved), (a, b, m.balance, m.reserved)
+            elif tag == "lot":
+                lots[key] = a
+            elif tag == "ticket":
+                net[key] = a
+            else:
+                assert tag in PROBLEMS and a == 0, (tag, a)
+        # each lot holds what the model says (so soonest-expiring went first), debt too
+        assert -lots.pop(None, 0) == m.debt
+        assert lots == {x.id: x.remaining for x in m.lots}
+        # each ticket's net charge (debits less reversals) equals its decided charge
+        for i, t in enumerate(m.tickets):
             assert -net.get(f"T{i}", 0) == sum(t.charge.values())
-        pairs = s.execute(
-            select(CreditEntry.id, CreditEntry.reverses_id).where(
-                CreditEntry.kind == EntryKind.REVERSAL
-            )
-        ).all()
-        for rev_id, debit_id in pairs:
-            mine = self._moves(s, rev_id)
-            theirs = self._moves(s, debit_id)
-            assert mine == sorted((lot, -u) for lot, u in theirs)
-
-    @staticmethod
-    def _moves(s, entry_id) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
-        rows = s.execute(
-            select(CreditAllocation.lot_id, CreditAllocation.units).where(
-                CreditAllocation.entry_id == entry_id
-            )
-        ).all()
-        return sorted((lot or 0, u) for lot, u in rows)
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "50")),
+    max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "125")),
     stateful_step_count=40,
     deadline=None,
 )
