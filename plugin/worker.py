@@ -6,6 +6,9 @@ and our jobs are small, so jobs run in the worker process itself.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from rq import SimpleWorker
 
 from plugin.context import build_context, set_context
@@ -17,6 +20,29 @@ from plugin.settings import Settings
 #: leave every push waiting until the event queue runs dry
 WORK_ORDER = (PUSH, EVENTS, DEFAULT)
 
+#: seconds between two liveness refreshes of the worker key outside a job's own pipeline
+HEARTBEAT_EVERY = 5.0
+
+
+class DeskpilotWorker(SimpleWorker):
+    """``SimpleWorker`` whose stand-alone heartbeats are throttled.
+
+    rq refreshes the worker key (three round trips) several times per job, about a third of
+    its per-job cost on small jobs; the key lives ``worker_ttl`` (minutes), so one refresh
+    every few seconds keeps it as alive. Heartbeats inside a pipeline (job start) and any
+    that extend the key further than the last one are always sent.
+    """
+
+    _granted_until = 0.0
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        now = time.monotonic()
+        until = now + (timeout or self.worker_ttl + 60)
+        if pipeline is None and until <= self._granted_until + HEARTBEAT_EVERY:
+            return
+        super().heartbeat(timeout, pipeline)
+        self._granted_until = max(until, now)
+
 
 def run_worker(settings: Settings, burst: bool = False,
                queue_names: list[str] | None = None) -> bool:
@@ -24,7 +50,7 @@ def run_worker(settings: Settings, burst: bool = False,
     ctx = build_context(settings)
     set_context(ctx)
     conn = connect(settings.redis_url)
-    worker = SimpleWorker(list(queue_names or WORK_ORDER), connection=conn)
+    worker = DeskpilotWorker(list(queue_names or WORK_ORDER), connection=conn)
     try:
         return bool(worker.work(burst=burst, with_scheduler=False,
                                 logging_level=settings.log_level))
