@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -42,6 +41,8 @@ credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
 PURCHASE_IN = PurchaseRequestSchema()
 ADJUST_IN = AdjustmentRequestSchema()
 credits_api.before_request(require_admin)
+#: as long as the body's ``key`` may be (see the request schemas)
+MAX_KEY = 200
 
 
 def _plans() -> Plans:
@@ -71,8 +72,9 @@ def _bad_plans(exc: PlansError) -> Response:
 @credits_api.errorhandler(ValidationError)
 def _invalid(exc: ValidationError) -> Response:
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return error_response(422, "invalid-payload", "the request body does not match the schema",
-                          {"json": messages})
+    return error_response(
+        422, "invalid-payload", "the request body does not match the schema", {"json": messages}
+    )
 
 
 def _body() -> dict[str, Any]:
@@ -80,6 +82,26 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["a JSON object is required"]})
     return data
+
+
+def _idempotency_key(company_id: str, data: dict[str, Any]) -> str:
+    """The body's ``key`` or the ``Idempotency-Key`` header; a POST without one is refused.
+
+    A made-up key would turn a client's retry (a timeout, a lost answer) into a second
+    purchase; with the client's key the retry finds the first and buys nothing. Keys are
+    the client's, so they are scoped to the company (two companies may both send "1").
+    """
+    key = data.get("key") or request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > MAX_KEY:
+        raise ValidationError(
+            {
+                "key": [
+                    f"an idempotency key (1-{MAX_KEY} characters) is required: the body's "
+                    "key or the Idempotency-Key header; a retry with the same key posts once"
+                ]
+            }
+        )
+    return f"api:{company_id}:{key}"
 
 
 @credits_api.get("/<company_id>")
@@ -108,7 +130,7 @@ def get_notices(company_id: str) -> Response:
 @credits_api.post("/<company_id>/purchases")
 def post_purchase(company_id: str) -> tuple[Response, int]:
     data = PURCHASE_IN.load(_body())
-    key = data.get("key") or request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}"
+    key = _idempotency_key(company_id, data)
     plans, at = _plans(), data.get("at") or utcnow()
     bought = _in_session(
         lambda s: buy(
@@ -145,7 +167,7 @@ def post_purchase(company_id: str) -> tuple[Response, int]:
 @credits_api.post("/<company_id>/adjustments")
 def post_adjustment(company_id: str) -> tuple[Response, int]:
     data = ADJUST_IN.load(_body())
-    key = data.get("key") or request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}"
+    key = _idempotency_key(company_id, data)
     plans, now = _plans(), utcnow()
     entry, new = _in_session(
         lambda s: correct(
@@ -184,6 +206,15 @@ def post_expire() -> Response:
 
 def _json(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "description": "required unless the body has key (422 without either); a retry with "
+    "the same key posts once and answers 200",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+}
 
 
 def openapi_paths(spec: APISpec) -> None:
@@ -253,7 +284,7 @@ def openapi_paths(spec: APISpec) -> None:
                 "summary": "Add a package (refused below the plan's minimum)",
                 "parameters": [
                     company,
-                    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
+                    IDEMPOTENCY_KEY,
                 ],
                 "requestBody": {
                     "required": True,
@@ -274,7 +305,7 @@ def openapi_paths(spec: APISpec) -> None:
                 "summary": "A manual correction with reason and author",
                 "parameters": [
                     company,
-                    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}},
+                    IDEMPOTENCY_KEY,
                 ],
                 "requestBody": {
                     "required": True,

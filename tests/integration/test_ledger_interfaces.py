@@ -111,14 +111,14 @@ def test_api_purchase_balance_statement(client: FlaskClient, pushed: list[str]) 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json["duplicate"] and again.json["lot"]["lot_id"] == first.json["lot"]["lot_id"]
     assert pushed == ["acme"]
-    few = client.post("/api/credits/acme/purchases", json={"tasks": 3}, headers=AUTH)
+    few = client.post("/api/credits/acme/purchases", json={"tasks": 3, "key": "k3"}, headers=AUTH)
     assert few.status_code == 422 and "at least 10" in few.json["message"]
     junk = client.post("/api/credits/acme/purchases", json={"tasks": "x", "y": 1}, headers=AUTH)
     assert junk.status_code == 422 and set(junk.json["errors"]["json"]) == {"tasks", "y"}
     adj = client.post(
         "/api/credits/acme/adjustments",
         json={"units": -9, "reason": "migration", "author": "ihor"},
-        headers=AUTH,
+        headers={**AUTH, "Idempotency-Key": "fix-1"},
     )
     assert adj.status_code == 201 and adj.json["entry"]["units"] == -9
     bal = client.get("/api/credits/acme", headers=AUTH).json
@@ -128,6 +128,39 @@ def test_api_purchase_balance_statement(client: FlaskClient, pushed: list[str]) 
     st = client.get("/api/credits/acme/statement", headers=AUTH).json
     assert [e["kind"] for e in st["entries"]] == ["purchase", "adjust"]
     assert [e["balance"] for e in st["entries"]] == [10, 1]
+
+
+def test_api_posts_need_an_idempotency_key(client: FlaskClient, pushed: list[str]) -> None:
+    """A retried POST without a key would buy twice: it is refused, and nothing is bought."""
+    for path, body in (
+        ("purchases", {"tasks": 10}),
+        ("adjustments", {"units": 2, "reason": "goodwill"}),
+    ):
+        url = f"/api/credits/acme/{path}"
+        bare = client.post(url, json=body, headers=AUTH)
+        blank = client.post(url, json=body, headers={**AUTH, "Idempotency-Key": "  "})
+        for answer in (bare, blank):
+            assert answer.status_code == 422, answer.json
+            assert (
+                answer.json["code"] == "invalid-payload" and "key" in answer.json["errors"]["json"]
+            )
+        by_header = [
+            client.post(url, json=body, headers={**AUTH, "Idempotency-Key": f"{path}-1"})
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in by_header] == [201, 200]
+    bal = client.get("/api/credits/acme", headers=AUTH).json
+    assert bal["balance"] == 12 and pushed == ["acme", "acme"]
+    # the same key from another company is another purchase
+    other = client.post(
+        "/api/credits/beta/purchases",
+        json={"tasks": 10},
+        headers={**AUTH, "Idempotency-Key": "purchases-1"},
+    )
+    assert other.status_code == 201 and other.json["duplicate"] is False
+    doc = client.get("/api/openapi.json").json
+    params = doc["paths"]["/api/credits/{company_id}/purchases"]["post"]["parameters"]
+    assert any(p["name"] == "Idempotency-Key" and "422" in p["description"] for p in params)
 
 
 def test_openapi_document_lists_the_credits_paths(client: FlaskClient) -> None:
