@@ -11,7 +11,6 @@ period; satisfaction by the rating's time. Durations are working minutes stored 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -168,7 +167,7 @@ def compute(
     # sorted once: the median and the p90 both read the order (100k replies in a year)
     frt = sorted(t.first_responses)
     stats: tuple[int, float | None, float | None, float | None] = (
-        (len(frt), statistics.fmean(frt), _median_sorted(frt), _rank_sorted(frt, 0.9))
+        (len(frt), sum(frt) / len(frt), _median_sorted(frt), _rank_sorted(frt, 0.9))
         if frt else (0, None, None, None))
     values: dict[str, tuple[float | None, int]] = {
         "on_time": (ratio(t.on_time, t.with_deadline), t.with_deadline),
