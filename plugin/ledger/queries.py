@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from plugin.ledger.accounts import has_account, totals
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
 from plugin.ledger.plans import Plan
+from plugin.storage.db import utcnow
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,20 @@ class Balance:
 
 
 def balance(
-    session: Session, company_id: str, at: datetime | None = None, expiring_soon_days: int = 14
+    session: Session,
+    company_id: str,
+    at: datetime | None = None,
+    expiring_soon_days: int = 14,
+    *,
+    now: datetime | None = None,
 ) -> Balance:
-    """The company's credits as of ``at`` (all entries when None).
+    """The company's credits as of ``at``; None: every entry, as of ``now`` (the clock).
 
-    Lots expired by ``at`` count as burned even when the expiry job has not run yet, so a
+    Lots expired by then count as burned even when the expiry job has not run yet, so a
     read never shows credits that can no longer be used.
     """
+    # ``at`` bounds the entries read; ``when`` is the instant expiry is judged at
+    when = at if at is not None else (now or utcnow())
     raw_balance, reserved = totals(session, company_id, at)
     moved = (
         select(CreditAllocation.lot_id, func.sum(CreditAllocation.units))
@@ -86,7 +94,7 @@ def balance(
     lots: list[LotBalance] = []
     unburned = 0
     for lot in session.execute(lots_q.order_by(CreditLot.expires_at, CreditLot.id)).scalars():
-        expired = at is not None and lot.expires_at <= at
+        expired = lot.expires_at <= when
         remaining = left.get(lot.id, 0)
         if expired:
             unburned += remaining
@@ -104,12 +112,8 @@ def balance(
             )
         )
     bal = raw_balance - unburned
-    soon: list[LotBalance] = []
-    if at is not None:
-        horizon = at + timedelta(days=expiring_soon_days)
-        soon = [
-            lot for lot in lots if not lot.expired and lot.remaining and lot.expires_at <= horizon
-        ]
+    horizon = when + timedelta(days=expiring_soon_days)
+    soon = [lot for lot in lots if not lot.expired and lot.remaining and lot.expires_at <= horizon]
     return Balance(
         company_id,
         at,

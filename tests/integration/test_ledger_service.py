@@ -17,6 +17,8 @@ from plugin.storage import Database
 from plugin.storage.migrate import upgrade
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+#: a read "now" while T0's packages are live (expiry is judged at the clock by default)
+SOON = T0 + timedelta(days=30)
 PLAN = load_plans("config").get("standard")
 
 
@@ -79,7 +81,7 @@ def test_redelivery_posts_nothing_and_returns_the_original(db: Database) -> None
     assert again.status == ledger.DUPLICATE and again.entry.id == first.entry.id
     assert debit_again.status == ledger.DUPLICATE and debit_again.entry.id == debit.entry.id
     with db.session() as s:
-        assert ledger.balance(s, "acme").balance == 8
+        assert ledger.balance(s, "acme", now=SOON).balance == 8
         assert len(s.execute(select(CreditEntry)).all()) == 3
 
 
@@ -113,7 +115,7 @@ def test_release_frees_the_reservation_once(db: Database) -> None:
         ledger.reserve(s, "acme", "T-1", 0, 3, T0)
         assert ledger.release(s, "acme", "T-1", 0, T0, "merged").status == ledger.RELEASED
         assert ledger.release(s, "acme", "T-1", 0, T0, "merged").status == ledger.DUPLICATE
-        assert ledger.balance(s, "acme").available == 10
+        assert ledger.balance(s, "acme", now=SOON).available == 10
 
 
 def test_retype_after_completion_reverses_exactly(db: Database) -> None:
@@ -126,10 +128,10 @@ def test_retype_after_completion_reverses_exactly(db: Database) -> None:
         assert ledger.retype(s, "acme", "T-1", 0, 3, T0).status == ledger.DUPLICATE
         rev = [e for e in r.posted if e.kind == "reversal"][0]
         assert rev.reverses_id == debit.entry.id and rev.units == 1
-        assert ledger.balance(s, "acme").balance == 7
+        assert ledger.balance(s, "acme", now=SOON).balance == 7
         # re-typed to a bug: the charge goes to zero
         ledger.retype(s, "acme", "T-1", 0, 0, T0, task_type="bug")
-        assert ledger.balance(s, "acme").balance == 10
+        assert ledger.balance(s, "acme", now=SOON).balance == 10
 
 
 def test_retype_before_completion_swaps_the_reservation(db: Database) -> None:
@@ -137,10 +139,10 @@ def test_retype_before_completion_swaps_the_reservation(db: Database) -> None:
     with db.session() as s:
         ledger.reserve(s, "acme", "T-1", 0, 1, T0)
         assert ledger.retype(s, "acme", "T-1", 0, 4, T0).status == ledger.RETYPED
-        assert ledger.balance(s, "acme").reserved == 4
+        assert ledger.balance(s, "acme", now=SOON).reserved == 4
         assert ledger.retype(s, "acme", "T-1", 0, 40, T0).status == ledger.HELD
         ledger.complete(s, "acme", "T-1", 0, 4, T0)
-        bal = ledger.balance(s, "acme")
+        bal = ledger.balance(s, "acme", now=SOON)
     assert (bal.balance, bal.reserved) == (6, 0)
 
 
@@ -157,7 +159,7 @@ def test_expiry_burns_once_and_reads_apply_it_before_the_job(db: Database) -> No
         assert [(b.lot_id, b.units) for b in burns] == [(lot, -8)]
         assert ledger.expire_lots(s, after) == []
         assert ledger.expire_lots(s, after + timedelta(days=3)) == []
-        assert ledger.balance(s, "acme").balance == 0
+        assert ledger.balance(s, "acme", now=SOON).balance == 0
         # an expired lot is never used: the debit becomes flagged debt
         d = ledger.complete(s, "acme", "T-2", 0, 1, after)
         assert d.flags == ("overdraft",)
@@ -189,7 +191,7 @@ def test_money_lines_are_apart_from_credits(db: Database) -> None:
         first = ledger.record_money(s, "acme", "T-9", amount, "USD", T0, "enhancement estimate")
         again = ledger.record_money(s, "acme", "T-9", amount, "USD", T0, "enhancement estimate")
         st = ledger.statement(s, "acme")
-        assert ledger.balance(s, "acme").balance == 10
+        assert ledger.balance(s, "acme", now=SOON).balance == 10
     assert again.duplicate and again.line.id == first.line.id
     assert st.money_totals == {"USD": "105.00"}
 
@@ -231,7 +233,7 @@ def test_same_key_for_two_companies_returns_the_first_entry(db: Database) -> Non
     # a ticket that changed company is not reserved twice: the key is global
     assert moved.status == ledger.DUPLICATE and moved.entry.id == first.entry.id
     with db.session() as s:
-        assert ledger.balance(s, "beta").reserved == 0
+        assert ledger.balance(s, "beta", now=SOON).reserved == 0
 
 
 def test_monthly_hours_burn_at_month_end(db: Database) -> None:
@@ -261,11 +263,32 @@ def test_reversing_a_debit_covered_later_refunds_the_lot_that_paid(db: Database)
     lot = buy(db, 12, T0 + timedelta(hours=1))  # pays the debt: 8 left
     with db.session() as s:
         r = ledger.retype(s, "acme", "T-2", 0, 3, T0 + timedelta(hours=2))
-        bal = ledger.balance(s, "acme")
+        bal = ledger.balance(s, "acme", now=SOON)
     # T-2 now costs 3: its first unit goes back to the lot that paid it, then 3 are taken
     assert [e.kind for e in r.posted] == ["reversal", "settle", "debit"]
     assert (bal.balance, bal.debt) == (12 - 3 - 3, 0)
     assert {x.lot_id: x.remaining for x in bal.lots} == {lot: 6}
+
+
+def test_balance_now_burns_expired_lots_at_read_time(db: Database) -> None:
+    """The present balance (no ``at``) never shows credits of a lot already expired."""
+    lot = buy(db)
+    with db.session() as s:
+        ledger.complete(s, "acme", "T-1", 0, 2, T0)
+    expired = T0 + timedelta(days=90)
+    with db.session() as s:
+        live = ledger.balance(s, "acme", now=expired - timedelta(seconds=1))
+        gone = ledger.balance(s, "acme", now=expired)
+        clock = ledger.balance(s, "acme")  # T0 + 90 days is long past on the real clock
+    assert (live.balance, live.available, live.lots[0].remaining) == (8, 8, 8)
+    assert [x.lot_id for x in live.expiring_soon] == [lot]
+    for bal in (gone, clock):
+        assert (bal.balance, bal.available, bal.expiring_soon) == (0, 0, [])
+        assert [(x.lot_id, x.remaining, x.expired) for x in bal.lots] == [(lot, 0, True)]
+    with db.session() as s:
+        # the job burns the same credits the read already left out: the figure stays
+        ledger.expire_lots(s, expired)
+        assert ledger.balance(s, "acme").balance == 0
 
 
 def test_migration_matches_the_models(sqlite_url: str) -> None:
