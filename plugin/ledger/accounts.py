@@ -59,18 +59,20 @@ def lock_company(session: Session, company_id: str, now: datetime) -> datetime |
     current). SQLite: BEGIN IMMEDIATE already serialises all writers, so the row only has
     to exist.
     """
+    # the reads below run on the connection (no ORM autoflush): write what is pending first
+    session.flush()
     params = {"company": company_id}
     if is_postgres(session):
-        found = session.execute(_LOCK, params).first()
+        found = session.connection().execute(_LOCK, params).first()
         if found is None:
             session.execute(
                 pg_insert(Company)
                 .values(id=company_id, created_at=now)
                 .on_conflict_do_nothing(index_elements=["id"])
             )
-            found = session.execute(_LOCK, params).first()
+            found = session.connection().execute(_LOCK, params).first()
         return found[0] if found else None
-    found = session.execute(_CURSOR, params).first()
+    found = session.connection().execute(_CURSOR, params).first()
     if found is None:
         session.add(Company(id=company_id, created_at=now))
         session.flush()

@@ -62,7 +62,9 @@ def _state_statement(with_lots: bool) -> Any:
         .where(e.company_id == company)
         .subquery("s")
     )
-    cols: list[Any] = [CreditEntry, sums.c.balance, sums.c.reserved, sums.c.n, sums.c.held]
+    # the entry under the key as plain columns (id first; NULL when there is none)
+    entry_cols = [CreditEntry.id, *(getattr(CreditEntry, c) for c in ENTRY_COLUMNS)]
+    cols: list[Any] = [sums.c.balance, sums.c.reserved, sums.c.n, sums.c.held, *entry_cols]
     q: Any
     if not with_lots:
         q = select(*cols).select_from(sums)
@@ -83,7 +85,7 @@ def _state_statement(with_lots: bool) -> Any:
         )
         # one row per live lot (or one with no lot), each carrying the scalars
         q = (
-            select(*cols, lots.c.id, lots.c.left)
+            select(lots.c.id, lots.c.left, *cols)
             .select_from(sums)
             .outerjoin(lots, true())
             .order_by(lots.c.expires_at, lots.c.id)
@@ -116,10 +118,16 @@ def read_state(
     }
     if with_lots:
         params["now"] = now
-    rows = session.execute(stmt, params).all()
-    first = rows[0]
-    live = [[r[5], int(r[6])] for r in rows if with_lots and r[5] is not None]
-    return State(first[0], int(first[1]), int(first[2]), first[3] > 0, int(first[4]), live)
+    # Core execution on the session's connection: no ORM compile or entity loading here
+    rows = session.connection().execute(stmt, params).all()
+    first = rows[-1]
+    skip = 2 if with_lots else 0
+    live = [[r[0], int(r[1])] for r in rows if with_lots and r[0] is not None]
+    bal, res, n, held, entry_id = first[skip : skip + 5]
+    found = None
+    if entry_id is not None:
+        found = CreditEntry(id=entry_id, **dict(zip(ENTRY_COLUMNS, first[skip + 5 :], strict=True)))
+    return State(found, int(bal), int(res), n > 0, int(held), live)
 
 
 def take(units: int, live: Sequence[list[int]]) -> list[tuple[int | None, int]]:
@@ -156,6 +164,7 @@ def _cte_sql(moves: int) -> str:
 
 
 _CTE: dict[int, Any] = {}
+_INSERT_ENTRY = insert(CreditEntry).returning(CreditEntry.id)
 
 
 def insert_entry(
@@ -175,14 +184,15 @@ def insert_entry(
         params = dict(row, posted_at=values["posted_at"].astimezone(UTC))
         for i, (lot_id, units) in enumerate(moves):
             params[f"l{i}"], params[f"u{i}"] = lot_id, units
-        new_id = session.execute(stmt, params).scalar()
+        new_id = session.connection().execute(stmt, params).scalar()
         if new_id is None:
             return None
     else:
         # writers are serialised (BEGIN IMMEDIATE) and the key was looked up: no conflict
-        new_id = session.execute(insert(CreditEntry).returning(CreditEntry.id), row).scalar_one()
+        conn = session.connection()
+        new_id = conn.execute(_INSERT_ENTRY, row).scalar_one()
         if moves:
-            session.execute(
+            conn.execute(
                 insert(CreditAllocation),
                 [
                     {"entry_id": new_id, "company_id": row["company_id"], "lot_id": lot, "units": u}
