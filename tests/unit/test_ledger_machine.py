@@ -403,7 +403,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "125")),
+    max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "160")),
     stateful_step_count=40,
     deadline=None,
 )
