@@ -7,6 +7,7 @@ clock; none commits. See ``service`` for the task lifecycle.
 from plugin.ledger.accounts import LedgerError
 from plugin.ledger.expiry import expire_lots
 from plugin.ledger.funds import MoneyResult, Purchase, adjust, purchase, record_money
+from plugin.ledger.held import HeldTicket, held_tickets
 from plugin.ledger.plans import HOLD, OVERDRAFT, Plan, Plans, PlansError, load_plans
 from plugin.ledger.queries import Balance, Notice, balance, notices
 from plugin.ledger.service import (
@@ -31,6 +32,7 @@ __all__ = [
     "DUPLICATE",
     "HELD",
     "HOLD",
+    "HeldTicket",
     "NO_ACCOUNT",
     "NOTHING",
     "OVERDRAFT",
@@ -51,6 +53,7 @@ __all__ = [
     "balance",
     "complete",
     "expire_lots",
+    "held_tickets",
     "load_plans",
     "notices",
     "purchase",
