@@ -209,8 +209,10 @@ def main() -> None:
     port = 8791
     cli = [PY, "-m", "plugin.cli"]
     procs = [subprocess.Popen([*cli, "serve", "--port", str(port), "--workers", "2"], env=env)]
-    procs += [subprocess.Popen([*cli, "worker"], env=env, stderr=WORKER_ERR)
-              for _ in range(2)]
+    profile = os.environ.get("BENCH_PROFILE")  # a directory: each worker writes a cProfile
+    procs += [subprocess.Popen(
+        [PY, "-m", "cProfile", "-o", f"{profile}/worker-{n}.prof", "-m", "plugin.cli", "worker"]
+        if profile else [*cli, "worker"], env=env, stderr=WORKER_ERR) for n in range(2)]
     procs.append(subprocess.Popen([*cli, "scheduler"], env=env, stderr=subprocess.DEVNULL))
     try:
         for _ in range(100):

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
-from plugin.outbox import OutboxRow, OutboxState, enqueue_push, push_job_id
+from plugin.outbox import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
 from plugin.queue import EVENT_JOB_TIMEOUT, PUSH, enqueue_event, event_job_id, queue
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState, Ticket
@@ -103,8 +103,16 @@ def sweep_outbox(ctx: Context, now: datetime) -> str:
     if not rows:
         return "0 due"
     q = queue(ctx.redis, PUSH)
+    # a push job still waiting in the queue will carry these rows: don't add another (under
+    # load the backlog is older than OUTBOX_STRANDED_AFTER and would be pushed twice)
+    pipe = ctx.redis.pipeline(transaction=False)
+    for connection, ticket_id, _, _ in rows:
+        pipe.exists(pending_key(connection, ticket_id))
+    waiting = pipe.execute()
     again = 0
-    for connection, ticket_id, max_id, attempts in rows:
+    for (connection, ticket_id, max_id, attempts), queued in zip(rows, waiting, strict=True):
+        if queued:
+            continue
         # one job id per (last row, attempt): a queued or running job is not doubled, and
         # push jobs leave no result behind, so a finished one does not block the next
         salt = f"sw{max_id}-{attempts}"
