@@ -53,6 +53,8 @@ class Batch:
     company: str | None
     attempts: int
     done: tuple[str, ...]
+    #: open rows of the ticket were left out (behind a retried batch): claim again after
+    more: bool = False
 
 
 def _open_rows(session: Any, connection: str, ticket_id: str) -> list[OutboxRow]:
@@ -75,6 +77,7 @@ def claim(ctx: Context, connection: str, ticket_id: str, now: datetime) -> Batch
                for r in rows):
             return "busy"
         retry = [r for r in rows if r.batch_key]
+        total = len(rows)
         if retry:
             key = min(retry, key=lambda r: r.id).batch_key
             rows = [r for r in retry if r.batch_key == key]
@@ -96,6 +99,7 @@ def claim(ctx: Context, connection: str, ticket_id: str, now: datetime) -> Batch
             commands=tuple(r.to_command() for r in rows),
             company=next((r.company_id for r in rows if r.company_id), None),
             attempts=max(r.attempts for r in rows), done=tuple(sorted(done)),
+            more=bool(retry) and len(rows) < total,
         )
 
 
@@ -179,6 +183,8 @@ def push_ticket(connection: str, ticket_id: str, now: datetime | None = None) ->
         if isinstance(batch, str):
             return outcome if batch == "idle" and outcome != "idle" else batch
         outcome = send(ctx, conn, ticket_id, batch, at)
-        if outcome.startswith("retry"):
+        # rows written since the claim got a push job of their own (the marker was cleared
+        # above): only rows held back behind a retried batch need another round here
+        if outcome.startswith("retry") or not batch.more:
             return outcome
     return outcome
