@@ -28,8 +28,8 @@ from plugin.reports.models import TicketMetrics
 from plugin.reports.sample import generate
 from plugin.settings import load_settings
 from plugin.storage import registry  # noqa: F401
-from tests.conftest import IN_CI
 from tests.reports_support import team_calendar
+from tests.services import IN_CI
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,10 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_TEST_URL
+from tests.conftest import PG_ADMIN_URL
 from tests.e2e.deskpilot import REPO, Deskpilot, Receiver, clean_env, free_port, wait_for
 from tests.e2e.helpdesk import HelpdeskAPI, HelpdeskSite
 from tests.e2e.relay import FaultRelay
+from tests.services import IN_CI, leased_redis_db
 
 PROVISION = Path(__file__).resolve().parent / "provision.sh"
 CONNECTION = "helpdesk"
@@ -59,36 +59,9 @@ def dh_venv() -> Path:
 
 @pytest.fixture(scope="session")
 def e2e_redis_url() -> Iterator[str]:
-    """A Redis db (1-15) leased for the whole session, the way tests/conftest.py leases."""
-    import redis
-
-    try:
-        lock = redis.Redis.from_url(f"{REDIS_TEST_URL}/0")
-        lock.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means the server is absent
-        _unavailable(f"Redis is not reachable ({exc.__class__.__name__}: {exc})")
-    token, db = uuid.uuid4().hex, 0
-    deadline = time.monotonic() + 60
-    while not db:
-        for candidate in range(1, 16):
-            if lock.set(f"deskpilot-test-lease:{candidate}", token, nx=True, ex=1800):
-                db = candidate
-                break
-        else:
-            if time.monotonic() > deadline:
-                pytest.fail("no free Redis test database (1-15) for 60 s")
-            time.sleep(0.1)
-    url = f"{REDIS_TEST_URL}/{db}"
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
-    try:
+    """A Redis db (1-15) leased for the whole session."""
+    with leased_redis_db(ttl_seconds=1800) as url:
         yield url
-    finally:
-        conn.flushdb()
-        conn.close()
-        if lock.get(f"deskpilot-test-lease:{db}") == token.encode():
-            lock.delete(f"deskpilot-test-lease:{db}")
-        lock.close()
 
 
 @pytest.fixture(scope="session")

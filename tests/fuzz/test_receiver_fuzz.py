@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.receiver import build_case, check_answer
 from tests.integration.test_receiver_security import HOSTS, IDS, make_stack
+from tests.services import leased_redis_db
 
 pytestmark = pytest.mark.redis
 CASES_PER_HOST = 300
@@ -31,12 +32,8 @@ def client(tmp_path_factory, redis_url_module):
 @pytest.fixture(scope="module")
 def redis_url_module():
     # the shared fixture is function-scoped; lease one Redis db for the whole module
-    from tests.conftest import redis_url as lease
-
-    gen = lease.__wrapped__()  # type: ignore[attr-defined]
-    url = next(gen)
-    yield url
-    next(gen, None)
+    with leased_redis_db(ttl_seconds=600) as url:
+        yield url
 
 
 @pytest.mark.parametrize("host", HOSTS, ids=IDS)

@@ -61,6 +61,9 @@ def test_up_runs_the_whole_loop_and_stops_cleanly(tmp_path):
             assert time.monotonic() < deadline, "no /healthz within 60 s"
             time.sleep(0.3)
         secret = (tmp_path / "var" / "generic_secret").read_text().strip()
+        printed = (tmp_path / "up.log").read_text()
+        # a new secret is printed once, with the webhook URL, for the admin to copy
+        assert secret in printed and f"{base}/webhooks/generic" in printed
         event_file = tmp_path / "event.json"
         event_file.write_text(json.dumps(EVENT))
         send = [*exe, "send", str(event_file), "--url", f"{base}/webhooks/generic",
