@@ -15,6 +15,7 @@ from plugin.ledger.models import CreditAllocation, CreditEntry
 from plugin.ledger.plans import load_plans
 from plugin.storage import Database
 from plugin.storage.migrate import upgrade
+from plugin.storage.models import Company
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 #: a read "now" while T0's packages are live (expiry is judged at the clock by default)
@@ -289,6 +290,26 @@ def test_balance_now_burns_expired_lots_at_read_time(db: Database) -> None:
         # the job burns the same credits the read already left out: the figure stays
         ledger.expire_lots(s, expired)
         assert ledger.balance(s, "acme").balance == 0
+
+
+def test_expiry_cursor_follows_a_backdated_package(db: Database) -> None:
+    """The per-ticket calls skip the expired-lots query until the soonest expiry; a package
+    bought with an earlier expiry moves that instant back, so it still burns on time."""
+    buy(db)  # expires T0 + 90 days
+    with db.session() as s:
+        ledger.reserve(s, "acme", "T-1", 0, 1, T0 + timedelta(days=1))
+        cursor = s.get(Company, "acme")
+        assert cursor is not None and cursor.credits_checked_until == T0 + timedelta(days=90)
+    old = buy(db, 10, T0 - timedelta(days=88))  # expires T0 + 2 days
+    with db.session() as s:
+        done = ledger.complete(s, "acme", "T-1", 0, 1, T0 + timedelta(days=3))
+        moved = s.execute(
+            select(CreditAllocation.lot_id).where(CreditAllocation.entry_id == done.entry.id)
+        ).scalars()
+        assert old not in list(moved)  # expired: never drawn from
+        assert [(b.kind, b.lot_id, b.units) for b in done.posted[:-1]] == [("burn", old, -10)]
+        bal = ledger.balance(s, "acme", now=T0 + timedelta(days=3))
+    assert (bal.balance, bal.reserved) == (9, 0)
 
 
 def test_migration_matches_the_models(sqlite_url: str) -> None:
