@@ -213,6 +213,8 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "description": "required unless the body has key (422 without either); a retry with "
     "the same key posts once and answers 200",
+    # OpenAPI cannot say "this or the body's key": documented as the one way always accepted
+    "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
 }
 

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from datetime import datetime
+from decimal import Decimal
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+MAX_TASKS = 1_000_000
+MAX_PRICE = Decimal("999999999999.99")
+#: PostgreSQL text cannot hold NUL: refused as a payload error, not a 500 from the database
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+#: purchase years far enough from datetime's limits that expiry arithmetic cannot overflow
+YEARS = (1970, 8999)
+
+
+def _in_range(value: datetime) -> None:
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ValidationError(f"the year must be {YEARS[0]}-{YEARS[1]}")
 
 
 class _Strict(Schema):
@@ -13,12 +28,25 @@ class _Strict(Schema):
 class PurchaseRequestSchema(_Strict):
     """A package to add to a company's deposit."""
 
-    tasks = fields.Integer(required=True, validate=validate.Range(min=1))
-    price_per_task = fields.Decimal(as_string=True, validate=validate.Range(min=0))
-    currency = fields.String(validate=validate.Length(equal=3))
-    at = fields.AwareDateTime(metadata={"description": "purchase time (default: now)"})
+    # the columns' bounds (INTEGER, NUMERIC(14, 2)): past them PostgreSQL refuses the row
+    tasks = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TASKS))
+    # apispec renders a Decimal's Range bounds as strings; the document needs numbers
+    price_per_task = fields.Decimal(
+        as_string=True,
+        validate=validate.Range(min=0, max=MAX_PRICE),
+        metadata={"minimum": 0, "maximum": float(MAX_PRICE)},
+    )
+    currency = fields.String(validate=[validate.Length(equal=3), NO_NUL])
+    at = fields.AwareDateTime(
+        validate=_in_range,
+        # OpenAPI 3.0 has no bounds for date-times: the years as a pattern
+        metadata={
+            "description": "purchase time (default: now), years 1970-8999",
+            "pattern": r"^(19[7-9][0-9]|[2-8][0-9]{3})-",
+        },
+    )
     key = fields.String(
-        validate=validate.Length(min=1, max=200),
+        validate=[validate.Length(min=1, max=200), NO_NUL],
         metadata={"description": "idempotency key; a retry buys once"},
     )
 
@@ -27,9 +55,9 @@ class AdjustmentRequestSchema(_Strict):
     """A manual correction: +N grants, −N takes credits."""
 
     units = fields.Integer(required=True, validate=validate.Range(min=-100000, max=100000))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    author = fields.String(validate=validate.Length(max=100))
-    key = fields.String(validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
+    author = fields.String(validate=[validate.Length(max=100), NO_NUL])
+    key = fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])
 
 
 class LotSchema(Schema):
@@ -37,7 +65,9 @@ class LotSchema(Schema):
 
     lot_id = fields.Integer()
     tasks = fields.Integer()
-    remaining = fields.Integer()
+    remaining = fields.Integer(
+        allow_none=True, metadata={"description": "null in a purchase's answer (not computed)"}
+    )
     purchased_at = fields.String()
     expires_at = fields.String()
     expired = fields.Boolean()
@@ -131,7 +161,7 @@ class NoticeSchema(Schema):
 class ErrorSchema(Schema):
     """The error envelope every Deskpilot endpoint answers with."""
 
-    code = fields.Integer()
-    status = fields.String()
+    code = fields.String(metadata={"description": "a slug, e.g. unauthorized"})
+    status = fields.Integer(metadata={"description": "the HTTP status"})
     message = fields.String()
     errors = fields.Dict()

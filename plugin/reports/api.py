@@ -91,10 +91,12 @@ def openapi_paths(spec: Any) -> None:
         "stuck": {"type": "array", "items": {"type": "object"}},
         "late": {"type": "array", "items": {"type": "object"}},
         "trend": {"type": "array", "items": {"type": "object"}}}})
+    bound = {"anyOf": [{"type": "string", "format": "date"},
+                       {"type": "string", "format": "date-time"}]}
     params = [
-        {"in": "query", "name": "from", "schema": {"type": "string"},
+        {"in": "query", "name": "from", "schema": bound,
          "description": "YYYY-MM-DD or ISO datetime with offset (default: 28 days ago)"},
-        {"in": "query", "name": "to", "schema": {"type": "string"},
+        {"in": "query", "name": "to", "schema": bound,
          "description": "inclusive YYYY-MM-DD or exclusive ISO datetime (default: today)"},
         {"in": "query", "name": "company", "schema": {"type": "string"}},
         {"in": "query", "name": "manager", "schema": {"type": "string"}},
