@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import DateTime, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
@@ -137,7 +137,8 @@ def statement(
     totals: dict[str, int] = defaultdict(int)
     last_id, moves = None, list[str]()
     current: tuple[Any, ...] = ()
-    for e in session.execute(rows_q):
+    # Core execution: no ORM row loading for 10,000 tuples
+    for e in session.connection().execute(rows_q):
         if e[0] != last_id:
             if last_id is not None:
                 rows.append(_row(current, bal, res, moves, instant))
@@ -221,12 +222,13 @@ def _raw_instant(session: Session, column: Any) -> Any:
     # datetime.fromisoformat (in C) does the same 10x faster
     if session.get_bind().dialect.name == "sqlite":
         return type_coerce(column, String)
-    return column
+    # the driver's aware datetimes, put in UTC below without the column type's per-row hooks
+    return type_coerce(column, DateTime(timezone=True))
 
 
 def _instant_parser(session: Session) -> Any:
     if session.get_bind().dialect.name != "sqlite":
-        return _same
+        return _in_utc
 
     def parse(text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
@@ -234,8 +236,8 @@ def _instant_parser(session: Session) -> Any:
     return parse
 
 
-def _same(value: datetime) -> datetime:
-    return value
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
 
 
 def render_json(st: Statement) -> str:
