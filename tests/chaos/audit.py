@@ -157,6 +157,7 @@ def audit(db_url: str, deliveries: list[Delivery], sends: SendLog, host: HostRec
         "lost": len(lost_events) + len(unprocessed) + lost_debits + lost_cmds + len(stuck_rows),
         "doubled": doubled_debits + doubled_cmds + sum(n - 1 for n in debit_rows.values()),
         "problems": len(a.problems),
+        "unprocessed_ids": [events[k].id for k in unprocessed],
     })
     return a
 

@@ -52,7 +52,37 @@ def queue_depths(redis_url: str) -> dict[str, int]:
         out = {}
         for name in ALL_QUEUES:
             q = Queue(name, connection=conn)
-            out[name] = len(q) + len(q.started_job_registry) + len(q.scheduled_job_registry)
+            # a SIGKILLed worker's execution stays in the started registry until rq expires
+            # it, even after the sweeper's copy of the job finished: count only jobs that
+            # are still "started" themselves
+            started = [j for j in q.started_job_registry.get_job_ids(cleanup=False)
+                       if (job := q.fetch_job(j)) is not None
+                       and job.get_status(refresh=True) == "started"]
+            out[name] = len(q) + len(started) + len(q.scheduled_job_registry)
+        return out
+    finally:
+        conn.close()
+
+
+def job_states(redis_url: str, event_ids: list[int]) -> dict[int, str]:
+    """Where rq has each event's job (for a problem report: which stage lost it)."""
+    import redis
+
+    from plugin.queue import event_job_id, queue
+
+    conn = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        q = queue(conn)
+        queued = set(q.job_ids)
+        started = set(q.started_job_registry.get_job_ids())
+        out = {}
+        for event_id in event_ids:
+            jid = event_job_id(event_id)
+            job = q.fetch_job(jid)
+            status = job.get_status(refresh=True) if job is not None else "no job"
+            out[event_id] = (f"{status} in_queue={jid in queued} in_started={jid in started} "
+                             f"started_at={getattr(job, 'started_at', None)} "
+                             f"worker={getattr(job, 'worker_name', None)}")
         return out
     finally:
         conn.close()
@@ -153,6 +183,10 @@ def run_chaos(cfg: ChaosConfig, workdir: Path | None = None,
             f"restarts { {n: p.restarts for n, p in stack.procs.items() if p.restarts} }")
         result = audit(stack.app_db_url, deliveries, sends, stack.host.record,
                        queue_depths(stack.redis.url))
+        stranded = result.figures.get("unprocessed_ids") or []
+        if stranded:
+            for event_id, where in job_states(stack.redis.url, stranded).items():
+                result.problems.append(f"event {event_id} job: {where}")
         result.figures["restarts"] = {n: p.restarts for n, p in stack.procs.items()}
         result.figures["ticks"] = ticks
         result.figures["last_tick"] = last_tick
