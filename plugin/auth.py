@@ -60,3 +60,26 @@ def require_admin() -> Response | None:
     if status == 403:
         return error_response(403, "forbidden", "this admin token is not valid")
     return None
+
+
+#: the OpenAPI schema of an id or name in a path or query (what the guard below accepts)
+PRINTABLE_STRING = {"type": "string", "minLength": 1, "maxLength": 200,
+                    "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
+
+
+def _printable(value: str) -> bool:
+    return len(value) <= 200 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
+def require_printable_input() -> Response | None:
+    """A ``before_request`` guard: path and query values are printable text.
+
+    Ids end up in queries and primary keys; control characters (PostgreSQL refuses NUL)
+    and huge values are a client error, never a 500 from the database.
+    """
+    values = {**(request.view_args or {}), **request.args}
+    bad = sorted(k for k, v in values.items() if isinstance(v, str) and not _printable(v))
+    if bad:
+        return error_response(422, "invalid-parameter", "parameters must be printable text",
+                              {k: ["control characters or over 200 characters"] for k in bad})
+    return None

@@ -14,6 +14,7 @@ from plugin.ledger.models import CreditEntry
 from plugin.ledger.plans import Plan, Plans
 from plugin.ledger.queries import Balance, balance
 from plugin.ledger.statement import Statement, statement
+from plugin.storage.db import SUPPORTED_YEARS, in_supported_range
 from plugin.storage.models import Company
 
 
@@ -25,6 +26,9 @@ def parse_instant(text: str) -> datetime:
         raise LedgerError(f"not an ISO 8601 datetime: {text!r}") from None
     if value.tzinfo is None:
         raise LedgerError(f"{text!r} has no UTC offset (e.g. 2026-11-23T10:00:00+02:00)")
+    if not in_supported_range(value):
+        raise LedgerError(f"{text!r} is outside the supported years "
+                          f"{SUPPORTED_YEARS.start}-{SUPPORTED_YEARS.stop - 1}")
     return value
 
 

@@ -11,7 +11,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from plugin.auth import error_response, require_admin
+from plugin.auth import (
+    PRINTABLE_STRING,
+    error_response,
+    require_admin,
+    require_printable_input,
+)
 from plugin.ledger.accounts import LedgerError
 from plugin.ledger.admin import (
     buy,
@@ -41,6 +46,9 @@ credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
 PURCHASE_IN = PurchaseRequestSchema()
 ADJUST_IN = AdjustmentRequestSchema()
 credits_api.before_request(require_admin)
+
+
+credits_api.before_request(require_printable_input)
 #: as long as the body's ``key`` may be (see the request schemas)
 MAX_KEY = 200
 
@@ -231,7 +239,7 @@ def openapi_paths(spec: APISpec) -> None:
         ("Adjustment", AdjustmentSchema),
     ):
         spec.components.schema(name, schema=schema)
-    company = {"in": "path", "name": "company_id", "required": True, "schema": {"type": "string"}}
+    company = {"in": "path", "name": "company_id", "required": True, "schema": PRINTABLE_STRING}
     instant = {"type": "string", "format": "date-time"}
     errors = {
         "401": _json("Error", "missing or invalid admin token"),

@@ -21,7 +21,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from plugin.auth import error_response, require_admin
+from plugin.auth import (
+    PRINTABLE_STRING,
+    error_response,
+    require_admin,
+    require_printable_input,
+)
 from plugin.reports.service import PeriodError, report_for
 from plugin.storage.db import utcnow
 
@@ -29,6 +34,7 @@ bp = Blueprint("reports_api", __name__, url_prefix="/api/reports")
 
 
 bp.before_request(require_admin)
+bp.before_request(require_printable_input)
 
 
 def _report(trend_weeks: int = 8) -> Any:
@@ -98,8 +104,8 @@ def openapi_paths(spec: Any) -> None:
          "description": "YYYY-MM-DD or ISO datetime with offset (default: 28 days ago)"},
         {"in": "query", "name": "to", "schema": bound,
          "description": "inclusive YYYY-MM-DD or exclusive ISO datetime (default: today)"},
-        {"in": "query", "name": "company", "schema": {"type": "string"}},
-        {"in": "query", "name": "manager", "schema": {"type": "string"}},
+        {"in": "query", "name": "company", "schema": PRINTABLE_STRING},
+        {"in": "query", "name": "manager", "schema": PRINTABLE_STRING},
     ]
     err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     errors = {"401": {"description": "missing or invalid admin token", **err},

@@ -24,6 +24,7 @@ from plugin.reports.kpis import BY_KEY
 from plugin.reports.queries import Filters
 from plugin.reports.report import Report, build_report
 from plugin.settings import Settings
+from plugin.storage.db import SUPPORTED_YEARS, in_supported_range
 from rules.calendar import Calendar, load_calendars
 
 #: a report without --from/--to covers the last 28 days and today
@@ -83,12 +84,16 @@ def parse_bound(value: str, tz: ZoneInfo, end: bool) -> datetime:
     try:
         if len(value) == 10:
             d = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime(d.year, d.month, d.day, tzinfo=tz)
-        at = datetime.fromisoformat(value)
-    except ValueError as exc:
+            at = datetime(d.year, d.month, d.day, tzinfo=tz)
+        else:
+            at = datetime.fromisoformat(value)
+    except (ValueError, OverflowError) as exc:
         raise PeriodError(f"not a date or datetime: {value!r}") from exc
     if at.tzinfo is None:
         raise PeriodError(f"datetime needs an offset: {value!r}")
+    if not in_supported_range(at):
+        raise PeriodError(f"{value!r} is outside the supported years "
+                          f"{SUPPORTED_YEARS.start}-{SUPPORTED_YEARS.stop - 1}")
     return at
 
 

@@ -12,6 +12,14 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: instants Deskpilot stores and computes with; outside it, arithmetic (a day added to
+#: 9999-12-31) overflows, so user input beyond it is refused as invalid
+SUPPORTED_YEARS = range(1970, 3000)
+
+
+def in_supported_range(at: datetime) -> bool:
+    return at.year in SUPPORTED_YEARS
+
 
 def utcnow() -> datetime:
     """The current instant, aware, in UTC; only the outer layers call it."""
