@@ -24,7 +24,7 @@ from plugin.context import Context
 from plugin.outbox import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
 from plugin.queue import EVENT_JOB_TIMEOUT, PUSH, enqueue_event, event_job_id, queue
 from plugin.storage.db import utcnow
-from plugin.storage.models import Event, EventState, Ticket
+from plugin.storage.models import Event, EventState
 from plugin.timers import fire_due_timers
 
 log = logging.getLogger("deskpilot.scheduler")
@@ -126,27 +126,16 @@ def sweep_outbox(ctx: Context, now: datetime) -> str:
 def expire_lots(ctx: Context, now: datetime) -> str:
     """Burn expired credit lots, and push the new balance of each company touched."""
     from plugin import ledger
-    from plugin.jobs.apply import balance_command
-    from plugin.outbox import add_commands, enqueue_after_commit
+    from plugin.jobs.balance import queue_balance_push
+    from plugin.outbox import enqueue_after_commit
 
     with ctx.db.session() as session:
         burns = ledger.expire_lots(session, now)
         companies = sorted({b.company_id for b in burns})
         touched: list[tuple[str, str]] = []
         for company in companies:
-            cmd = balance_command(session, company, now)
-            # the balance travels with the company's latest ticket on each connection
-            latest = session.execute(
-                select(Ticket.connection, func.max(Ticket.id))
-                .where(Ticket.company_id == company).group_by(Ticket.connection)
-            ).all()
-            for connection, ticket_pk in latest:
-                ticket = session.get(Ticket, ticket_pk)
-                assert ticket is not None
-                key = f"expiry:{company}:{now.date().isoformat()}:{connection}"
-                if add_commands(session, connection, ticket.host_ticket_id, [cmd], key, now,
-                                company_id=company):
-                    touched.append((connection, ticket.host_ticket_id))
+            touched += queue_balance_push(session, company, now,
+                                          f"expiry:{company}:{now.date().isoformat()}")
         enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"x{int(now.timestamp())}")
     return f"{len(burns)} burned in {len(companies)} companies"
 

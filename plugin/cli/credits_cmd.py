@@ -71,6 +71,9 @@ def _instant(text: str | None) -> datetime:
 @click.group("credits")
 def credits_group() -> None:
     """Prepaid credits: packages, balances, statements, manual adjustments."""
+    from plugin.jobs.balance import install
+
+    install()  # a purchase or adjustment pushes the balance and resumes held tasks
 
 
 @credits_group.command("buy")
