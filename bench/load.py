@@ -103,6 +103,14 @@ def main() -> int:
     print("t(s)  queue depth  total RSS MiB")
     for t, depth, rss in series:
         print(f"{t:5.0f}  {depth:11d}  {rss / 1024:13.1f}")
+    during = [d for t, d, _ in series if t <= sent_in]
+    if len(during) >= 6:
+        third = len(during) // 3
+        first, last = during[:third], during[-third:]
+        print(f"queue depth while sending: mean of first third {sum(first) / len(first):.1f}, "
+              f"of last third {sum(last) / len(last):.1f}, max {max(during)}")
+    print(f"processed {result.figures['processed']} events in {drained_in:.1f} s = "
+          f"{result.figures['processed'] / drained_in:.1f} events/s sustained")
     print("load:", result.line())
     for problem in result.problems[:50]:
         print("problem:", problem)

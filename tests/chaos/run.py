@@ -106,16 +106,30 @@ def _pending(stack: Stack) -> tuple[int, int]:
         db.dispose()
 
 
-def _faults(stack: Stack, cfg: ChaosConfig, total: int,
-            say: Callable[[str], None]) -> Callable[[int], None]:
+def _faults(stack: Stack, cfg: ChaosConfig, total: int, say: Callable[[str], None],
+            outcome: dict[str, str]) -> Callable[[int], None]:
     """The fault schedule, fired from the sender loop at shares of the stream."""
     def restart(service: ChaosRedis | ChaosPostgres, name: str) -> str:
         service.restart()
         return f"{name} restarted"
 
+    # the SIGKILL comes before the Redis restart: a restart wipes rq's worker registry, and
+    # without it a busy worker cannot be told from an idle one
+    killed = threading.Event()
+
+    def kill() -> str:
+        try:
+            return stack.kill_worker_mid_job()
+        finally:
+            killed.set()
+
+    def restart_redis() -> str:
+        killed.wait(30)  # the kill may still be waiting for a busy worker
+        return restart(stack.redis, "redis")
+
     plan: list[tuple[float, str, Callable[[], str]]] = [
-        (0.15, "redis-restart", lambda: restart(stack.redis, "redis")),
-        (0.30, "worker-sigkill", stack.kill_worker_mid_job),
+        (0.15, "worker-sigkill", kill),
+        (0.30, "redis-restart", restart_redis),
         (0.50, "postgres-restart", lambda: restart(stack.pg, "postgres")),
         (0.70, "write-failure", lambda: _write_window(stack, cfg.write_failure_seconds)),
     ]
@@ -126,8 +140,11 @@ def _faults(stack: Stack, cfg: ChaosConfig, total: int,
             if name not in fired and i >= share * total:
                 fired.add(name)
                 # in a thread: the stream keeps flowing while the fault lasts
-                threading.Thread(target=lambda a=action, n=name: say(f"{n}: {a()}"),
-                                 daemon=True).start()
+                def fire(a: Callable[[], str] = action, n: str = name) -> None:
+                    outcome[n] = a()
+                    say(f"{n}: {outcome[n]}")
+
+                threading.Thread(target=fire, daemon=True).start()
 
     return on_progress
 
@@ -164,7 +181,8 @@ def run_chaos(cfg: ChaosConfig, workdir: Path | None = None,
         sup = threading.Thread(target=supervise, daemon=True)
         sup.start()
         t1 = time.monotonic()
-        sends = sender.run(deliveries, _faults(stack, cfg, len(deliveries), say))
+        faults: dict[str, str] = {}
+        sends = sender.run(deliveries, _faults(stack, cfg, len(deliveries), say, faults))
         say(f"streamed {len(deliveries)} deliveries in {time.monotonic() - t1:.1f} s")
         time.sleep(cfg.write_failure_seconds + 1)  # let the last fault window close
         deadline = time.monotonic() + cfg.drain_timeout
@@ -188,6 +206,7 @@ def run_chaos(cfg: ChaosConfig, workdir: Path | None = None,
             for event_id, where in job_states(stack.redis.url, stranded).items():
                 result.problems.append(f"event {event_id} job: {where}")
         result.figures["restarts"] = {n: p.restarts for n, p in stack.procs.items()}
+        result.figures["faults"] = faults
         result.figures["ticks"] = ticks
         result.figures["last_tick"] = last_tick
         return result

@@ -37,6 +37,9 @@ def test_every_fault_was_injected_and_the_stream_flowed(chaos: Audit) -> None:
     f = chaos.figures
     assert f["sent"] >= 90 and f["accepted"] > 0.9 * (f["sent"] - 10)
     assert f["restarts"]["worker-0"] + f["restarts"]["worker-1"] >= 1  # the SIGKILL
+    assert f["faults"]["worker-sigkill"].endswith("while busy"), f["faults"]
+    assert set(f["faults"]) == {"worker-sigkill", "redis-restart", "postgres-restart",
+                                "write-failure"}
     assert sum(f["host_faults"].values()) > 0 and f["host_calls"] > f["host_deliveries"]
     assert f["retried"] > 0  # senders saw 503s during the Redis/PostgreSQL outages
 
