@@ -69,11 +69,22 @@ def _instant(text: str | None) -> datetime:
 
 
 @click.group("credits")
-def credits_group() -> None:
+@click.pass_context
+def credits_group(click_ctx: click.Context) -> None:
     """Prepaid credits: packages, balances, statements, manual adjustments."""
+    from plugin.context import build_context, set_context
     from plugin.jobs.balance import install
 
-    install()  # a purchase or adjustment pushes the balance and resumes held tasks
+    # a purchase or adjustment pushes the balance and resumes held tasks, in this context
+    ctx = build_context(settings_or_exit())
+    set_context(ctx)
+    install()
+
+    def _close() -> None:
+        set_context(None)
+        ctx.close()
+
+    click_ctx.call_on_close(_close)
 
 
 @credits_group.command("buy")

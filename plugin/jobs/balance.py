@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -86,9 +87,17 @@ def _still_held(ticket: Ticket) -> bool:
     return bool(state.get("held"))
 
 
+def _context() -> Context:
+    # in a request: the app's own context; in the CLI: the one its command group installed
+    if has_app_context():
+        ctx: Context = current_app.extensions["deskpilot"]
+        return ctx
+    return get_context()
+
+
 def credits_changed(company: str, now: datetime | None = None) -> None:
     """The ledger's balance-change listener (CLI, admin API)."""
-    ctx = get_context()
+    ctx = _context()
     now = now or utcnow()
     try:
         with ctx.db.session() as session:
