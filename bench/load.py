@@ -59,6 +59,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the backlog")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="deskpilot-load-") as tmp:
         stack = Stack(Path(tmp), fault_rate=0.0, workers=args.workers)
@@ -76,7 +77,11 @@ def main() -> int:
 
             def sample() -> None:
                 while not done.wait(5):
-                    depth = sum(queue_depths(stack.redis.url).values())
+                    try:
+                        depth = sum(queue_depths(stack.redis.url).values())
+                    except Exception as exc:  # noqa: BLE001 - one bad read must not end the series
+                        print("depth sample failed:", exc)
+                        depth = -1
                     series.append((time.monotonic() - t0, depth,
                                    sum(rss_kib(pid) for pid in procs.values())))
 
@@ -85,7 +90,7 @@ def main() -> int:
             sends = Sender(stack.url, SECRET, rate=args.rate, threads=12).run(deliveries)
             sent_in = time.monotonic() - t0
             end_rss = {n: rss_kib(pid) for n, pid in procs.items()}
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + args.drain
             while time.monotonic() < deadline and any(_pending(stack)):
                 time.sleep(1)
             drained_in = time.monotonic() - t0

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from plugin.storage.db import SUPPORTED_YEARS
+
 MAX_TASKS = 1_000_000
 MAX_PRICE = Decimal("999999999999.99")
 #: PostgreSQL text cannot hold NUL: refused as a payload error, not a 500 from the database
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
-#: purchase years far enough from datetime's limits that expiry arithmetic cannot overflow
-YEARS = (1970, 8999)
+#: purchase years: the instants Deskpilot stores and computes with (plugin.storage.db)
+YEARS = (SUPPORTED_YEARS.start, SUPPORTED_YEARS.stop - 1)
 
 
 def _in_range(value: datetime) -> None:
@@ -41,8 +43,8 @@ class PurchaseRequestSchema(_Strict):
         validate=_in_range,
         # OpenAPI 3.0 has no bounds for date-times: the years as a pattern
         metadata={
-            "description": "purchase time (default: now), years 1970-8999",
-            "pattern": r"^(19[7-9][0-9]|[2-8][0-9]{3})-",
+            "description": "purchase time (default: now), years 1970-2999",
+            "pattern": r"^(19[7-9][0-9]|2[0-9]{3})-",
         },
     )
     key = fields.String(

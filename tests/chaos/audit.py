@@ -132,7 +132,8 @@ def audit(db_url: str, deliveries: list[Delivery], sends: SendLog, host: HostRec
         claimed += ids
         if all(r.state == OutboxState.SENT for r in members):
             expected += ids
-    for key, payload in host.deliveries.items():
+    # a copy: the fake host may still be receiving (a load run's pushes still draining)
+    for key, payload in dict(host.deliveries).items():
         if key not in batches:
             a.problems.append(f"host got delivery {key} that no outbox batch has")
         for c in payload.get("commands", []):
@@ -152,7 +153,7 @@ def audit(db_url: str, deliveries: list[Delivery], sends: SendLog, host: HostRec
         "push_attempts": sum(r.attempts for r in rows), "outbox_rows": len(rows),
         "host_calls": host.calls, "host_faults": dict(host.faults),
         "host_deliveries": len(host.deliveries),
-        "host_redeliveries": sum(host.repeats.values()),
+        "host_redeliveries": sum(dict(host.repeats).values()),
         "given_up": len(sends.given_up - stored),
         "lost": len(lost_events) + len(unprocessed) + lost_debits + lost_cmds + len(stuck_rows),
         "doubled": doubled_debits + doubled_cmds + sum(n - 1 for n in debit_rows.values()),

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, text
 
@@ -56,12 +57,23 @@ def queue_depths(redis_url: str) -> dict[str, int]:
             # it, even after the sweeper's copy of the job finished: count only jobs that
             # are still "started" themselves
             started = [j for j in q.started_job_registry.get_job_ids(cleanup=False)
-                       if (job := q.fetch_job(j)) is not None
-                       and job.get_status(refresh=True) == "started"]
+                       if _status(conn, j) == "started"]
             out[name] = len(q) + len(started) + len(q.scheduled_job_registry)
         return out
     finally:
         conn.close()
+
+
+def _status(conn: Any, job_id: str) -> str | None:
+    """A job's status read without side effects; None once the job is gone (a finished
+    job whose result is not kept disappears between two reads)."""
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return str(Job.fetch(job_id, connection=conn).get_status(refresh=True).value)
+    except (NoSuchJobError, InvalidJobOperation):
+        return None
 
 
 def job_states(redis_url: str, event_ids: list[int]) -> dict[int, str]:
