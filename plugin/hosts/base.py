@@ -20,6 +20,7 @@ entries are never posted twice.
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import time
@@ -93,6 +94,12 @@ class Steps:
         self.calls += 1
         self.completed.append(step)
         return result
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    """An ``Authorization: Basic`` header (Freshdesk ``key:X``, Zendesk ``email/token:…``)."""
+    raw = f"{user}:{password}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 class HttpHostClient(HostClient):

@@ -13,13 +13,12 @@ the ``on_hold`` flag. The ticket list is DRF-paginated (25 a page, ``next`` link
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, int_or_str, result
+from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result
 from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -41,8 +40,7 @@ class DjangoHelpdeskClient(HttpHostClient):
         token = self.conn.credentials.get("token")
         if token:
             return {"Authorization": f"Token {token}"}
-        user = f"{self.credential('username')}:{self.credential('password')}"
-        return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
+        return basic_auth(self.credential("username"), self.credential("password"))
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:

@@ -17,14 +17,13 @@ subclass, found by the code search): no ``due_by``/``fr_due_by`` with status 4/5
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, hhmm, int_or_str, result
+from plugin.hosts.base import HttpHostClient, Steps, basic_auth, hhmm, int_or_str, result
 from plugin.hosts.coalesce import ChangeSet, changeset
 from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, NotFound
@@ -52,8 +51,7 @@ class FreshdeskClient(HttpHostClient):
         self._agents: dict[Any, str | None] = {}
 
     def auth_headers(self) -> dict[str, str]:
-        user = f"{self.credential('api_key')}:X"
-        return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
+        return basic_auth(self.credential("api_key"), "X")
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:

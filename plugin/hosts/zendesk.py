@@ -18,13 +18,12 @@ fprimex/zdesk-cli ``doc/zdesk_organization_update.md``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, result
+from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, iso_date, result
 from plugin.hosts.coalesce import changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -41,8 +40,7 @@ class ZendeskClient(HttpHostClient):
     }
 
     def auth_headers(self) -> dict[str, str]:
-        user = f"{self.credential('email')}/token:{self.credential('api_token')}"
-        return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
+        return basic_auth(f"{self.credential('email')}/token", self.credential("api_token"))
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:
