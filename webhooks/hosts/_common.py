@@ -52,6 +52,14 @@ def ident(data: Mapping[str, Any], key: str, path: str, *, required: bool = True
     return result.strip()
 
 
+def required_ident(data: Mapping[str, Any], key: str, path: str) -> str:
+    """An id that must be there: a payload error (422) when it is missing or blank."""
+    result = ident(data, key, path)
+    if result is None:  # ident already refuses a missing id; this narrows the type
+        raise fail(path, "missing required id")
+    return result
+
+
 def text(data: Mapping[str, Any], key: str, path: str) -> str | None:
     value = data.get(key)
     if value is None:

@@ -50,8 +50,7 @@ def _followups(t: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ticket(conn: Connection, t: Mapping[str, Any], opened: datetime) -> Ticket:
-    ticket_id = c.ident(t, "id", "ticket.id")
-    assert ticket_id is not None
+    ticket_id = c.required_ident(t, "id", "ticket.id")
     custom = c.rename_fields(conn, {k[len("custom_"):]: v for k, v in t.items()
                                     if k.startswith("custom_")})
     email = c.text(t, "submitter_email", "ticket.submitter_email")

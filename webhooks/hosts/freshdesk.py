@@ -100,8 +100,7 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     data = require_object(load_json(body))
     name = c.text(data, "event", "event")
     t = _clean(c.obj(data, "ticket", "ticket"))
-    ticket_id = c.ident(t, "id", "ticket.id")
-    assert ticket_id is not None
+    ticket_id = c.required_ident(t, "id", "ticket.id")
     created = _instant(t, "created_on", "ticket.created_on", conn, True)
     assert created is not None
     updated = _instant(t, "modified_on", "ticket.modified_on", conn, False) or created

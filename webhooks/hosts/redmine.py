@@ -84,8 +84,7 @@ def _custom(conn: Connection, issue: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _ticket(conn: Connection, issue: Mapping[str, Any]) -> Ticket:
-    issue_id = c.ident(issue, "id", "issue.id")
-    assert issue_id is not None
+    issue_id = c.required_ident(issue, "id", "issue.id")
     created = c.instant(issue, "created_on", "issue.created_on")
     assert created is not None
     project = c.obj(issue, "project", "issue.project", required=False)

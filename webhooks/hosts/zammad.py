@@ -127,8 +127,7 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         return []  # a custom or pre-defined (Slack, Teams…) payload: nothing to act on
     t = c.obj(data, "ticket", "ticket")
     article = c.obj(data, "article", "article", required=False)
-    ticket_id = c.ident(t, "id", "ticket.id")
-    assert ticket_id is not None
+    ticket_id = c.required_ident(t, "id", "ticket.id")
     created = c.instant(t, "created_at", "ticket.created_at")
     assert created is not None
     updated = c.instant(t, "updated_at", "ticket.updated_at", required=False) or created

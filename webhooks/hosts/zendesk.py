@@ -103,8 +103,7 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     data = require_object(load_json(body))
     name = c.text(data, "event", "event")
     t = c.obj(data, "ticket", "ticket")
-    ticket_id = c.ident(_clean(t), "id", "ticket.id")
-    assert ticket_id is not None
+    ticket_id = c.required_ident(_clean(t), "id", "ticket.id")
     created = c.instant(_clean(t), "created_at", "ticket.created_at")
     assert created is not None
     updated = c.instant(_clean(t), "updated_at", "ticket.updated_at", required=False) or created
