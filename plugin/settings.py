@@ -80,6 +80,9 @@ class Connection:
     timeout_seconds: float = 10.0
     verify_tls: bool = True
     reconcile_minutes: int = 10
+    #: the processing job pushes its own new commands (one job per event instead of two);
+    #: false sends every push through a push job
+    inline_push: bool = True
     options: Mapping[str, Any] = dc_field(default_factory=dict)
 
     def secrets(self) -> tuple[Secret, ...]:
@@ -169,6 +172,7 @@ class _ConnectionSchema(Schema):
     timeout_seconds = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=120))
     verify_tls = fields.Boolean(load_default=True)
     reconcile_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1))
+    inline_push = fields.Boolean(load_default=True)
     options = fields.Dict(keys=fields.String(), load_default=dict)
 
     @post_load

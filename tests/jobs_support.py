@@ -21,15 +21,16 @@ SECRET = "s3cret-for-tests"
 
 
 def make_context(db_url: str, redis_url: str | None = None,
-                 callback_url: str | None = None) -> Context:
-    """A context on a fresh schema with the shipped config and one generic connection."""
+                 callback_url: str | None = None, inline_push: bool = True) -> Context:
+    """A context on a fresh schema with the shipped config and one generic connection
+    (``inline_push=False``: every push goes through a push job)."""
     import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url,
         "config_dir": str(ROOT / "config"), "var_dir": "/tmp/deskpilot-test-var",
         "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
-                         "callback_url": callback_url}],
+                         "callback_url": callback_url, "inline_push": inline_push}],
     })
     ctx = build_context(settings)
     ctx.db.create_all()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from plugin import rules_runtime
 from plugin.context import Context, get_context
 from plugin.jobs.apply import Applied, apply_decision
+from plugin.jobs.inline import Claimed, claim_inline, push_claimed
 from plugin.jobs.models import TicketTimer, TimerState
 from plugin.jobs.state import load_state, stored_snapshot
 from plugin.jobs.tickets import ensure_company, lock_ticket, take_snapshot
@@ -159,7 +160,10 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
         # written last: the event row is updated once, at commit
         row.attempts += 1
         row.state, row.processed_at, row.last_error = EventState.PROCESSED, now, None
-        enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"e{row.id}")
+        inline, queued = claim_inline(ctx, session, touched, now)
+        enqueue_after_commit(session, lambda: ctx.redis, queued, salt=f"e{row.id}")
+        received = {row.id: row.received_at}
+    push_claimed(ctx, inline, now, received)
     log.info("job.event-processed id=%s", event_id)
     return EventState.PROCESSED
 
@@ -191,9 +195,11 @@ def run_timer(ctx: Context, timer_id: int, now: datetime) -> bool:
         source = f"timer:{timer.id}:{timer.kind}:{iso(timer.due_at)}"
         applied = apply_decision(session, ticket, decision, state, rules, source_key=source,
                                  now=now, credits=credits)
+        inline: list[Claimed] = []
         if applied.outbox:
-            enqueue_after_commit(session, lambda: ctx.redis,
-                                 [(ticket.connection, ticket.host_ticket_id)],
-                                 salt=f"t{timer.id}")
+            inline, queued = claim_inline(ctx, session,
+                                          [(ticket.connection, ticket.host_ticket_id)], now)
+            enqueue_after_commit(session, lambda: ctx.redis, queued, salt=f"t{timer.id}")
+    push_claimed(ctx, inline, now)
     log.info("timers.fired timer=%s kind=%s", timer_id, timer.kind)
     return True

@@ -21,8 +21,8 @@ from sqlalchemy import or_, select, update
 
 from plugin.context import Context, get_context
 from plugin.hosts.commands import Command, PushResult, coalesce
-from plugin.jobs.process import lock_ticket
-from plugin.outbox import OutboxRow, OutboxState, clear_pending
+from plugin.jobs.tickets import lock_ticket
+from plugin.outbox import OutboxRow, OutboxState, clear_pending, enqueue_coalesced
 from plugin.reports.metrics import observe_push
 from plugin.storage.db import utcnow
 
@@ -55,6 +55,8 @@ class Batch:
     done: tuple[str, ...]
     #: open rows of the ticket were left out (behind a retried batch): claim again after
     more: bool = False
+    #: (idempotency key, created_at) per row: where the receipt → host write latency starts
+    starts: tuple[tuple[str, datetime], ...] = ()
 
 
 def _open_rows(session: Any, connection: str, ticket_id: str) -> list[OutboxRow]:
@@ -70,37 +72,44 @@ def claim(ctx: Context, connection: str, ticket_id: str, now: datetime) -> Batch
     """Claim the ticket's next batch, or say why there is none (``idle``/``busy``/``waiting``)."""
     with ctx.db.session() as session:
         lock_ticket(session, connection, ticket_id)
-        rows = _open_rows(session, connection, ticket_id)
+        return claim_in(session, connection, ticket_id, now)
+
+
+def claim_in(session: Any, connection: str, ticket_id: str, now: datetime) -> Batch | str:
+    """:func:`claim` inside ``session``, whose transaction already holds the ticket's lock
+    (the processing job claims the rows it has just written, in its own transaction)."""
+    rows = _open_rows(session, connection, ticket_id)
+    if not rows:
+        return "idle"
+    if any(r.state == OutboxState.SENDING and r.claimed_until and r.claimed_until > now
+           for r in rows):
+        return "busy"
+    retry = [r for r in rows if r.batch_key]
+    total = len(rows)
+    if retry:
+        key = min(retry, key=lambda r: r.id).batch_key
+        rows = [r for r in retry if r.batch_key == key]
+        if min(r.next_attempt_at for r in rows) > now:
+            return "waiting"  # an earlier batch is backing off: keep the ticket's order
+    else:
+        rows = [r for r in rows if r.next_attempt_at <= now]
         if not rows:
-            return "idle"
-        if any(r.state == OutboxState.SENDING and r.claimed_until and r.claimed_until > now
-               for r in rows):
-            return "busy"
-        retry = [r for r in rows if r.batch_key]
-        total = len(rows)
-        if retry:
-            key = min(retry, key=lambda r: r.id).batch_key
-            rows = [r for r in retry if r.batch_key == key]
-            if min(r.next_attempt_at for r in rows) > now:
-                return "waiting"  # an earlier batch is backing off: keep the ticket's order
-        else:
-            rows = [r for r in rows if r.next_attempt_at <= now]
-            if not rows:
-                return "waiting"
-            key = f"{connection}:{ticket_id}:{rows[0].id}-{rows[-1].id}"
-        done: set[str] = set()
-        for r in rows:
-            r.state, r.claimed_until, r.batch_key = OutboxState.SENDING, now + CLAIM_TTL, key
-            r.attempts += 1
-            done.update(r.steps_done or ())
-        assert key is not None
-        return Batch(
-            ids=tuple(r.id for r in rows), key=key,
-            commands=tuple(r.to_command() for r in rows),
-            company=next((r.company_id for r in rows if r.company_id), None),
-            attempts=max(r.attempts for r in rows), done=tuple(sorted(done)),
-            more=bool(retry) and len(rows) < total,
-        )
+            return "waiting"
+        key = f"{connection}:{ticket_id}:{rows[0].id}-{rows[-1].id}"
+    done: set[str] = set()
+    for r in rows:
+        r.state, r.claimed_until, r.batch_key = OutboxState.SENDING, now + CLAIM_TTL, key
+        r.attempts += 1
+        done.update(r.steps_done or ())
+    assert key is not None
+    return Batch(
+        ids=tuple(r.id for r in rows), key=key,
+        commands=tuple(r.to_command() for r in rows),
+        company=next((r.company_id for r in rows if r.company_id), None),
+        attempts=max(r.attempts for r in rows), done=tuple(sorted(done)),
+        more=bool(retry) and len(rows) < total,
+        starts=tuple((r.idempotency_key, r.created_at) for r in rows),
+    )
 
 
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,
@@ -128,23 +137,35 @@ def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException |
                 r.state, r.next_attempt_at = OutboxState.PENDING, now + timedelta(seconds=delay)
 
 
-def client_for(ctx: Context, conn: Any) -> Any:
-    """A host client for ``conn``, kept per process (keep-alive); tests may inject a factory."""
+def client_for(ctx: Context, conn: Any, *, inline: bool = False) -> Any:
+    """A host client for ``conn``, kept per process (keep-alive); tests may inject a factory.
+
+    The ``inline`` client (used inside processing jobs) makes one HTTP attempt: a retry is
+    a push job's business, never a wait inside event processing.
+    """
     factory = ctx.extras.get("host-client-factory")
     if factory is not None:
         return factory(conn)
     clients = ctx.extras.setdefault("host-clients", {})
-    if conn.name not in clients:
+    name = f"{conn.name}:inline" if inline else conn.name
+    if name not in clients:
         from plugin.hosts import make_client
 
-        clients[conn.name] = make_client(conn, **CLIENT_OPTIONS)
-    return clients[conn.name]
+        options = {**CLIENT_OPTIONS, "max_attempts": 1} if inline else CLIENT_OPTIONS
+        clients[name] = make_client(conn, **options)
+    return clients[name]
 
 
-def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime) -> str:
-    """Push one claimed batch; on failure schedule its retry or fail it for good."""
+def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime, *,
+         inline: bool = False, received: dict[int, datetime] | None = None) -> str:
+    """Push one claimed batch; on failure schedule its retry or fail it for good.
+
+    ``inline`` (the processing job's own first attempt): a failure never raises; a batch
+    the host refused for good is handed to a push job at once, which makes the last
+    attempt and lands in the failed-job registry with the host's reason.
+    """
     try:
-        result: PushResult = client_for(ctx, conn).push(
+        result: PushResult = client_for(ctx, conn, inline=inline).push(
             ticket_id, coalesce(list(batch.commands)), company=batch.company,
             idempotency_key=batch.key, done=batch.done,
         )
@@ -152,6 +173,13 @@ def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime) -
         from plugin.hosts.errors import retry_delay
 
         delay = retry_delay(exc, batch.attempts, _rng, max_attempts=MAX_ATTEMPTS)
+        if inline:
+            _finish(ctx, batch, now, error=exc, delay=0.0 if delay is None else delay)
+            log.info("push.inline-failed connection=%s ticket=%s error=%s",
+                     conn.name, ticket_id, exc.__class__.__name__)
+            if delay is None and ctx.redis_url:
+                enqueue_coalesced(ctx.redis, [(conn.name, ticket_id)], f"f{batch.ids[-1]}")
+            return "handed to a push job" if delay is None else f"retry in {delay:.1f}s"
         _finish(ctx, batch, now, error=exc, delay=delay)
         if delay is None:
             why = "permanent" if batch.attempts < MAX_ATTEMPTS else "retries exhausted"
@@ -163,7 +191,7 @@ def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime) -
                  conn.name, ticket_id, batch.attempts, delay, exc.__class__.__name__)
         return f"retry in {delay:.1f}s"
     _finish(ctx, batch, now, error=None, delay=None)
-    observe_push(ctx, conn.name, batch.ids, utcnow())
+    observe_push(ctx, conn.name, batch.starts, utcnow(), received)
     return "recorded" if result.recorded else f"sent ({result.calls} call(s))"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -74,32 +74,38 @@ def count_debits(session: Any, company: str, result: Any) -> None:
     sa_event.listen(session, "after_commit", _count, once=True)
 
 
-def observe_push(ctx: Any, host: str, outbox_ids: Iterable[int], at: datetime) -> None:
-    """Observe receipt → host write for the rows just written to the host at ``at``: from
-    the source event's ``received_at`` (keys ``event:<id>:…``), else the row's creation."""
-    from plugin.outbox import OutboxRow
+def observe_push(ctx: Any, host: str, starts: Iterable[tuple[str, datetime]],
+                 at: datetime, received: Mapping[int, datetime] | None = None) -> None:
+    """Observe receipt → host write for the rows just written to the host at ``at``.
+
+    ``starts`` are the rows' ``(idempotency key, created_at)``: the latency starts at the
+    source event's ``received_at`` (keys ``event:<id>:…``; ``received`` has those the caller
+    knows, one query finds the rest), else at the row's creation.
+    """
     from plugin.storage.models import Event
 
-    try:
-        with ctx.db.sessions() as session:
-            rows = session.execute(select(OutboxRow.idempotency_key, OutboxRow.created_at)
-                                   .where(OutboxRow.id.in_(list(outbox_ids)))).all()
-            starts: dict[str, datetime] = {}
-            events: set[int] = set()
-            for key, created in rows:
-                parts = key.split(":")
-                if parts[0] == "event" and len(parts) > 1 and parts[1].isdigit():
-                    events.add(int(parts[1]))
-                else:
-                    starts.setdefault(f"row:{key}", created)
-            if events:
+    begin: dict[str, datetime] = {}
+    events: set[int] = set()
+    for key, created in starts:
+        parts = key.split(":")
+        if parts[0] == "event" and len(parts) > 1 and parts[1].isdigit():
+            eid = int(parts[1])
+            if received is not None and eid in received:
+                begin[f"event:{eid}"] = received[eid]
+            else:
+                events.add(eid)
+        else:
+            begin.setdefault(f"row:{key}", created)
+    if events:
+        try:
+            with ctx.db.sessions() as session:
                 found = session.execute(select(Event.id, Event.received_at)
                                         .where(Event.id.in_(events))).all()
-                starts.update({f"event:{eid}": received for eid, received in found})
-    except Exception as exc:  # noqa: BLE001 - a metric must never fail a push
-        log.warning("metrics.latency-failed host=%s error=%s", host, exc)
-        return
-    for start in starts.values():
+        except Exception as exc:  # noqa: BLE001 - a metric must never fail a push
+            log.warning("metrics.latency-failed host=%s error=%s", host, exc)
+            return
+        begin.update({f"event:{eid}": received for eid, received in found})
+    for start in begin.values():
         JOB_LATENCY.labels(host=host).observe(max(0.0, (at - start).total_seconds()))
 
 

@@ -1,5 +1,6 @@
-"""Outbox → push: coalescing, retries on 500/429, permanent 4xx into RQ's failed registry,
-``jobs failed`` / ``jobs retry``, a real SimpleWorker, and the HTTP generic callback."""
+"""Outbox → push jobs (``inline_push: false``): coalescing, retries on 500/429, permanent 4xx
+into RQ's failed registry, ``jobs failed`` / ``jobs retry``, a real SimpleWorker, and the HTTP
+generic callback. The inline path is in test_push_inline.py."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _accept(ctx, ticket: str = "T-1", delivery: str = "d1") -> None:
 
 @pytest.fixture
 def ctx(sqlite_url, redis_url):
-    c = make_context(sqlite_url, redis_url)
+    c = make_context(sqlite_url, redis_url, inline_push=False)
     buy(c, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
     yield c
     set_context(None)
@@ -141,7 +142,8 @@ def test_event_to_host_through_a_real_simple_worker(ctx):
 
 @responses.activate
 def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
-    ctx = make_context(sqlite_url, redis_url, callback_url="http://host.test/callback")
+    ctx = make_context(sqlite_url, redis_url, callback_url="http://host.test/callback",
+                       inline_push=False)
     buy(ctx, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
     try:
         responses.add(responses.POST, "http://host.test/callback", status=500, body="down")

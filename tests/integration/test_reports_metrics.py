@@ -136,13 +136,19 @@ def test_push_latency_runs_from_the_events_receipt(ctx: Context) -> None:
                                      ("timer:5:0", received + timedelta(seconds=8)))]
         session.add_all(rows)
         session.flush()
-        ids = [r.id for r in rows]
+        starts = [(r.idempotency_key, r.created_at) for r in rows]
+        event_id = ev.id
     count = sample("deskpilot_job_latency_seconds_count", host="generic")
     total = sample("deskpilot_job_latency_seconds_sum", host="generic")
-    observe_push(ctx, "generic", ids, received + timedelta(seconds=10))
+    observe_push(ctx, "generic", starts, received + timedelta(seconds=10))
     # the event's row from its receipt (10 s), the timer's row from its creation (2 s)
     assert sample("deskpilot_job_latency_seconds_count", host="generic") == count + 2
     assert sample("deskpilot_job_latency_seconds_sum", host="generic") == total + 12
+    # a receipt the caller already knows (the inline push) is not looked up again
+    observe_push(ctx, "generic", starts[:1], received + timedelta(seconds=4),
+                 received={event_id: received + timedelta(seconds=1)})
+    assert sample("deskpilot_job_latency_seconds_count", host="generic") == count + 3
+    assert sample("deskpilot_job_latency_seconds_sum", host="generic") == total + 15
 
 
 def test_debits_count_once_committed(ctx: Context) -> None:

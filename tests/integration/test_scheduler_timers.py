@@ -24,9 +24,9 @@ RESOLVED_AT = "2026-11-16T15:00:00+02:00"
 NOW = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def ctx(db_url, redis_url):
-    c = make_context(db_url, redis_url)
+@pytest.fixture(params=[True], ids=["inline"])
+def ctx(request, db_url, redis_url):
+    c = make_context(db_url, redis_url, inline_push=request.param)
     buy(c, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
     yield c
     set_context(None)
@@ -51,6 +51,7 @@ def _debits(ctx) -> list[int]:
                     .scalars())
 
 
+@pytest.mark.parametrize("ctx", [False], ids=["push-jobs"], indirect=True)
 def test_sweepers_re_enqueue_after_redis_flush(ctx):
     _resolve(ctx)
     stranded = store(ctx, payload("T-2", "ticket.created", "2026-11-16T10:00:00+02:00",

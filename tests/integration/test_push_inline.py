@@ -1,0 +1,138 @@
+"""Inline push: the processing job sends the commands it has just written (one HTTP attempt);
+failures fall back to push jobs (backoff, failed-job registry) and pause inline pushing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+from sqlalchemy import select, update
+
+from plugin.context import set_context
+from plugin.hosts.errors import ClientError, ServerError
+from plugin.jobs import inline as inline_mod
+from plugin.jobs.process import process_event
+from plugin.jobs.push import push_ticket
+from plugin.outbox import OutboxRow, OutboxState
+from plugin.queue import ALL_QUEUES, PUSH, queue
+from plugin.scheduler import sweep_outbox
+from tests.jobs_support import FakeClient, buy, make_context, payload, store
+
+NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ctx(db_url, redis_url):
+    c = make_context(db_url, redis_url)
+    buy(c, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
+    yield c
+    set_context(None)
+    c.close()
+
+
+def _rows(ctx) -> list[OutboxRow]:
+    with ctx.db.session() as s:
+        return list(s.execute(select(OutboxRow).order_by(OutboxRow.id)).scalars())
+
+
+def _accept(ctx, ticket: str, delivery: str) -> None:
+    eid = store(ctx, payload(ticket, "ticket.updated", "2026-11-16T10:20:00+02:00",
+                             status="accepted", changes={"status": ["new", "accepted"]}),
+                delivery)
+    assert process_event(eid, NOW) == "processed"
+
+
+def test_processing_job_pushes_its_own_commands(ctx):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx, "T-1", "d1")
+    assert queue(ctx.redis, PUSH).count == 0  # no push job: the processing job sent them
+    assert len(client.pushes) == 1
+    ticket_id, commands, key = client.pushes[0]
+    assert ticket_id == "T-1" and key.startswith("generic:T-1:")
+    assert {"set_fields", "set_deadlines", "set_balance", "add_note"} <= set(client.types())
+    rows = _rows(ctx)
+    assert rows and {(r.state, r.attempts) for r in rows} == {(OutboxState.SENT, 1)}
+    # processing the same event again sends nothing more
+    assert push_ticket("generic", "T-1", NOW) == "idle"
+    assert len(client.pushes) == 1
+
+
+def test_a_host_500_leaves_the_retry_to_a_push_job_and_pauses_inline(ctx):
+    client = FakeClient(fail=[ServerError(500, "POST", "http://host/cb", "boom")])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx, "T-1", "d1")
+    rows = _rows(ctx)
+    assert {r.state for r in rows} == {OutboxState.PENDING}
+    assert all(r.attempts == 1 and "ServerError" in (r.last_error or "") for r in rows)
+    due = min(r.next_attempt_at for r in rows)
+    assert due > NOW
+    assert queue(ctx.redis, PUSH).count == 0  # the sweeper enqueues it when due
+    # the connection is paused: the next ticket's commands go through a push job
+    _accept(ctx, "T-2", "d2")
+    assert queue(ctx.redis, PUSH).count == 1
+    assert sweep_outbox(ctx, due) == "1 enqueued"  # T-1's retry is due
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+        burst=True, with_scheduler=False)
+    assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
+    # T-1 retried under the key of its first attempt; nothing was sent twice
+    assert sorted(p[0] for p in client.pushes) == ["T-1", "T-2"]
+    assert [p[2] for p in client.pushes if p[0] == "T-1"] == [rows[0].batch_key]
+
+
+def test_a_refusal_goes_to_a_push_job_and_the_failed_registry(ctx):
+    refusal = ClientError(422, "POST", "http://host/cb", '{"error": "balance is read-only"}')
+    client = FakeClient(fail=[refusal, refusal])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx, "T-1", "d1")
+    assert queue(ctx.redis, PUSH).count == 1  # handed over at once, not after a backoff
+    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis).work(
+        burst=True, with_scheduler=False)
+    failed = FailedJobRegistry(queue=queue(ctx.redis, PUSH))
+    assert len(failed.get_job_ids()) == 1
+    assert {r.state for r in _rows(ctx)} == {OutboxState.FAILED}
+    assert all("read-only" in (r.last_error or "") for r in _rows(ctx))
+    assert client.pushes == [] and client.fail == []  # two attempts, both refused
+
+
+def test_rows_of_a_ticket_with_a_push_under_way_wait_for_a_push_job(ctx):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    _accept(ctx, "T-1", "d1")
+    with ctx.db.session() as s:  # a push job of T-1 has claimed rows and is sending
+        s.execute(update(OutboxRow).values(state=OutboxState.SENDING,
+                                           claimed_until=NOW + timedelta(minutes=2)))
+    resolved = payload("T-1", "ticket.updated", "2026-11-16T10:30:00+02:00",
+                       status="resolved", changes={"status": ["accepted", "resolved"]})
+    process_event(store(ctx, resolved, "d2"), NOW)
+    assert len(client.pushes) == 1
+    assert queue(ctx.redis, PUSH).count == 1
+    assert OutboxState.PENDING in {r.state for r in _rows(ctx)}
+
+
+def test_a_worker_killed_between_commit_and_send_leaves_a_claim_the_sweeper_resends(
+        ctx, monkeypatch):
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    monkeypatch.setattr("plugin.jobs.process.push_claimed", lambda *a, **k: None)
+    _accept(ctx, "T-1", "d1")
+    rows = _rows(ctx)
+    assert {r.state for r in rows} == {OutboxState.SENDING} and client.pushes == []
+    assert sweep_outbox(ctx, NOW + timedelta(minutes=1)) == "0 due"  # the claim still holds
+    assert sweep_outbox(ctx, NOW + timedelta(minutes=3)) == "1 enqueued"
+    assert push_ticket("generic", "T-1", NOW + timedelta(minutes=3)).startswith("sent")
+    assert len(client.pushes) == 1 and client.pushes[0][2] == rows[0].batch_key
+
+
+def test_inline_push_resumes_after_the_pause(ctx, monkeypatch):
+    client = FakeClient(fail=[ServerError(503, "POST", "http://host/cb", "busy")])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    clock = [1000.0]
+    monkeypatch.setattr(inline_mod.time, "monotonic", lambda: clock[0])
+    _accept(ctx, "T-1", "d1")
+    clock[0] += inline_mod.PAUSE_SECONDS + 1
+    _accept(ctx, "T-2", "d2")
+    assert [p[0] for p in client.pushes] == ["T-2"]
+    assert queue(ctx.redis, PUSH).count == 0
