@@ -8,7 +8,12 @@ Facts (HOSTS.md §3): Basic auth with the API key as user and ``X`` as password;
 agent_id, note}`` (also mpclarkson/freshdesk-php-sdk ``src/Resources/TimeEntry.php``).
 Company fields: ``PUT /api/v2/companies/{id} {"custom_fields": {...}}`` — Freshdesk
 "Update a Company" (mirrored at withone.ai; sjkingo/python-freshdesk ``freshdesk/v2/api.py``
-uses ``companies/{id}``). Polling: ``GET /api/v2/tickets?updated_since=…`` (the same SDK).
+uses ``companies/{id}``). Polling: ``GET /api/v2/tickets?updated_since=…`` (the same SDK);
+per updated ticket, List All Conversations ``GET /api/v2/tickets/{id}/conversations``
+(replies and notes: ``incoming`` true for the requester's, ``private``, ``user_id``,
+``body_text``, ``created_at``) and List Time Entries ``GET /api/v2/tickets/{id}/time_entries``
+(``time_spent`` "hh:mm", ``agent_id``, ``timer_running``, ``created_at``), both paged with
+``per_page`` ≤ 100 (developers.freshdesk.com/api #list_all_ticket_notes, #list_all_time_entries).
 Due-date rules: Freshdesk's own API validator ``TicketValidation`` (Rails, ``ApiValidation``
 subclass, found by the code search): no ``due_by``/``fr_due_by`` with status 4/5;
 ``fr_due_by`` ≤ ``due_by`` (a value not sent is taken from the stored ticket); both after
@@ -142,6 +147,22 @@ class FreshdeskClient(HttpHostClient):
                 found = {}
             self._agents[agent] = (found.get("contact") or {}).get("email")
         return {**ticket, "agent_email": self._agents[agent]}
+
+    def ticket_conversations(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Replies and notes of the ticket, oldest first (the description is not one)."""
+        return self._rows(f"/api/v2/tickets/{ticket_id}/conversations")
+
+    def ticket_time_entries(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self._rows(f"/api/v2/tickets/{ticket_id}/time_entries")
+
+    def _rows(self, path: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGE + 1):
+            rows = self.request("GET", path, params={"per_page": PAGE, "page": page}) or []
+            out += [r for r in rows if isinstance(r, dict)]
+            if len(rows) < PAGE:
+                break
+        return out
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

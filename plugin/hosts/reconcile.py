@@ -21,40 +21,49 @@ delivery key is chosen so that a change the webhook did deliver is recognised:
   snapshot is a no-op (``tests/unit/test_hostclient_reconcile_snapshots.py``).
   Zammad: the default trigger payload (``X-Zammad-Delivery: poll-<id>-<updated_at>``);
   Zendesk and Freshdesk: our shipped templates rendered by :mod:`template_bodies`.
+  A snapshot carries the ticket's state only: what was *added* to an updated ticket —
+  comments, replies, notes, time logs — is polled item by item by :mod:`reconcile_items`
+  (each with its own ``poll:<id>:<kind>:<item id>`` key, skipped when a stored delivery
+  already carried it, :mod:`reconcile_match`), also for tickets whose snapshot is skipped.
+
+The poll's window: items after ``since`` (default ``2 × reconcile_minutes`` and the host's
+settle time before ``now``) and at or before ``now`` less the settle time
+(:func:`reconcile_items.settle`), so the host's own retries come first.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from plugin.hosts import make_client
-from plugin.hosts.errors import HostError
+from plugin.hosts.errors import ClientError, HostError, NotFound
+from plugin.hosts.reconcile_bodies import BODIES
+from plugin.hosts.reconcile_items import (
+    ITEMS,
+    Body,
+    Item,
+    Window,
+    instant,
+    settle,
+)
+from plugin.hosts.reconcile_match import delivered, same_item
 from plugin.hosts.seen import Seen, seen_ticket
-from plugin.hosts.template_bodies import freshdesk_payload, utc, zendesk_payload
 from plugin.settings import Connection
 from rules.event import EventType
 from webhooks.base import WebhookError
-from webhooks.hosts import ADAPTERS, zendesk
+from webhooks.hosts import ADAPTERS
 from webhooks.store import store_and_enqueue
+
+__all__ = ["Body", "Report", "import_open", "reconcile", "supported"]
 
 log = logging.getLogger("deskpilot.hosts")
 
 #: hosts whose real delivery keys a poll cannot rebuild: deduped by ticket state instead
 SNAPSHOT_KINDS = frozenset({"zammad", "zendesk", "freshdesk"})
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-class Body(NamedTuple):
-    """One body to store; ``key`` overrides the adapter's delivery key when set."""
-
-    body: bytes
-    headers: dict[str, str]
-    key: str | None = None
 
 
 @dataclass
@@ -74,95 +83,6 @@ class Report:
                 "outcomes": dict(sorted(self.outcomes.items())), "errors": self.errors}
 
 
-def _dump(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _after(value: Any, since: datetime | None) -> bool:
-    if since is None:
-        return True
-    when = _instant(value)
-    if when is None:
-        return False
-    return (when if when.tzinfo else when.replace(tzinfo=since.tzinfo)) >= since
-
-
-def _fid(f: dict[str, Any]) -> int:
-    return int(f["id"]) if str(f.get("id", "")).isdigit() else 0
-
-
-def helpdesk_bodies(conn: Connection, t: dict[str, Any], since: datetime | None,
-                    seen: Seen) -> list[Body]:
-    followups = sorted(t.get("followup_set") or [], key=_fid)
-    slug = (conn.options.get("queue_slugs") or {}).get(str(t.get("queue")), str(t.get("queue")))
-    out: list[Body] = []
-    for i, f in enumerate(followups):
-        if since is None and i > 0:
-            break  # the import only needs the ticket itself
-        if not _after(f.get("date"), since):
-            continue
-        payload: dict[str, Any] = {"ticket": t, "queue_slug": slug}
-        if i > 0:
-            payload["followup_id"] = f["id"]
-        out.append(Body(_dump(payload), dict(JSON_HEADERS)))
-    return out
-
-
-def redmine_bodies(conn: Connection, issue: dict[str, Any], since: datetime | None,
-                   seen: Seen) -> list[Body]:
-    kind = "issue.created" if since is None else "issue.updated"
-    stamp = issue.get("created_on") if since is None else issue.get("updated_on")
-    payload = {"type": kind, "timestamp": stamp, "data": {"issue": issue}}
-    return [Body(_dump(payload), dict(JSON_HEADERS))]
-
-
-def _tag(since: datetime | None) -> str:
-    return "import" if since is None else "poll"
-
-
-def _event(seen: Seen) -> str:
-    return EventType.UPDATED if seen.known else EventType.CREATED
-
-
-def zammad_bodies(conn: Connection, t: dict[str, Any], since: datetime | None,
-                  seen: Seen) -> list[Body]:
-    headers = {**JSON_HEADERS,
-               "X-Zammad-Delivery": f"{_tag(since)}-{t.get('id')}-{t.get('updated_at')}"}
-    return [Body(_dump({"ticket": t, "article": {}}), headers)]
-
-
-def zendesk_bodies(conn: Connection, t: dict[str, Any], since: datetime | None,
-                   seen: Seen) -> list[Body]:
-    key = f"{_tag(since)}:{t.get('id')}:{utc(t.get('updated_at'))}"
-    # the key rides in the invocation-id header, so the adapter's own key is this one
-    headers = {**JSON_HEADERS, zendesk.DELIVERY_HEADER: key}
-    return [Body(_dump(zendesk_payload(conn, t, _event(seen))), headers, key)]
-
-
-def freshdesk_bodies(conn: Connection, t: dict[str, Any], since: datetime | None,
-                     seen: Seen) -> list[Body]:
-    key = f"{_tag(since)}:{t.get('id')}:{utc(t.get('updated_at'))}"
-    return [Body(_dump(freshdesk_payload(conn, t, _event(seen))), dict(JSON_HEADERS), key)]
-
-
-BODIES: dict[str, Callable[[Connection, dict[str, Any], datetime | None, Seen], list[Body]]] = {
-    "django_helpdesk": helpdesk_bodies,
-    "redmine": redmine_bodies,
-    "zammad": zammad_bodies,
-    "zendesk": zendesk_bodies,
-    "freshdesk": freshdesk_bodies,
-}
-
-
 def _skip_reason(conn: Connection, ticket: dict[str, Any], since: datetime | None,
                  seen: Seen) -> str | None:
     """Why a snapshot-kind ticket needs no body: nothing in it is newer than what we hold."""
@@ -170,17 +90,20 @@ def _skip_reason(conn: Connection, ticket: dict[str, Any], since: datetime | Non
         return None
     if since is None:
         return "skipped-known"  # the import backfills creations only
-    updated = _instant(ticket.get("updated_at"))
+    updated = instant(ticket.get("updated_at"))
     if updated is not None and seen.last_event_at is not None and updated <= seen.last_event_at:
         return "skipped-processed"
     return None
 
 
-def _store(ctx: Any, conn: Connection, tickets: Iterable[dict[str, Any]],
-           since: datetime | None, report: Report) -> Report:
+def _store(ctx: Any, conn: Connection, client: Any, tickets: Iterable[dict[str, Any]],
+           window: Window | None, report: Report) -> Report:
+    """Store each ticket's snapshot (unless already held) and, in a poll, its new items."""
     adapter = ADAPTERS[conn.kind]
     build = BODIES[conn.kind]
     snapshots = conn.kind in SNAPSHOT_KINDS
+    since = window.since if window is not None else None
+    items = ITEMS.get(conn.kind) if window is not None else None
     try:
         for ticket in tickets:
             report.tickets += 1
@@ -188,15 +111,59 @@ def _store(ctx: Any, conn: Connection, tickets: Iterable[dict[str, Any]],
             reason = _skip_reason(conn, ticket, since, seen) if snapshots else None
             if reason:
                 report.count(reason)
-                continue
-            for body, headers, key in build(conn, ticket, since, seen):
-                _store_one(ctx, conn, adapter, ticket, body, headers, key, seen, report)
+            else:
+                for body, headers, key in build(conn, ticket, since, seen):
+                    _store_one(ctx, conn, adapter, ticket, body, headers, key, seen, report)
+            if items is not None and window is not None:
+                # a dropped reply is not in the snapshot, whatever processing already holds
+                found = _read_items(items, client, conn, ticket, window, report)
+                _store_items(ctx, conn, adapter, ticket, found, window, report)
     except HostError as exc:
         # what was stored stays stored; the next pass starts from its own ``since``
         report.errors.append(f"host: {exc}")
     log.info("hosts.reconciled connection=%s tickets=%d outcomes=%s errors=%d",
              conn.name, report.tickets, report.outcomes, len(report.errors))
     return report
+
+
+def _read_items(items: Callable[..., list[Item]], client: Any, conn: Connection,
+                ticket: dict[str, Any], window: Window, report: Report) -> list[Item]:
+    """One ticket's items; a ticket gone since the list (404) or items we may not read
+    (another 4xx) cost that ticket's items only. Transient errors end the pass."""
+    try:
+        return items(client, conn, ticket, window)
+    except NotFound:
+        report.count("skipped-gone")
+    except ClientError as exc:
+        report.errors.append(f"ticket {ticket.get('id')} items: {exc}")
+    return []
+
+
+def _store_items(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any],
+                 items: list[Item], window: Window, report: Report) -> None:
+    """Store polled items, except our own and those a stored delivery already carried."""
+    stored = None
+    for item in items:
+        if item.own:
+            report.count("skipped-own")
+            continue
+        try:
+            events = adapter.parse(item.body.body, item.body.headers, conn)
+        except WebhookError as exc:
+            report.errors.append(f"ticket {ticket.get('id')}: {exc.message}")
+            continue
+        if events and all(ev.own_write for ev in events):
+            report.count("skipped-own")  # e.g. Freshdesk's own-note marker
+            continue
+        if stored is None:
+            stored = delivered(ctx, conn, str(ticket.get("id")), window.since)
+        if any(same_item(ev, d) for ev in events for d in stored):
+            report.count("skipped-delivered")
+            continue
+        key = item.body.key or adapter.delivery_key(item.body.body, item.body.headers)
+        outcome = store_and_enqueue(ctx, conn.name, key, item.body.body, item.body.headers,
+                                    events)
+        report.count(outcome.status)
 
 
 def _store_one(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any], body: bytes,
@@ -230,7 +197,8 @@ def supported(conn: Connection) -> bool:
 
 def reconcile(ctx: Any, conn_name: str, since: datetime | None, now: datetime,
               **client_options: Any) -> Report:
-    """Poll tickets updated since ``since`` (default: ``reconcile_minutes`` before ``now``).
+    """Poll tickets updated since ``since`` (default: twice ``reconcile_minutes`` and the
+    host's settle time before ``now``), and their items up to ``now`` less the settle time.
 
     ``client_options`` go to :func:`make_client` (``sleep``, ``rng``, ``retry_budget``).
     """
@@ -239,9 +207,11 @@ def reconcile(ctx: Any, conn_name: str, since: datetime | None, now: datetime,
     if not supported(conn):
         report.errors.append(f"kind {conn.kind!r} is not reconciled")
         return report
-    since = since or now - timedelta(minutes=2 * conn.reconcile_minutes)
+    wait = settle(conn)
+    since = since or now - timedelta(minutes=2 * conn.reconcile_minutes) - wait
     with make_client(conn, **client_options) as client:
-        return _store(ctx, conn, client.list_updated(since), since, report)
+        return _store(ctx, conn, client, client.list_updated(since), Window(since, now - wait),
+                      report)
 
 
 def import_open(ctx: Any, conn_name: str, now: datetime, **client_options: Any) -> Report:
@@ -252,4 +222,4 @@ def import_open(ctx: Any, conn_name: str, now: datetime, **client_options: Any) 
         report.errors.append(f"kind {conn.kind!r} cannot be imported")
         return report
     with make_client(conn, **client_options) as client:
-        return _store(ctx, conn, client.list_open(), None, report)
+        return _store(ctx, conn, client, client.list_open(), None, report)

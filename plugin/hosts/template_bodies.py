@@ -4,12 +4,17 @@ Both hosts send what the admin's template says; the templates are ours
 (``webhooks/hosts/templates/zendesk_trigger.json``, ``freshdesk_automation.json``), so a
 ticket read from the API can be rendered into the same JSON and parsed by the same adapter.
 Placeholders render as text, as the hosts do; a value the API does not give renders empty,
-which the adapters read as "absent". What the API cannot give:
+which the adapters read as "absent".
 
-- the latest comment and the Zendesk "current user": polled bodies are ``ticket.created`` or
-  ``ticket.updated``, whose comment the adapters ignore, and their actor is "system";
-- Zendesk's "time spent last update" field and Freshdesk's ``total_time_spent``: left
-  empty, so a poll never logs time (a stale "last update" value would log it twice).
+- A ticket snapshot (:func:`zendesk_payload`, :func:`freshdesk_payload`) is
+  ``ticket.created`` or ``ticket.updated``, whose comment the adapters ignore; its actor is
+  "system", and the time fields (Zendesk's "time spent last update", Freshdesk's
+  ``total_time_spent``) stay empty, so a snapshot never logs time.
+- One comment, reply, note or time log the poll found (:func:`zendesk_item_payload`,
+  :func:`freshdesk_item_payload`, called by :mod:`plugin.hosts.reconcile_items`) renders as
+  the body the trigger would have sent for that update: ``updated_at`` is the item's own
+  time, the comment and its author fill the comment placeholders, the time fills the time
+  placeholder (Zendesk: the seconds of that update; Freshdesk: the ticket's total after it).
 
 Dates are rendered as ISO-8601 in UTC, which both adapters read without
 ``options.timezone`` (Freshdesk itself renders local time without an offset).
@@ -22,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from plugin.settings import Connection
+from rules.event import EventType
 
 # Freshdesk ticket properties — developers.freshdesk.com/api/#tickets (status 2-5,
 # priority 1-4, source 1/2/3/7/9/10), as HOSTS.md §3; ``{{ticket.status}}`` and friends render
@@ -37,6 +43,8 @@ TEMPLATE_FIELDS = ("task_type", "units")
 # label of ``via.channel`` (developer.zendesk.com "Ticket placeholders" / Tickets API "via").
 ZD_STATUS = {"new": "New", "open": "Open", "pending": "Pending", "hold": "On-hold",
              "solved": "Solved", "closed": "Closed"}
+#: ``{{current_user.role}}`` renders the role's title; the adapter reads "end-user" as a client
+ZD_ROLE = {"end-user": "End-user", "agent": "Agent", "admin": "Admin"}
 ZD_VIA = {"email": "Mail", "web": "Web Form", "api": "Web Service", "voice": "Phone call",
           "chat": "Chat", "help_center": "Help Center", "native_messaging": "Messaging"}
 
@@ -153,3 +161,34 @@ def zendesk_payload(conn: Connection, t: Mapping[str, Any], event: str) -> dict[
         "time_spent_last_update_seconds": "",
         "current_user": {"id": "", "role": ""},
     }
+
+
+def zendesk_item_payload(conn: Connection, t: Mapping[str, Any], *, at: Any, user_id: Any,
+                         role: str | None, comment: Mapping[str, Any] | None = None,
+                         seconds: int = 0) -> dict[str, Any]:
+    """The trigger body of one update: a comment (List Comments JSON) or logged seconds."""
+    event = EventType.COMMENTED if comment else EventType.UPDATED
+    payload = zendesk_payload(conn, {**t, "updated_at": at}, event)
+    payload["current_user"] = {"id": text(user_id),
+                               "role": ZD_ROLE.get(str(role or ""), text(role).capitalize())}
+    if comment:
+        payload["comment"] = {"public": text(bool(comment.get("public", True))),
+                              "body": text(comment.get("body")),
+                              "author_id": text(comment.get("author_id"))}
+    if seconds:
+        payload["time_spent_last_update_seconds"] = text(seconds)
+    return payload
+
+
+def freshdesk_item_payload(conn: Connection, t: Mapping[str, Any], *, at: Any,
+                           comment: str = "", private: bool = False,
+                           total_minutes: int | None = None) -> dict[str, Any]:
+    """The automation body of one update: a reply or note, or a time entry (with the
+    ticket's total time after it, as ``{{ticket.total_time_spent}}`` renders "hh:mm")."""
+    event = EventType.TIME_LOGGED if total_minutes is not None else EventType.COMMENTED
+    payload = freshdesk_payload(conn, {**t, "updated_at": at}, event)
+    if total_minutes is not None:
+        hours, minutes = divmod(total_minutes, 60)
+        payload["ticket"]["total_time_spent"] = f"{hours:02d}:{minutes:02d}"
+    payload["latest_private_comment" if private else "latest_public_comment"] = comment
+    return payload

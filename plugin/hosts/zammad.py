@@ -9,7 +9,11 @@ Deadlines go to custom datetime attributes named in ``field_map`` and NEVER to
 Organisation fields: ``PUT /api/v1/organizations/{id}`` with attributes as top-level keys,
 needs ``admin.organization`` — zammad/zammad-documentation ``api/organization.rst``.
 Polling: ``GET /api/v1/tickets/search?query=…&sort_by=…&order_by=…&expand=true`` —
-``api/ticket/index.rst`` (Search) and ``api/intro.rst``.
+``api/ticket/index.rst`` (Search) and ``api/intro.rst``; per updated ticket its articles,
+``GET /api/v1/ticket_articles/by_ticket/{id}`` (``api/ticket/articles.rst``: every article
+with ``sender``, ``type``, ``internal``, ``created_by_id``, ``created_at``), and its time,
+``GET /api/v1/tickets/{id}/time_accountings`` (``api/ticket/timeaccounting.rst``:
+``ticket_article_id``, ``time_unit``, ``created_by_id``, ``created_at``).
 """
 
 from __future__ import annotations
@@ -108,6 +112,14 @@ class ZammadClient(HttpHostClient):
             if len(tickets) < PAGE:
                 return
             page += 1
+
+    def ticket_articles(self, ticket_id: str) -> list[dict[str, Any]]:
+        rows = self.request("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}")
+        return [a for a in rows or [] if isinstance(a, dict)]
+
+    def ticket_time_accountings(self, ticket_id: str) -> list[dict[str, Any]]:
+        rows = self.request("GET", f"/api/v1/tickets/{ticket_id}/time_accountings")
+        return [a for a in rows or [] if isinstance(a, dict)]
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

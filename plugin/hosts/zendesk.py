@@ -10,6 +10,13 @@ public: false}``; ``additional_tags`` adds tags without replacing them; no time-
 the Time Tracking app keeps two custom fields (total seconds, last update seconds); no
 general due-date field, so deadlines go into text fields with the ISO time (plus an
 optional date field, ``resolve_due_date``, for views).
+Reconciliation reads (``plugin.hosts.reconcile_items``): List Comments ``GET /api/v2/tickets/
+{id}/comments`` (cursor pagination, ``sort=-created_at`` newest first, ``include=users``
+sideloads the authors with their ``role``) and List Audits for a Ticket ``GET /api/v2/tickets/
+{id}/audits`` (each audit one update: ``author_id``, ``created_at``, ``events`` with ``Change``
+events ``{field_name: <custom field id>, previous_value, value}`` — how the Time Tracking
+app's fields move), developer.zendesk.com api-reference/ticketing/tickets/ticket_comments and
+ticket_audits; roles of other users from Show Many Users.
 Organisation fields: ``PUT /api/v2/organizations/{id}`` with
 ``{"organization": {"organization_fields": {key: value}}}`` — developer.zendesk.com
 api-reference/ticketing/organizations/organizations#update-organization (as used by
@@ -19,7 +26,7 @@ fprimex/zdesk-cli ``doc/zdesk_organization_update.md``).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -28,6 +35,8 @@ from plugin.hosts.coalesce import changeset
 from plugin.hosts.commands import Command, PushResult
 
 SIDELOADS = "users,organizations"
+#: cursor pagination's page size (both list endpoints return at most 100)
+PAGE = 100
 
 
 class ZendeskClient(HttpHostClient):
@@ -38,6 +47,10 @@ class ZendeskClient(HttpHostClient):
         "new": "new", "accepted": "open", "in_progress": "open", "waiting_client": "pending",
         "on_hold": "hold", "resolved": "solved", "closed": "closed",
     }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._roles: dict[str, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
         return basic_auth(f"{self.credential('email')}/token", self.credential("api_token"))
@@ -119,6 +132,50 @@ class ZendeskClient(HttpHostClient):
                 return
             params = {"cursor": page["after_cursor"], "include": SIDELOADS}
 
+    def ticket_comments(self, ticket_id: str, since: datetime) -> list[dict[str, Any]]:
+        """The ticket's comments created after ``since``, newest first; their authors' roles
+        are remembered for :meth:`user_roles` (``include=users``)."""
+        url: str | None = f"/api/v2/tickets/{ticket_id}/comments"
+        params: dict[str, Any] | None = {"sort": "-created_at", "include": "users",
+                                         "page[size]": PAGE}
+        out: list[dict[str, Any]] = []
+        while url:
+            page = self.request("GET", url, params=params) or {}
+            self._remember(page.get("users"))
+            rows = [c for c in page.get("comments") or [] if isinstance(c, dict)]
+            newer = [c for c in rows if _later(c.get("created_at"), since)]
+            out += newer
+            if len(newer) < len(rows) or not (page.get("meta") or {}).get("has_more"):
+                return out  # newest first: an older comment ends the walk
+            url, params = (page.get("links") or {}).get("next"), None
+        return out
+
+    def ticket_audits(self, ticket_id: str) -> Iterator[dict[str, Any]]:
+        """Every audit (update) of the ticket, oldest first (cursor pages, else offset)."""
+        url: str | None = f"/api/v2/tickets/{ticket_id}/audits"
+        params: dict[str, Any] | None = {"page[size]": PAGE}
+        while url:
+            page = self.request("GET", url, params=params) or {}
+            yield from (a for a in page.get("audits") or [] if isinstance(a, dict))
+            meta = page.get("meta") or {}
+            url = ((page.get("links") or {}).get("next") if meta.get("has_more")
+                   else page.get("next_page"))
+            params = None
+
+    def user_roles(self, user_ids: Collection[Any]) -> dict[str, str]:
+        """``role`` (end-user, agent, admin) per user id; unknown ones read with Show Many."""
+        wanted = sorted({str(u) for u in user_ids if u is not None} - set(self._roles))
+        for i in range(0, len(wanted), PAGE):
+            found = self.request("GET", "/api/v2/users/show_many.json",
+                                 params={"ids": ",".join(wanted[i:i + PAGE])}) or {}
+            self._remember(found.get("users"))
+        return {str(u): self._roles.get(str(u), "") for u in user_ids if u is not None}
+
+    def _remember(self, users: Any) -> None:
+        for user in users or []:
+            if isinstance(user, dict) and user.get("id") is not None:
+                self._roles[str(user["id"])] = str(user.get("role") or "")
+
     def list_open(self) -> Iterator[dict[str, Any]]:
         # Search has no sideloads here: requesters and organisations are read per page with
         # Show Many Users / Organizations (``show_many.json?ids=``, ≤ 100 ids).
@@ -147,6 +204,15 @@ def _with_sideloads(tickets: list[dict[str, Any]],
     for t in tickets:
         yield {**t, "requester": users.get(t.get("requester_id")) or {},
                "organization": orgs.get(t.get("organization_id")) or {}}
+
+
+def _later(value: Any, since: datetime) -> bool:
+    """``value`` (Zendesk's ``…Z`` time) is after ``since``; unreadable counts as not."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) > since
 
 
 def _comments(cs: Any) -> list[dict[str, Any]]:

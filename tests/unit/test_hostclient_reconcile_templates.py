@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,14 @@ def zd_ticket(**over: Any) -> dict[str, Any]:
         "organization": {"id": 360012, "external_id": "acme", "name": "ACME Ltd"}, **over}
 
 
+def no_items() -> None:
+    """Nothing was added to the polled tickets (items: ``test_hostclient_reconcile_items``)."""
+    for path in ("conversations", "time_entries"):
+        responses.get(re.compile(rf"{FD}/api/v2/tickets/\d+/{path}"), json=[])
+    responses.get(re.compile(rf"{ZD}/api/v2/tickets/\d+/comments"),
+                  json={"comments": [], "users": [], "meta": {"has_more": False}})
+
+
 def connection(ctx: Context, name: str) -> Connection:
     conn = ctx.settings.connection(name)
     assert conn is not None
@@ -131,6 +140,7 @@ def test_zendesk_render_parses_like_the_real_delivery(ctx: Context) -> None:
 
 @responses.activate
 def test_freshdesk_poll_pages_waits_out_429_and_dedupes(ctx: Context) -> None:
+    no_items()
     url = f"{FD}/api/v2/tickets"
     page = {"updated_since": "2026-11-23T09:00:00Z", "order_by": "updated_at",
             "order_type": "asc", "per_page": "100", "include": "requester,company,description"}
@@ -156,6 +166,7 @@ def test_freshdesk_poll_pages_waits_out_429_and_dedupes(ctx: Context) -> None:
 
 @responses.activate
 def test_freshdesk_poll_skips_what_processing_already_holds(ctx: Context) -> None:
+    no_items()
     from tests.jobs_support import buy
 
     buy(ctx, "acme", 10, datetime(2026, 11, 20, tzinfo=UTC))
@@ -175,6 +186,7 @@ def test_freshdesk_poll_skips_what_processing_already_holds(ctx: Context) -> Non
 
 @responses.activate
 def test_zendesk_poll_keys_by_ticket_and_update_time(ctx: Context) -> None:
+    no_items()
     url = f"{ZD}/api/v2/incremental/tickets/cursor.json"
     responses.get(url, status=429, headers={"Retry-After": "2"})
     responses.get(url, json={"tickets": [zd_ticket()], "end_of_stream": True,
