@@ -169,6 +169,7 @@ def main() -> None:
                     help="only the in-process bench: statements and ms per event")
     ap.add_argument("--before", metavar="REV", help="with --micro: also the code of REV")
     ap.add_argument("--rates", default="50,100", help="rates measured before the ramp")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes")
     args = ap.parse_args()
     if args.micro:
         import e2e_micro
@@ -214,7 +215,8 @@ def main() -> None:
     profile = os.environ.get("BENCH_PROFILE")  # a directory: each worker writes a cProfile
     procs += [subprocess.Popen(
         [PY, "-m", "cProfile", "-o", f"{profile}/worker-{n}.prof", "-m", "plugin.cli", "worker"]
-        if profile else [*cli, "worker"], env=env, stderr=WORKER_ERR) for n in range(2)]
+        if profile else [*cli, "worker"], env=env, stderr=WORKER_ERR)
+        for n in range(args.workers)]
     procs.append(subprocess.Popen([*cli, "scheduler"], env=env, stderr=subprocess.DEVNULL))
     try:
         for _ in range(100):
@@ -225,7 +227,8 @@ def main() -> None:
                 time.sleep(0.2)
         url = f"http://127.0.0.1:{port}/webhooks/generic"
         run_rate(url, host, 20, 3, "warm")
-        print(f"bench: {seconds:.0f} s per rate, database {'sqlite' if args.sqlite else 'pg'}")
+        print(f"bench: {seconds:.0f} s per rate, database {'sqlite' if args.sqlite else 'pg'}, "
+              f"{args.workers} workers")
         header = "rate/s  achieved  sent  errors  lost  p50 ms  p95 ms  p99 ms"
         print(header)
         best = 0.0

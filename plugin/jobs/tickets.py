@@ -83,11 +83,12 @@ def lock_ticket(session: Session, connection: str, host_ticket_id: str,
         return None
     if related:
         session.info.setdefault("deskpilot.held", []).extend(r for r in row if r is not None)
-        no_slot = session.info.setdefault("deskpilot.no-slot", set())
-        if row[3] is None:
-            no_slot.add(row[0].id)
-        else:
-            no_slot.discard(row[0].id)
+        for key, found in (("deskpilot.no-metrics", row[2]), ("deskpilot.no-slot", row[3])):
+            known: set[int] = session.info.setdefault(key, set())
+            if found is None:
+                known.add(row[0].id)
+            else:
+                known.discard(row[0].id)
     return row[0]
 
 

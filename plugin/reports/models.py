@@ -109,12 +109,17 @@ def _copy_dimensions(session: Session, _flush_context: Any) -> None:
         if not any(attrs[name].history.has_changes() for name in DIMENSIONS):
             continue
         values = {name: getattr(obj, name) for name in DIMENSIONS}
+        loaded = session.identity_map.get(inspect(TicketMetrics).identity_key_from_primary_key(
+            (obj.id,))) or next((m for m in session.new if isinstance(m, TicketMetrics)
+                                 and m.ticket_id == obj.id), None)
+        if loaded is not None and all(getattr(loaded, k) == v for k, v in values.items()):
+            continue  # the loaded row carries them already (written, or in the next flush)
+        if loaded is None and obj.id in session.info.get("deskpilot.no-metrics", ()):
+            continue  # no metrics row yet: its first record copies them
         table = TicketMetrics.metadata.tables["ticket_metrics"]
         session.connection().execute(
             update(table).where(table.c.ticket_id == obj.id).values(**values)
         )
-        loaded = session.identity_map.get(inspect(TicketMetrics).identity_key_from_primary_key(
-            (obj.id,)))
         if loaded is not None:
             for name, value in values.items():
                 set_committed_value(loaded, name, value)

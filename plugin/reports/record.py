@@ -45,8 +45,11 @@ def record_event(
     """
     if event.own_write or event.event == EventType.UNKNOWN:
         return None
-    m = session.get(TicketMetrics, ticket_row.id)
+    # lock_ticket(related=True) found no metrics row: no query for it
+    missing: set[int] = session.info.get("deskpilot.no-metrics", set())
+    m = None if ticket_row.id in missing else session.get(TicketMetrics, ticket_row.id)
     if m is None:
+        missing.discard(ticket_row.id)
         # the opening request is the client's first message of the correspondence
         m = TicketMetrics(
             ticket_id=ticket_row.id, accept_breached=0, first_response_breached=0,
