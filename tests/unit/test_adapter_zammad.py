@@ -81,3 +81,32 @@ def test_status_map_override_and_missing_field():
     with pytest.raises(InvalidPayload) as exc:
         parse("missing_field")
     assert exc.value.errors == {"ticket.id": ["missing required id"]}
+
+
+def test_time_without_an_article_gives_the_ticket_total_only():
+    # Zammad's payload: article {} and the ticket's total time_unit with the accountings'
+    # ids; the accounting's own units are not in it (the reconciliation poll reads them)
+    (ev,) = parse("time_accounted_without_article")
+    assert ev.event == "ticket.updated" and ev.comment is None and ev.time_entry is None
+    assert ev.ticket.custom_fields["time_spent_total_minutes"] == 60
+    assert ev.actor.kind == "agent" and ev.actor.id == "5"
+    (logged,) = parse("time_logged")
+    assert logged.ticket.custom_fields["time_spent_total_minutes"] == 45
+    assert "time_spent_total_minutes" not in parse("comment_added")[0].ticket.custom_fields
+    hours = Connection(name="zm", kind="zammad", options={"time_unit_minutes": 60})
+    (ev,) = parse("time_accounted_without_article", hours)
+    assert ev.ticket.custom_fields["time_spent_total_minutes"] == 3600
+
+
+def test_time_unit_and_its_setting_must_be_numbers():
+    data = json.loads((FIX / "time_accounted_without_article.json").read_text())
+    for bad in ("soon", True, -1, "NaN"):
+        data["ticket"]["time_unit"] = bad
+        with pytest.raises(InvalidPayload) as exc:
+            zammad.parse(json.dumps(data).encode(), HEADERS, CONN)
+        assert "ticket.time_unit" in exc.value.errors
+    for setting in ("x", 0, None, True):
+        conn = Connection(name="zm", kind="zammad", options={"time_unit_minutes": setting})
+        with pytest.raises(InvalidPayload) as exc:
+            parse("time_logged", conn)
+        assert "options.time_unit_minutes" in exc.value.errors

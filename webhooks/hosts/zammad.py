@@ -4,6 +4,14 @@ Signed with ``X-Hub-Signature: sha1=<hex HMAC-SHA1(token, raw body)>`` (no times
 replays are stopped by de-duplicating ``X-Zammad-Delivery``, which stays the same across
 Zammad's five retries). The default payload carries no event name, so the event is read
 from the trigger name (``options.trigger_events``) or inferred from the snapshot.
+
+Time: an article's own accounting arrives as ``article.accounted_time`` (a ``time.logged``
+with that entry). Time accounted on an update without an article leaves ``article`` ``{}``,
+and the ticket carries only its total, ``time_unit`` (a decimal as text, ``null`` before any
+accounting), and the accountings' ids (``ticket_time_accounting_ids``), never their units
+(``TriggerWebhookJob::RecordPayload::Ticket``: the ticket's attributes with association ids
+and names; accountings have no name). So the total becomes ``time_spent_total_minutes``
+on every snapshot, and the minutes of such an accounting come from the reconciliation poll.
 """
 
 from __future__ import annotations
@@ -104,6 +112,34 @@ def _custom_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _minutes_per_unit(conn: Connection) -> float:
+    """``options.time_unit_minutes`` (default 1); a setting that is no number is a 422 naming
+    it, as the Freshdesk adapter does for ``options.timezone``."""
+    given = (conn.options or {}).get("time_unit_minutes", 1)
+    try:
+        factor = float(given)
+    except (TypeError, ValueError):
+        factor = -1.0
+    if isinstance(given, bool) or not 0 < factor <= 1440:
+        raise c.fail("options.time_unit_minutes", "must be a number of minutes above 0")
+    return factor
+
+
+def _units(value: Any, path: str) -> float | None:
+    """A time unit count (Zammad renders decimals as text, "45.0"); ``None`` when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise c.fail(path, "must be a number")
+    try:
+        units = float(value)
+    except ValueError as exc:
+        raise c.fail(path, "must be a number") from exc
+    if not 0 <= units <= 10_000_000:
+        raise c.fail(path, "must be between 0 and 10000000")
+    return units
+
+
 def _event_name(conn: Connection, headers: Mapping[str, str], ticket: Mapping[str, Any],
                 article: Mapping[str, Any], created: datetime, updated: datetime) -> str:
     triggers = conn.options.get("trigger_events") if conn.options else None
@@ -135,7 +171,12 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     org = c.obj(t, "organization", "ticket.organization", required=False)
     org_pair = (c.ident(t, "organization_id", "ticket.organization_id", required=False),
                 c.text(org, "name", "ticket.organization.name"))
-    custom = c.rename_fields(conn, _custom_fields(t))
+    factor = _minutes_per_unit(conn)
+    fields = _custom_fields(t)
+    total = _units(t.get("time_unit"), "ticket.time_unit")
+    if total is not None:
+        fields["time_spent_total_minutes"] = round(total * factor)
+    custom = c.rename_fields(conn, fields)
     email = c.text(customer, "email", "ticket.customer.email")
     owner = c.ident(t, "owner_id", "ticket.owner_id", required=False)
     create_type = _name(t.get("create_article_type"))
@@ -167,7 +208,6 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         if minutes < 0:
             raise c.fail("article.accounted_time", "must not be negative")
         if minutes:
-            factor = float(conn.options.get("time_unit_minutes", 1)) if conn.options else 1.0
             time_entry = TimeEntry(id=f"article-{comment.id}", minutes=round(minutes * factor),
                                    agent_id=author_id)
         actor = author
