@@ -11,8 +11,9 @@ time log exactly as if the webhook had come:
   (``time_total``/``time_last``), List Audits: an update that raised "Total time spent (sec)"
   (else set "Time spent last update (sec)") is one ``ticket.updated`` body with those
   seconds, which the adapter turns into ``time.logged``, as it does for the trigger.
-- Freshdesk: conversations (``ticket.commented``, public or private) and time entries
-  (``time.logged`` with the ticket's total after the entry; running timers wait).
+- Freshdesk: conversations (``ticket.commented``, public or private, ``performed_by`` from
+  ``incoming``) and time entries (``time.logged`` with the ticket's total after the entry
+  and the entry itself as ``time_entry``; running timers wait).
 - Zammad: articles (the default ``{ticket, article}`` payload, ``accounted_time`` from the
   article's time accounting as Zammad's own payload computes it) and time accountings
   without an article, as an internal note with no text carrying ``accounted_time``.
@@ -34,15 +35,14 @@ the option covers them (README, "Reconciliation").
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from plugin.hosts.template_bodies import freshdesk_item_payload, zendesk_item_payload
+from plugin.hosts.template_bodies import freshdesk_item_payload, hhmm_minutes, zendesk_item_payload
+from plugin.hosts.template_bodies import plain_text as plain_text  # reconcile_match's import
 from plugin.settings import Connection
 from webhooks.base import own_user
 from webhooks.hosts import zammad, zendesk
@@ -185,9 +185,7 @@ def freshdesk_items(client: Any, conn: Connection, t: Mapping[str, Any],
     for c in client.ticket_conversations(tid):
         if not window.holds(c.get("created_at")):
             continue
-        text = c.get("body_text") or plain_text(c.get("body"))
-        payload = freshdesk_item_payload(conn, t, at=c.get("created_at"), comment=text,
-                                         private=bool(c.get("private")))
+        payload = freshdesk_item_payload(conn, t, at=c.get("created_at"), conversation=c)
         key = f"poll:{tid}:conversation:{c.get('id')}"
         out.append((c.get("created_at"),
                     _freshdesk(payload, key, own_user(conn, c.get("user_id")))))
@@ -195,10 +193,10 @@ def freshdesk_items(client: Any, conn: Connection, t: Mapping[str, Any],
     # an entry counts from its last change: a timer's stop, or a manual entry's creation
     for e in _sorted((e for e in client.ticket_time_entries(tid) if not e.get("timer_running")),
                      "updated_at"):
-        total += _hhmm(e.get("time_spent"))
+        total += hhmm_minutes(e.get("time_spent"))
         at = e.get("updated_at") or e.get("created_at")
         if window.holds(at):
-            payload = freshdesk_item_payload(conn, t, at=at, total_minutes=total)
+            payload = freshdesk_item_payload(conn, t, at=at, entry=e, total_minutes=total)
             out.append((at, _freshdesk(payload, f"poll:{tid}:time:{e.get('id')}",
                                        own_user(conn, e.get("agent_id")))))
     return _in_order(out)
@@ -206,16 +204,6 @@ def freshdesk_items(client: Any, conn: Connection, t: Mapping[str, Any],
 
 def _freshdesk(payload: dict[str, Any], key: str, own: bool) -> Item:
     return Item(Body(dump(payload), dict(JSON_HEADERS), key), own)
-
-
-def _hhmm(value: Any) -> int:
-    match = re.fullmatch(r"\s*(\d+):(\d{2})\s*", str(value or ""))
-    return int(match.group(1)) * 60 + int(match.group(2)) if match else 0
-
-
-def plain_text(value: Any) -> str:
-    """HTML as the text it shows: tags out, entities decoded, white space collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(value or ""))).split())
 
 
 def zammad_items(client: Any, conn: Connection, t: Mapping[str, Any],

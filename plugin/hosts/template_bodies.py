@@ -15,6 +15,13 @@ which the adapters read as "absent".
   the body the trigger would have sent for that update: ``updated_at`` is the item's own
   time, the comment and its author fill the comment placeholders, the time fills the time
   placeholder (Zendesk: the seconds of that update; Freshdesk: the ticket's total after it).
+  Freshdesk's comment placeholders render ``"<author name> : <text>"`` and
+  ``{{triggered_event}}`` the event (``{reply_sent:sent}``, ``{note_type:private}``…); the
+  poll renders them alike and sets ``performed_by`` (the rule's "performed by", which the
+  admin writes per rule) from the conversation's ``incoming``. Freshdesk has no placeholder
+  for one time entry's minutes, so a polled time log adds what no delivery can carry: a
+  ``time_entry`` object (``id``, ``minutes``, ``agent_id``), the only key a poll adds to
+  the template's.
 
 Dates are rendered as ISO-8601 in UTC, which both adapters read without
 ``options.timezone`` (Freshdesk itself renders local time without an offset).
@@ -22,6 +29,8 @@ Dates are rendered as ISO-8601 in UTC, which both adapters read without
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +45,9 @@ FD_STATUS = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
 FD_PRIORITY = {1: "Low", 2: "Medium", 3: "High", 4: "Urgent"}
 FD_SOURCE = {1: "Email", 2: "Portal", 3: "Phone", 7: "Chat", 9: "Feedback Widget",
              10: "Outbound Email"}
+#: a conversation's ``source`` for a note (Freshdesk's ``Helpdesk::Note`` sources: email 0,
+#: form 1, note 2, …); any other is a reply, which fires ``{reply_sent:sent}``
+FD_NOTE_SOURCE = 2
 #: the template's ``custom_fields`` keys; the admin puts their ``cf_`` names in the template
 TEMPLATE_FIELDS = ("task_type", "units")
 
@@ -97,8 +109,9 @@ def freshdesk_payload(conn: Connection, t: Mapping[str, Any], event: str) -> dic
     company = t.get("company") or {}
     tags = t.get("tags") or []
     return {
-        "deskpilot": "freshdesk-automation/1",
+        "deskpilot": "freshdesk-automation/2",
         "event": event,
+        "performed_by": "",
         "triggered_event": "",
         "ticket": {
             "id": text(t.get("id")),
@@ -112,7 +125,8 @@ def freshdesk_payload(conn: Connection, t: Mapping[str, Any], event: str) -> dic
             "created_on": utc(t.get("created_at")),
             "modified_on": utc(t.get("updated_at")),
             "requester": {"id": text(requester.get("id") or t.get("requester_id")),
-                          "email": text(requester.get("email"))},
+                          "email": text(requester.get("email")),
+                          "name": text(requester.get("name"))},
             "agent": {"email": text(t.get("agent_email"))},
             "company": {"name": text(company.get("name"))},
             "total_time_spent": "",
@@ -181,14 +195,45 @@ def zendesk_item_payload(conn: Connection, t: Mapping[str, Any], *, at: Any, use
 
 
 def freshdesk_item_payload(conn: Connection, t: Mapping[str, Any], *, at: Any,
-                           comment: str = "", private: bool = False,
-                           total_minutes: int | None = None) -> dict[str, Any]:
-    """The automation body of one update: a reply or note, or a time entry (with the
-    ticket's total time after it, as ``{{ticket.total_time_spent}}`` renders "hh:mm")."""
-    event = EventType.TIME_LOGGED if total_minutes is not None else EventType.COMMENTED
+                           conversation: Mapping[str, Any] | None = None,
+                           entry: Mapping[str, Any] | None = None,
+                           total_minutes: int = 0) -> dict[str, Any]:
+    """The automation body of one update: a reply or note (List All Conversations JSON), or
+    a time entry (List Time Entries JSON) with the ticket's total time after it, as
+    ``{{ticket.total_time_spent}}`` renders it ("hh:mm")."""
+    event = EventType.TIME_LOGGED if entry is not None else EventType.COMMENTED
     payload = freshdesk_payload(conn, {**t, "updated_at": at}, event)
-    if total_minutes is not None:
+    if entry is not None:
         hours, minutes = divmod(total_minutes, 60)
         payload["ticket"]["total_time_spent"] = f"{hours:02d}:{minutes:02d}"
-    payload["latest_private_comment" if private else "latest_public_comment"] = comment
+        payload["performed_by"] = "agent"
+        payload["triggered_event"] = "{time_sheet_action:added}"
+        payload["time_entry"] = {"id": text(entry.get("id")),
+                                 "minutes": text(hhmm_minutes(entry.get("time_spent"))),
+                                 "agent_id": text(entry.get("agent_id"))}
+    if conversation is not None:
+        c = conversation
+        private, incoming = bool(c.get("private")), bool(c.get("incoming"))
+        requester = t.get("requester") or {}
+        by_requester = str(c.get("user_id")) == str(requester.get("id") or t.get("requester_id"))
+        # the author's name is known for the requester; others render as an empty name
+        author = text(requester.get("name")) if by_requester else ""
+        body = text(c.get("body_text")) or plain_text(c.get("body"))
+        payload["performed_by"] = "requester" if incoming else "agent"
+        payload["triggered_event"] = (
+            "{note_type:private}" if private else
+            "{note_type:public}" if c.get("source") == FD_NOTE_SOURCE else "{reply_sent:sent}")
+        payload["latest_private_comment" if private else "latest_public_comment"] = \
+            f"{author} : {body}"
     return payload
+
+
+def hhmm_minutes(value: Any) -> int:
+    """Freshdesk's ``time_spent`` ("hh:mm") as minutes; 0 when unreadable."""
+    match = re.fullmatch(r"\s*(\d+):(\d{2})\s*", str(value or ""))
+    return int(match.group(1)) * 60 + int(match.group(2)) if match else 0
+
+
+def plain_text(value: Any) -> str:
+    """HTML as the text it shows: tags out, entities decoded, white space collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(value or ""))).split())

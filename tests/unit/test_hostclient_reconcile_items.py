@@ -25,7 +25,7 @@ from plugin.jobs.state import ticket_state
 from plugin.settings import Connection, load_settings
 from plugin.storage.migrate import upgrade
 from plugin.storage.models import Event, Ticket
-from rules.event import EventType, TicketEvent
+from rules.event import EventType, TicketEvent, TimeEntry
 from tests.jobs_support import buy
 from webhooks.hosts import ADAPTERS
 from webhooks.store import store_and_enqueue
@@ -278,15 +278,50 @@ def test_freshdesk_poll_stores_lost_replies_notes_and_time_entries_once(
     reply = items["poll:1501:conversation:2"]
     assert reply.event == EventType.COMMENTED and reply.comment is not None
     assert reply.comment.public and reply.comment.body == "It also happens for February."
+    assert reply.comment.author.kind == "client" == reply.actor.kind
+    assert reply.comment.author.id == "43000001"
     assert reply.occurred_at == datetime.fromisoformat(at("10:20"))
     note = items["poll:1501:conversation:3"]
     assert note.comment is not None and not note.comment.public
+    assert note.comment.body == "Report query is wrong." and note.comment.author.kind == "agent"
     logged = items["poll:1501:time:11"]
     # the automation's {{ticket.total_time_spent}} after the entry: 30 + 45 minutes
     assert logged.event == EventType.TIME_LOGGED
     assert logged.ticket.custom_fields["time_spent_total_minutes"] == 75
+    assert logged.time_entry == TimeEntry(id="time-11", minutes=45, agent_id="8")
+    # processing: the client's reply resets the auto-close clock, the entry's 45 minutes count
+    process_all(ctx)
+    st = state(ctx, "fd", "1501")
+    assert st.last_client_activity_at == datetime.fromisoformat(at("10:20"))
+    assert st.logged_minutes == 45
     again = reconcile(ctx, "fd", SINCE, NOW)
-    assert again.outcomes == {"conflict": 1, "duplicate": 3, "skipped-own": 2}
+    assert again.outcomes == {"skipped-processed": 1, "duplicate": 3, "skipped-own": 2}
+
+
+@responses.activate
+def test_freshdesk_a_delivered_time_log_leaves_its_minutes_to_the_poll(ctx: Context) -> None:
+    """Freshdesk's webhook renders the ticket's total only, so the polled entry is stored
+    even next to a delivered ``time.logged`` of the same total, and counted once."""
+    real = json.loads((FIX / "freshdesk" / "time_logged.json").read_text())
+    real["ticket"]["modified_on"] = "2026-11-23 12:25:00"  # Kyiv time: 10:25 UTC
+    deliver(ctx, "fd", json.dumps(real).encode(), {})
+    fd_host([], [fd_entry(11, "10:25", 8, "00:45")])
+    report = reconcile(ctx, "fd", SINCE, NOW)
+    assert "skipped-delivered" not in report.outcomes
+    assert list(stored(ctx)) == ["poll:1501:time:11"]
+    process_all(ctx)
+    assert state(ctx, "fd", "1501").logged_minutes == 45
+
+
+@responses.activate
+def test_freshdesk_a_delivered_private_note_is_not_stored_again(ctx: Context) -> None:
+    real = json.loads((FIX / "freshdesk" / "private_note_added.json").read_text())
+    real["ticket"]["modified_on"] = "2026-11-23 12:22:00"  # Kyiv time: 10:22 UTC
+    deliver(ctx, "fd", json.dumps(real).encode(), {})
+    fd_host([fd_note(3, "10:22", 8, "The report query filters on the wrong month.",
+                     private=True)], [])
+    report = reconcile(ctx, "fd", SINCE, NOW)
+    assert report.outcomes.get("skipped-delivered") == 1 and stored(ctx) == {}
 
 
 @responses.activate

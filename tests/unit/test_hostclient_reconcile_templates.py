@@ -18,7 +18,11 @@ from sqlalchemy import select
 
 from plugin.context import Context, build_context, set_context
 from plugin.hosts.reconcile import reconcile
-from plugin.hosts.template_bodies import freshdesk_payload, zendesk_payload
+from plugin.hosts.template_bodies import (
+    freshdesk_item_payload,
+    freshdesk_payload,
+    zendesk_payload,
+)
 from plugin.jobs.process import process_event
 from plugin.settings import Connection, load_settings
 from plugin.storage.migrate import upgrade
@@ -123,6 +127,42 @@ def test_freshdesk_render_parses_like_the_real_delivery(ctx: Context) -> None:
     assert fields.pop("time_spent_total_minutes") == 0
     assert polled.ticket == dataclasses.replace(delivered.ticket, custom_fields=fields)
     assert polled.ticket.company is not None and polled.ticket.company.id == "acme"
+
+
+def shape(value: Any) -> Any:
+    """A JSON body's keys, nested; leaves as their type (placeholders render text)."""
+    return {k: shape(v) for k, v in value.items()} if isinstance(value, dict) else type(value)
+
+
+def test_freshdesk_poll_bodies_keep_the_shipped_templates_format(ctx: Context) -> None:
+    conn = connection(ctx, "fd")
+    template = json.loads((ROOT / "webhooks" / "hosts" / "templates" /
+                           "freshdesk_automation.json").read_text())
+    t = {**fd_ticket(), "agent_email": "ihor@support.example"}
+    reply = {"id": 2, "user_id": 43000001, "incoming": True, "private": False, "source": 0,
+             "body_text": "It also happens for February.", "created_at": "2026-11-23T10:20:00Z"}
+    note = {**reply, "id": 3, "user_id": 8, "incoming": False, "private": True, "source": 2,
+            "body_text": "Report query is wrong."}
+    entry = {"id": 11, "agent_id": 8, "time_spent": "00:45"}
+    bodies = [freshdesk_payload(conn, t, "ticket.updated"),
+              freshdesk_item_payload(conn, t, at=reply["created_at"], conversation=reply),
+              freshdesk_item_payload(conn, t, at=reply["created_at"], conversation=note)]
+    for body in bodies:
+        assert shape(body) == shape(template)
+    logged = freshdesk_item_payload(conn, t, at="2026-11-23T10:25:00Z", entry=entry,
+                                    total_minutes=75)
+    # the one key a poll adds: Freshdesk has no placeholder for one entry's minutes
+    assert shape({k: v for k, v in logged.items() if k != "time_entry"}) == shape(template)
+    assert logged["time_entry"] == {"id": "11", "minutes": "45", "agent_id": "8"}
+    # rendered as Freshdesk renders the placeholders
+    assert bodies[1]["latest_public_comment"] == "Olena : It also happens for February."
+    assert (bodies[1]["triggered_event"], bodies[1]["performed_by"]) == (
+        "{reply_sent:sent}", "requester")
+    assert bodies[2]["latest_private_comment"] == " : Report query is wrong."
+    assert (bodies[2]["triggered_event"], bodies[2]["performed_by"]) == (
+        "{note_type:private}", "agent")
+    assert (logged["triggered_event"], logged["ticket"]["total_time_spent"]) == (
+        "{time_sheet_action:added}", "01:15")
 
 
 def test_zendesk_render_parses_like_the_real_delivery(ctx: Context) -> None:

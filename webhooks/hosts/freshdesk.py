@@ -7,6 +7,28 @@ SHA-256 of the body (a retry re-sends the same rendered body).
 
 Freshdesk renders dates without an offset in the helpdesk's time zone, so such dates need
 ``options.timezone`` on the connection; without it they are refused as naive (422).
+
+What a body says beyond the ticket (facts from Freshdesk's own Liquid code,
+``app/drops/helpdesk/ticket_drop.rb``, ``app/models/helpdesk/ticket.rb#liquidize_comment``,
+``lib/va/webhook/util.rb``, ``app/models/helpdesk/note/callbacks.rb`` and
+``time_sheet.rb#update_observer_events``, as mirrored in Ramesh-Veeriaperumal/freshconsult):
+
+- ``{{ticket.latest_public_comment_text}}`` / ``…private…`` render the newest public /
+  private conversation as ``"<author name> : <text>"`` (``System`` without a user). Both
+  always render, so on a private note the public one still shows the previous reply.
+- ``{{triggered_event}}`` renders the event that fired the rule: ``{reply_sent:sent}`` (a
+  reply, by the requester or an agent), ``{note_type:private}`` / ``{note_type:public}``
+  (a note: agents only), ``{time_sheet_action:added}``, ``{ticket_action:created}``,
+  ``{status:{from:…,to:…}}``. It decides which comment placeholder belongs to the event.
+- No placeholder names the author's role, so ``freshdesk-automation/2`` bodies (the shipped
+  template) read it from ``performed_by`` — the rule's own "performed by" (``agent`` or
+  ``requester``, a literal the admin sets per rule) — else from the event (a note is an
+  agent's) and the rendered author name against ``{{ticket.requester.name}}``.
+  Version-1 bodies (no author name in the template) keep the whole text and a "system" author.
+- No placeholder carries one time entry's minutes (only ``{{ticket.total_time_spent}}``, the
+  total after it, "hh:mm"), so a delivered ``time.logged`` sets the total only. The
+  reconciliation poll renders each time entry with an extra ``time_entry`` object
+  (``id``, ``minutes``, ``agent_id``) that becomes the event's :class:`TimeEntry`.
 """
 
 from __future__ import annotations
@@ -19,7 +41,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.settings import Connection
-from rules.event import Actor, Comment, EventType, Ticket, TicketEvent
+from rules.event import Actor, Comment, EventType, Ticket, TicketEvent, TimeEntry
 from webhooks.base import (
     InvalidSignature,
     body_sha256,
@@ -52,6 +74,12 @@ EVENTS = {EventType.CREATED, EventType.UPDATED, EventType.COMMENTED, EventType.T
 #: the plugin's own notes start with this marker, so their echo is recognised
 OWN_MARKER = "[Deskpilot]"
 _UNFILLED = re.compile(r"^\s*(\{\{.*\}\})?\s*$")
+_VERSION = re.compile(r"freshdesk-automation/(\d{1,3})")
+#: a rendered comment placeholder: "<author name> : <text>" (the name: no colon, one line)
+_AUTHORED = re.compile(r"([^\n:]*):[ \t]*(.*)", re.DOTALL)
+#: ``performed_by``: the rule's "performed by" (Freshdesk's words) as our actor kinds
+PERFORMERS = {"agent": "agent", "requester": "client", "customer": "client",
+              "contact": "client", "system": "system"}
 _FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%a, %d %b, %Y at %I:%M %p",
             "%a, %d %b %Y at %I:%M %p")
 
@@ -96,6 +124,65 @@ def _instant(data: Mapping[str, Any], key: str, path: str, conn: Connection,
     return c.instant(data, key, path, required=required)  # raises the ISO error
 
 
+def triggered(data: Mapping[str, Any]) -> tuple[str, str]:
+    """``{{triggered_event}}`` as ``(event, value)``: ``{note_type:private}`` gives
+    ``("note_type", "private")``; quotes and escapes, if any, are ignored."""
+    raw = data.get("triggered_event")
+    if not isinstance(raw, str):
+        return "", ""
+    name, _, value = re.sub(r'[{}"\\\s]', "", raw).partition(":")
+    return name.lower(), value.lower()
+
+
+def _version(data: Mapping[str, Any]) -> int:
+    match = _VERSION.fullmatch(str(data.get("deskpilot") or "").strip())
+    return int(match.group(1)) if match else 1
+
+
+def _comment(top: Mapping[str, Any], version: int, performer: str | None,
+             requester: Actor) -> Comment | None:
+    """The comment the triggering event added: a note's from the private or public
+    placeholder as ``{{triggered_event}}`` says, a reply's from the public one; without
+    that event the public one wins (Freshdesk renders both whatever happened)."""
+    public = c.text(top, "latest_public_comment", "latest_public_comment")
+    private = c.text(top, "latest_private_comment", "latest_private_comment")
+    event, value = triggered(top)
+    is_private = value == "private" if event == "note_type" else (
+        False if event == "reply_sent" else not public)
+    text = private if is_private else public
+    if not text:
+        return None
+    if version < 2:  # the template had no author name: the whole text, a "system" author
+        return Comment(id=None, public=not is_private, body=text)
+    match = _AUTHORED.fullmatch(text)
+    name, text = (match.group(1).strip() or None, match.group(2).strip()) if match else (None, text)
+    if performer:
+        kind = performer
+    elif event == "note_type":
+        kind = "agent"  # only agents add notes
+    elif name is None or name.casefold() == "system":
+        kind = "system"
+    else:
+        kind = "client" if name.casefold() == (requester.name or "").casefold() else "agent"
+    author = (Actor(kind="client", id=requester.id, name=name or requester.name)
+              if kind == "client" else Actor(kind=kind, name=name))
+    return Comment(id=None, public=not is_private, body=text, author=author)
+
+
+def _time_entry(top: Mapping[str, Any], ticket_id: str, updated: datetime) -> TimeEntry | None:
+    """The poll's ``time_entry`` (a Freshdesk webhook cannot render one entry's minutes)."""
+    entry = _clean(c.obj(top, "time_entry", "time_entry", required=False))
+    minutes = c.integer(entry, "minutes", "time_entry.minutes") or 0
+    if minutes < 0:
+        raise c.fail("time_entry.minutes", "must not be negative")
+    if not minutes:
+        return None
+    entry_id = c.ident(entry, "id", "time_entry.id", required=False)
+    return TimeEntry(id=f"time-{entry_id}" if entry_id else f"{ticket_id}@{updated.isoformat()}",
+                     minutes=minutes,
+                     agent_id=c.ident(entry, "agent_id", "time_entry.agent_id", required=False))
+
+
 def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[TicketEvent]:
     data = require_object(load_json(body))
     name = c.text(data, "event", "event")
@@ -113,11 +200,12 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     custom = c.rename_fields(conn, custom)
     email = c.text(requester, "email", "ticket.requester.email")
     org_name = c.text(company, "name", "ticket.company.name")
+    requester_id = c.ident(requester, "id", "ticket.requester.id", required=False)
     ticket = Ticket(
         id=ticket_id, created_at=created,
         company=company_for(conn.company_from, organization=(None, org_name), email=email,
                             custom_fields=custom),
-        requester_id=c.ident(requester, "id", "ticket.requester.id", required=False),
+        requester_id=requester_id,
         requester_email=email, subject=c.text(t, "subject", "ticket.subject") or "",
         body=c.text(t, "description", "ticket.description") or "",
         tags=tuple(x.strip() for x in (c.text(t, "tags", "ticket.tags") or "").split(",")
@@ -133,17 +221,24 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         ticket = replace(ticket, status=c.opening_status(conn, t.get("status"), ticket.status,
                                                          {"2", "open"}))
     top = _clean(data)
-    comment = None
+    version = _version(top)
+    performer = PERFORMERS.get((c.text(top, "performed_by", "performed_by") or "").lower())
+    actor = Actor(kind=performer or "system")
+    event = name if name in EVENTS else EventType.UNKNOWN
+    comment = time_entry = None
     own = False
-    if name == EventType.COMMENTED:
-        public = c.text(top, "latest_public_comment", "latest_public_comment")
-        private = c.text(top, "latest_private_comment", "latest_private_comment")
-        if public or private:
-            comment = Comment(id=None, public=bool(public), body=public or private or "")
+    if event == EventType.COMMENTED:
+        client = Actor(kind="client", id=requester_id,
+                       name=c.text(requester, "name", "ticket.requester.name"))
+        comment = _comment(top, version, performer, client)
+        if comment is not None:
+            actor = comment.author
             marker = str(conn.options.get("own_marker", OWN_MARKER)) if conn.options else OWN_MARKER
             own = comment.body.lstrip().startswith(marker)
+    elif event == EventType.TIME_LOGGED:
+        time_entry = _time_entry(top, ticket_id, updated)
     return [TicketEvent(
         connection=conn.name, host_kind=KIND, delivery_key=delivery_key(body, headers),
-        event=name if name in EVENTS else EventType.UNKNOWN, occurred_at=updated,
-        ticket=ticket, actor=Actor(kind="system"), comment=comment, own_write=own,
+        event=event, occurred_at=updated, ticket=ticket, actor=actor, comment=comment,
+        time_entry=time_entry, own_write=own,
     )]
