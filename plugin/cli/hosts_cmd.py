@@ -51,7 +51,11 @@ def hosts_import(name: str) -> None:
 @hosts_group.command("reconcile")
 @click.argument("name")
 @click.option("--since", "since_text", default=None,
-              help="ISO datetime with offset (default: twice the connection's interval ago).")
+              help="ISO datetime with offset (default: now less twice the connection's "
+                   "reconcile_minutes and less its settle time, "
+                   "options.reconcile_settle_minutes: by default Zammad 7, Zendesk 5, "
+                   "Freshdesk 0 minutes). Either way items younger than the settle time "
+                   "wait for the next poll.")
 def hosts_reconcile(name: str, since_text: str | None) -> None:
     """Poll tickets updated recently and store the changes webhooks missed."""
     from plugin.hosts.reconcile import reconcile

@@ -102,3 +102,17 @@ def test_cli_refuses_an_unknown_connection(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DESKPILOT_VAR_DIR", str(tmp_path / "var"))
     result = CliRunner().invoke(main, ["hosts", "reconcile", "nope"])
     assert result.exit_code == 2 and "no connection named 'nope'" in result.output
+
+
+def test_cli_since_help_states_the_window_reconcile_uses() -> None:
+    from click.testing import CliRunner
+
+    from plugin.cli import main
+    from plugin.hosts.reconcile_items import SETTLE_MINUTES
+
+    result = CliRunner().invoke(main, ["hosts", "reconcile", "--help"], terminal_width=400)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "twice the connection's reconcile_minutes" in text
+    assert "options.reconcile_settle_minutes" in text
+    assert "Zammad {zammad}, Zendesk {zendesk}, Freshdesk {freshdesk} minutes".format(
+        **SETTLE_MINUTES) in text
