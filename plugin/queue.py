@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import string
 import zlib
 from typing import Any
 
@@ -44,8 +45,10 @@ def event_job_id(event_id: int) -> str:
 
 #: the function an event job runs, and everything rq records about such a job
 EVENT_FUNC = "plugin.jobs.process.process_event"
-_EVENT_JOB: dict[str, Any] = {"retry": EVENT_RETRY, "timeout": EVENT_JOB_TIMEOUT, "result_ttl": 600,
-                             "failure_ttl": 30 * 24 * 3600}
+_EVENT_JOB: dict[str, Any] = {
+    "retry": EVENT_RETRY, "timeout": EVENT_JOB_TIMEOUT, "result_ttl": 600,
+    "failure_ttl": 30 * 24 * 3600,
+}
 
 
 def event_job_description(event_id: int) -> str:
@@ -56,9 +59,9 @@ def enqueue_event(conn: redis.Redis, event_id: int, *, one_trip: bool = False,
                   **kwargs: Any) -> None:
     """Enqueue processing of stored event ``event_id`` (idempotent by job id).
 
-    ``one_trip`` (the webhook receiver's hot path) writes the job in one ``MULTI … EXEC``:
-    one Redis round trip, and the job hash filled from a template rq built once instead
-    of rq building a job per event (see :func:`_enqueue_event_job`).
+    ``one_trip`` (the webhook receiver's hot path) writes the job in one Redis round trip,
+    its hash filled from what rq built once instead of rq building a job per event (see
+    :func:`_enqueue_event_job`); with ``kwargs`` it is rq's enqueue in one pipeline.
     """
     if one_trip and not kwargs:
         _enqueue_event_job(conn, event_id)
@@ -78,42 +81,55 @@ def enqueue_event(conn: redis.Redis, event_id: int, *, one_trip: bool = False,
 
 
 _EVENTS_KEY = Queue.redis_queue_namespace_prefix + EVENTS
-#: the hash rq writes for an event job, less what differs per event (built on first use)
-_template: dict[str, Any] | None = None
+#: the job hash fields that differ per event; the others are the same for every event job
+_PER_EVENT = ("created_at", "enqueued_at", "data", "description")
+_SCRIPT = """-- Deskpilot: an event job as rq's enqueue_call writes it (queue listed, hash, id)
+redis.call('SADD', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[3], 'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'data', ARGV[3],
+           'description', ARGV[4], {fields})
+return redis.call('RPUSH', KEYS[2], ARGV[1])
+"""
+#: the script with every event job's fixed fields written in (built on first use)
+_script: str | None = None
 
 
-def _event_job_template(conn: redis.Redis) -> dict[str, Any]:
-    global _template
-    if _template is None:  # a race builds it twice, the same both times
+_LUA_PLAIN = frozenset((string.ascii_letters + string.digits + "-_.:[] ").encode())
+
+
+def _lua_string(value: bytes) -> str:
+    """A Lua string literal for any bytes (three-digit ``\\ddd`` escapes but for plain ASCII)."""
+    return '"' + "".join(chr(b) if b in _LUA_PLAIN else f"\\{b:03d}" for b in value) + '"'
+
+
+def _event_job_script(conn: redis.Redis) -> str:
+    global _script
+    if _script is None:  # a race builds it twice, the same both times
         job = queue(conn, EVENTS).create_job(
             EVENT_FUNC, args=(0,), job_id=event_job_id(0),
             description=event_job_description(0), **_EVENT_JOB)
-        job.enqueued_at = job.created_at
-        _template = job.to_dict()
-    return _template
+        encode = conn.get_encoder().encode  # as HSET would send each value
+        _script = _SCRIPT.format(fields=", ".join(
+            f"{_lua_string(encode(k))}, {_lua_string(encode(v))}"
+            for k, v in job.to_dict().items() if k not in _PER_EVENT))
+    return _script
 
 
 def _enqueue_event_job(conn: redis.Redis, event_id: int) -> None:
     """What rq's ``enqueue_call`` writes for an event job, without its per-job Python cost.
 
     The job hash is rq's own (``Job.to_dict`` of a job built once by ``Queue.create_job``
-    with the same options) with the per-event fields filled in: the pickled call (rq's
-    ``(func_name, instance, args, kwargs)`` tuple, zlib-compressed), the description and
-    the timestamps. Then, as rq does: the queue in ``rq:queues``, the hash, the id pushed
-    on the queue; rq's workers, registries and ``Job.fetch`` read it as any other job.
-    A test compares it with rq's own enqueue field by field.
+    with the same options, its fixed fields written into a Lua script) with the per-event
+    fields filled in: the timestamps, the pickled call (rq's ``(func_name, instance, args,
+    kwargs)`` tuple, zlib-compressed) and the description. As rq does, atomically: the queue
+    in ``rq:queues``, the hash, the id pushed on the queue; rq's workers, registries and
+    ``Job.fetch`` read it as any other job. One ``EVAL``: one round trip, always (no script
+    cache to miss after a Redis restart). A test compares it with rq's own enqueue.
     """
     job_id = event_job_id(event_id)
-    stamp = utcformat(now())
-    fields: dict[Any, Any] = {
-        **_event_job_template(conn),
-        "created_at": stamp, "enqueued_at": stamp,
-        "data": zlib.compress(DefaultSerializer.dumps((EVENT_FUNC, None, (event_id,), {}))),
-        "description": event_job_description(event_id),
-    }
-    pipe = conn.pipeline()  # transaction: MULTI ... EXEC in one round trip
-    pipe.sadd(Queue.redis_queues_keys, _EVENTS_KEY)
-    pipe.hset(Job.key_for(job_id), mapping=fields)
-    pipe.rpush(_EVENTS_KEY, job_id)
-    pipe.execute()
-
+    conn.eval(
+        _event_job_script(conn), 3,
+        Queue.redis_queues_keys, _EVENTS_KEY, Job.key_for(job_id),
+        job_id, utcformat(now()),
+        zlib.compress(DefaultSerializer.dumps((EVENT_FUNC, None, (event_id,), {}))),
+        event_job_description(event_id),
+    )

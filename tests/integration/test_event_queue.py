@@ -42,7 +42,7 @@ def test_one_trip_writes_what_rqs_own_enqueue_writes(conn):
     enqueue_event(conn, 41)  # rq's enqueue_call
     by_rq = _written(conn, 41)
     conn.flushdb()
-    plugin.queue._template = None  # built anew from rq on first use
+    plugin.queue._script = None  # built anew from rq on first use
     enqueue_event(conn, 41, one_trip=True)
     ours = _written(conn, 41)
     assert ours[1:] == by_rq[1:] == ([b"event-41"], {f"rq:queue:{EVENTS}".encode()})
@@ -61,8 +61,13 @@ def test_one_trip_writes_what_rqs_own_enqueue_writes(conn):
     assert job.created_at == job.enqueued_at
 
 
+def test_fixed_fields_reach_redis_byte_for_byte(conn):
+    for value in (b"", b"deskpilot-events", b"[0]", bytes(range(256)), "ключ".encode()):
+        assert conn.eval(f"return {plugin.queue._lua_string(value)}", 0) == value
+
+
 def test_one_trip_is_one_round_trip(conn, monkeypatch):
-    plugin.queue._template = None
+    plugin.queue._script = None
     sent: list[int] = []
     original = redis.connection.Connection.send_packed_command
 
@@ -72,7 +77,7 @@ def test_one_trip_is_one_round_trip(conn, monkeypatch):
 
     conn.ping()  # the pool's connection is open before counting
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
-    enqueue_event(conn, 7, one_trip=True)
+    enqueue_event(conn, 7, one_trip=True)  # the first too: nothing to load beforehand
     assert len(sent) == 1
     enqueue_event(conn, 8, one_trip=True)
     assert len(sent) == 2
