@@ -39,9 +39,28 @@ def answer(status: str, event_id: int | None, reason: str | None, code: int) -> 
     return resp
 
 
-def _kept_headers(adapter: Any) -> dict[str, str]:
-    wanted = set(KEPT_HEADERS) | {h.lower() for h in getattr(adapter, "KEPT_HEADERS", ())}
-    return {k: v for k, v in request.headers.items() if k.lower() in wanted}
+_KEPT_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def kept_names(adapter: Any) -> tuple[str, ...]:
+    """The headers kept for ``adapter``, spelled as ``request.headers`` lists them."""
+    names = _KEPT_NAMES.get(adapter.KIND)
+    if names is None:
+        wanted = (*KEPT_HEADERS, *getattr(adapter, "KEPT_HEADERS", ()))
+        names = _KEPT_NAMES[adapter.KIND] = tuple(dict.fromkeys(h.title() for h in wanted))
+    return names
+
+
+def kept_headers(headers: Any, adapter: Any) -> dict[str, str]:
+    """The kept headers present in ``headers`` (a WSGI ``EnvironHeaders``): a lookup per
+    kept name instead of a pass over every header sent; an empty Content-Type counts as
+    absent, as ``EnvironHeaders`` lists it."""
+    kept = {}
+    for name in kept_names(adapter):
+        value = headers.get(name)
+        if value is not None and (value or name != "Content-Type"):
+            kept[name] = value
+    return kept
 
 
 @bp.route("/<name>", methods=["GET", "HEAD", "POST"])
@@ -87,7 +106,8 @@ def receive(name: str, token: str | None = None) -> Response:
     key = (events[0].delivery_key if events else None) or adapter.delivery_key(
         body, request.headers) or "sha256:" + body_sha256(body)
     try:
-        outcome = store_and_enqueue(ctx, conn.name, key, body, _kept_headers(adapter), events)
+        outcome = store_and_enqueue(ctx, conn.name, key, body,
+                                    kept_headers(request.headers, adapter), events)
     except Dependency as exc:
         log.warning("webhook.unavailable conn=%s dependency=%s", name, exc.which)
         count_event(name, "failed")
