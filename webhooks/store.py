@@ -134,9 +134,12 @@ def _insert_postgresql(engine: Any, values: dict[str, Any]) -> int | None:
         raise InsertFailed(str(exc)) from exc
     try:
         pg = pooled.driver_connection
+        cursor = pooled.info.get("receiver-cursor")
+        if cursor is None or cursor.connection is not pg:  # one per pooled connection
+            cursor = pooled.info["receiver-cursor"] = pg.cursor()
         pg.autocommit = True
         try:
-            row = pg.execute(_PG_INSERT, params, prepare=True).fetchone()
+            row = cursor.execute(_PG_INSERT, params, prepare=True).fetchone()
         finally:
             pg.autocommit = False  # as the pool's other users expect it
     except psycopg.Error as exc:
