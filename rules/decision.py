@@ -203,6 +203,10 @@ class TicketState:
     deferred_to: datetime | None = None
     calendar: str | None = None
     logged_minutes: int = 0
+    #: comments applied (ids, fingerprints) and time entries logged (id, minutes), newest
+    #: last and bounded: :mod:`rules.items` counts each once
+    comments_seen: tuple[str, ...] = ()
+    time_entries: tuple[tuple[str, int], ...] = ()
     reopen_count: int = 0
     #: last client comment (or filing); auto-close counts idle days from here
     last_client_activity_at: datetime | None = None

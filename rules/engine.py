@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from rules import lifecycle
+from rules import items, lifecycle
 from rules.actions.base import Run
 from rules.classify import classify, read_overrides
 from rules.decision import Decision, State
@@ -34,7 +34,6 @@ def evaluate(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     team = rules.calendars[rules.team_calendar]
-    ctx = Context(event, state, now, team.tz, explain=explain)
     st = state.ticket
     if event.own_write or event.event == EventType.UNKNOWN:
         reason = "own write" if event.own_write else "unknown event"
@@ -51,6 +50,19 @@ def evaluate(
             resolve_due=st.resolve_due,
             deferred_to=st.deferred_to,
         )
+    # a comment or time entry applied before counts once (rules.items); the rest applies
+    # (a timer tick re-reads the stored snapshot: it reports nothing new)
+    seen = items.Seen(st.logged_minutes, st.comments_seen, st.time_entries)
+    counted = (items.count(event, seen) if event.event != TIMER_EVENT
+               else items.Counted(event, seen, 0, False))
+    event = counted.event
+    ctx = Context(event, state, now, team.tz, explain=explain,
+                  logged_minutes=counted.seen.logged_minutes)
+    # the event's own trigger fires once per item; a total raised by another event (an
+    # update carrying the host's new total) is time logged
+    own = set() if counted.repeat else {event.event}
+    if counted.added > 0 and event.event not in items.TIME_EVENTS:
+        own.add(EventType.TIME_LOGGED)
     trace: list[dict[str, Any]] = []
     ov = read_overrides(rules, ctx)
     task_type, units, rule = classify(rules, ctx, ov, trace)
@@ -60,7 +72,7 @@ def evaluate(
     ctx.extra["manager"] = manager
     run = Run(ctx, render=_not_yet, manager=manager)
     # decisive automations run before the lifecycle, since they decide acceptance and type
-    early = {event.event} if st.known else {event.event, "filed"}
+    early = own if st.known else {*own, "filed"}
     for auto in rules.automations:
         if auto.decisive and not auto.on.isdisjoint(early):
             lifecycle.run_automation(auto, run, trace, st)
@@ -72,11 +84,13 @@ def evaluate(
     cal_name = choose_calendar(rules, policy, company, manager, state)
     cal = rules.calendars[cal_name]
     work = lifecycle.Work(rules, ctx, ov, run, task_type, units, rule, policy, cal_name, cal, team)
+    work.facts.update(logged_minutes=counted.seen.logged_minutes,
+                      comments_seen=counted.seen.comments, time_entries=counted.seen.entries)
     # templates render lazily (when executed or explained), from the decision's final values
     run.render = renderer(rules, work.placeholders, company)
     work.settle()
     names = work.transitions.names()
-    late = {event.event, *names, *work.timer_triggers}
+    late = {*own, *names, *work.timer_triggers}
     ctx.transitions = frozenset(names)
     ctx.extra["flags"] = run.flags
     for auto in rules.automations:

@@ -32,6 +32,8 @@ class Context:
     #: build per-condition traces and deadline timelines (explain); off on the hot path
     explain: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the ticket's logged minutes after this event (the engine counts them, rules.items)
+    logged_minutes: int | None = None
 
 
 Getter = Callable[[Context], Any]
@@ -52,7 +54,10 @@ def _idle_days(c: Context) -> float:
     return (c.now - since).total_seconds() / 86400 if since else 0.0
 
 
-def _logged(c: Context) -> int:
+def logged_minutes(c: Context) -> int:
+    """The ticket's logged minutes with this event's (as counted by the engine)."""
+    if c.logged_minutes is not None:
+        return c.logged_minutes
     extra = (
         c.event.time_entry.minutes if c.event.time_entry and c.event.event == "time.logged" else 0
     )
@@ -77,7 +82,7 @@ FIELDS: dict[str, Getter] = {
     ),
     "ticket.type": lambda c: c.task_type,
     "ticket.units": lambda c: c.units,
-    "ticket.logged_minutes": _logged,
+    "ticket.logged_minutes": logged_minutes,
     "ticket.reopen_count": lambda c: c.state.ticket.reopen_count,
     "ticket.client_idle_days": _idle_days,
     "ticket.accepted": lambda c: (

@@ -145,8 +145,6 @@ class Work:
             f["last_client_activity_at"] = now  # a client comment resets the auto-close timer
         if new in ("resolved", "waiting_client") and old != new:
             f["waiting_since"] = now
-        if ev.time_entry is not None and ev.event == EventType.TIME_LOGGED:
-            f["logged_minutes"] = st.logged_minutes + ev.time_entry.minutes
         if self.ov.estimate_hours is not None:
             f["estimate_hours"] = self.ov.estimate_hours
         if self.ov.due_at is not None:

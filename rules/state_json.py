@@ -55,6 +55,10 @@ def ticket_state(d: Mapping[str, Any]) -> TicketState:
             value = tuple((_dt(a, "pauses"), _dt(b, "pauses")) for a, b in value or ())
         elif key == "warned":
             value = tuple(value or ())
+        elif key == "comments_seen":
+            value = tuple(str(v) for v in value or ())
+        elif key == "time_entries":
+            value = tuple((str(k), int(v)) for k, v in value or ())
         out[key] = value
     out.setdefault("known", bool(d))
     return TicketState(**out)

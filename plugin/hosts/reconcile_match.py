@@ -6,9 +6,16 @@ deliveries carried, re-parsed by the same adapter:
 
 - the same article id (Zammad, whose comments and time entries carry it);
 - else, within :data:`MATCH_WINDOW` of each other (the templates render the update's time,
-  Freshdesk in whole minutes): the same logged minutes (Zendesk), the same total time after
-  a ``time.logged`` (Freshdesk), or a comment of the same visibility and text — compared as
-  plain text, one may be cut short (a rendered placeholder can be trimmed).
+  Freshdesk in whole minutes): the same logged minutes (Zendesk), or a comment of the same
+  visibility and text — compared as plain text, one may be cut short (a rendered
+  placeholder can be trimmed).
+
+A delivered Freshdesk ``time.logged`` (and Zammad's time accounted without an article)
+carries the ticket's new total only, never the entry, so nothing here can match the polled
+entry and it is stored next to the delivery. That counts no minute twice: processing counts
+time by the totals both bodies carry (:mod:`rules.items`), so the delivery logs the total's
+rise as it arrives and the entry, whose total after it is then already accounted, logs
+nothing — and in the other order the entry logs and the delivery's total is covered.
 
 Stored polls (keys ``poll…``/``import…``) are left out: a second poll must meet its own key
 and be a duplicate. Two identical comments within minutes of each other, one delivered and
@@ -17,7 +24,7 @@ one dropped, count as one — the same reply said twice has the same effect.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,14 +32,13 @@ from sqlalchemy import select
 from plugin.hosts.reconcile_items import plain_text
 from plugin.settings import Connection
 from plugin.storage.models import Event
-from rules.event import EventType, TicketEvent
+from rules.event import TicketEvent
+from rules.items import MATCH_WINDOW  # processing tells id-less comments apart the same way
 from webhooks.base import WebhookError
 from webhooks.hosts import ADAPTERS
 
-MATCH_WINDOW = timedelta(minutes=5)
 #: delivery keys of stored polls and imports (never a host's own delivery)
 POLL_PREFIXES = ("poll", "import")
-TOTAL_FIELD = "time_spent_total_minutes"
 
 
 def delivered(ctx: Any, conn: Connection, ticket_id: str, since: datetime) -> list[TicketEvent]:
@@ -65,10 +71,6 @@ def same_item(polled: TicketEvent, stored: TicketEvent) -> bool:
     if polled.time_entry is not None:
         return (stored.time_entry is not None
                 and stored.time_entry.minutes == polled.time_entry.minutes)
-    if polled.event == EventType.TIME_LOGGED:
-        total = polled.ticket.custom_fields.get(TOTAL_FIELD)
-        return (stored.event == EventType.TIME_LOGGED and total is not None
-                and stored.ticket.custom_fields.get(TOTAL_FIELD) == total)
     if mine is not None:
         return (theirs is not None and theirs.public == mine.public
                 and _same_text(mine.body, theirs.body))

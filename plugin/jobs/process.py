@@ -34,6 +34,7 @@ from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState, Ticket
 from rules.decision import iso
 from rules.event import EventType, TicketEvent
+from rules.items import with_total
 
 log = logging.getLogger("deskpilot.jobs")
 
@@ -89,7 +90,8 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
     snapshot: TicketEvent | None = None
     company_id = ticket.company_id
     if late:
-        newest = stored_snapshot(ticket) or ev.ticket
+        # the total logged time it reported is its own (rules.items.with_total)
+        newest = with_total(stored_snapshot(ticket) or ev.ticket, ev.ticket)
         ev = dataclasses.replace(ev, ticket=newest, changes={})
         log.info("job.event-late ticket=%s occurred_at=%s", ticket.host_ticket_id,
                  iso(ev.occurred_at))

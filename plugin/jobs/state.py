@@ -25,7 +25,7 @@ from rules.event import Ticket as EvTicket
 #: cap slots older than this are not read (the cap only looks forward from today)
 SLOT_LOOKBACK = timedelta(days=7)
 #: fields of TicketState held as tuples (JSON gives lists back)
-_TUPLE_FIELDS = {"pauses", "warned"}
+_TUPLE_FIELDS = {"pauses", "warned", "comments_seen", "time_entries"}
 #: TicketState fields mirrored into Ticket columns of the same name
 _MIRRORED = (
     "task_type", "status", "filed_at", "accepted_at", "resolved_at", "closed_at",

@@ -20,12 +20,12 @@ from rules.business_time import working_between
 from rules.calendar import Calendar
 from rules.decision import Decision
 from rules.event import EventType, TicketEvent
+from rules.items import count, seen_of
 
 #: statuses in which the clock stands still (the shipped rules' ``pause_when``); the
 #: decision's own pause list wins when the engine provides one
 PAUSE_STATUSES = frozenset({"waiting_client"})
 DONE = frozenset({"resolved", "closed"})
-TIME_EVENTS = frozenset({EventType.TIME_LOGGED, EventType.TIME_UPDATED, EventType.TIME_DELETED})
 
 Interval = tuple[datetime, datetime | None]
 
@@ -93,10 +93,14 @@ def record_event(
         _resolve(m, ticket_row, event, decision, at, minutes_to(at))
     if new == "closed" and old != "closed":
         m.closed_at = at
-    if event.comment is not None and event.comment.public:
-        _count_message(m, state, event, decision, ticket_row, at, minutes_to)
-    if event.event in TIME_EVENTS and event.time_entry is not None:
-        _log_time(m, state, event)
+    # the same comment or time entry delivered twice counts once (rules.items), as the
+    # engine counts it, on the metrics' own record of what was applied
+    counted = count(event, seen_of(m.logged_minutes, state.get("comments"), state.get("time")))
+    if counted.event.comment is not None and counted.event.comment.public:
+        _count_message(m, counted.event, decision, ticket_row, at, minutes_to)
+    state["comments"] = list(counted.seen.comments)
+    state["time"] = [list(pair) for pair in counted.seen.entries]
+    m.logged_minutes = counted.seen.logged_minutes
     if event.rating is not None:
         m.rating_score, m.rating_scale, m.rated_at = event.rating.score, event.rating.scale, at
     estimate = event.ticket.custom_fields.get("estimate_hours")
@@ -172,16 +176,10 @@ def _resolve(m: TicketMetrics, ticket: Ticket, event: TicketEvent, decision: Dec
         m.resolved_by = event.ticket.assignee_id or ticket.manager
 
 
-def _count_message(m: TicketMetrics, state: dict[str, Any], event: TicketEvent,
-                   decision: Decision | None, ticket: Ticket, at: datetime,
-                   minutes_to: Any) -> None:
+def _count_message(m: TicketMetrics, event: TicketEvent, decision: Decision | None,
+                   ticket: Ticket, at: datetime, minutes_to: Any) -> None:
     comment = event.comment
     assert comment is not None
-    seen: list[str] = list(state.get("comments", []))
-    if comment.id is not None:
-        if comment.id in seen:
-            return  # the same reply delivered by a second event
-        state["comments"] = [*seen, comment.id]
     kind = comment.author.kind if comment.author.kind != "system" else event.actor.kind
     if kind == "client":
         m.messages_client += 1
@@ -194,16 +192,3 @@ def _count_message(m: TicketMetrics, state: dict[str, Any], event: TicketEvent,
             m.first_response_breached = int(due is not None and at > due)
             if m.first_response_breached:
                 BREACHES.labels(kind="first_response").inc()
-
-
-def _log_time(m: TicketMetrics, state: dict[str, Any], event: TicketEvent) -> None:
-    entry = event.time_entry
-    assert entry is not None
-    entries: dict[str, int] = dict(state.get("time", {}))
-    key = entry.id or event.delivery_key
-    if event.event == EventType.TIME_DELETED:
-        entries.pop(key, None)
-    else:
-        entries[key] = int(entry.minutes)
-    state["time"] = entries
-    m.logged_minutes = sum(entries.values())

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from rules.actions.base import ActionSpec, Run
+from rules.fields import logged_minutes
 
 
 class _Units(fields.Field):
@@ -31,10 +32,7 @@ class RetypeSchema(Schema):
 def run(r: Run, params: Mapping[str, Any]) -> None:
     units = params["units"]
     if units == "logged_hours":
-        minutes = r.ctx.state.ticket.logged_minutes
-        if r.ctx.event.time_entry and r.ctx.event.event == "time.logged":
-            minutes += r.ctx.event.time_entry.minutes
-        units = max(1, math.ceil(minutes / 60))
+        units = max(1, math.ceil(logged_minutes(r.ctx) / 60))
     r.retype = (params["type"], int(units))
 
 

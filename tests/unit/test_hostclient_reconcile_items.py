@@ -289,11 +289,12 @@ def test_freshdesk_poll_stores_lost_replies_notes_and_time_entries_once(
     assert logged.event == EventType.TIME_LOGGED
     assert logged.ticket.custom_fields["time_spent_total_minutes"] == 75
     assert logged.time_entry == TimeEntry(id="time-11", minutes=45, agent_id="8")
-    # processing: the client's reply resets the auto-close clock, the entry's 45 minutes count
+    # processing: the client's reply resets the auto-close clock; time counts by the total
+    # after the entry (rules.items), so the 30 minutes logged before the window count too
     process_all(ctx)
     st = state(ctx, "fd", "1501")
     assert st.last_client_activity_at == datetime.fromisoformat(at("10:20"))
-    assert st.logged_minutes == 45
+    assert st.logged_minutes == 75
     again = reconcile(ctx, "fd", SINCE, NOW)
     assert again.outcomes == {"skipped-processed": 1, "duplicate": 3, "skipped-own": 2}
 
