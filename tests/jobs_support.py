@@ -24,13 +24,21 @@ def make_context(db_url: str, redis_url: str | None = None,
                  callback_url: str | None = None, inline_push: bool = True) -> Context:
     """A context on a fresh schema with the shipped config and one generic connection
     (``inline_push=False``: every push goes through a push job)."""
+    return connections_context(db_url, [
+        {"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
+         "callback_url": callback_url, "inline_push": inline_push}], redis_url=redis_url)
+
+
+def connections_context(db_url: str, connections: list[dict[str, Any]], *,
+                        redis_url: str | None = None,
+                        var_dir: str = "/tmp/deskpilot-test-var") -> Context:
+    """A context (set as current) on a fresh schema with the shipped config and these
+    connections."""
     import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url,
-        "config_dir": str(ROOT / "config"), "var_dir": "/tmp/deskpilot-test-var",
-        "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
-                         "callback_url": callback_url, "inline_push": inline_push}],
+        "config_dir": str(ROOT / "config"), "var_dir": var_dir, "connections": connections,
     })
     ctx = build_context(settings)
     ctx.db.create_all()

@@ -16,15 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from plugin.context import Context, build_context, set_context
+from plugin.context import Context
 from plugin.hosts.template_bodies import freshdesk_item_payload
 from plugin.jobs.process import process_event
 from plugin.jobs.state import ticket_state
 from plugin.reports.models import TicketMetrics
-from plugin.settings import load_settings
 from plugin.storage.models import Event, EventState, Ticket
 from rules.decision import TicketState
-from tests.jobs_support import buy, make_context, payload, store
+from tests.jobs_support import buy, connections_context, make_context, payload, store
 from webhooks.hosts import ADAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,20 +129,11 @@ def test_time_updated_and_deleted_by_id(ctx: Context) -> None:
 
 @pytest.fixture
 def fd(db_url: str, tmp_path: Path) -> Iterator[Context]:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
-
-    settings = load_settings(env={}, overrides={
-        "database_url": db_url, "redis_url": None, "var_dir": str(tmp_path / "var"),
-        "config_dir": str(ROOT / "config"),
-        "connections": [{"name": "fd", "kind": "freshdesk", "base_url": "https://acme.fd.example",
-                         "credentials": {"api_key": "k"}, "webhook_secrets": ["fd-secret-1"],
-                         "company_from": {"source": "organization",
-                                          "map": {"ACME Ltd": "acme"}},
-                         "options": {"timezone": "Europe/Kyiv"}}],
-    })
-    c = build_context(settings)
-    c.db.create_all()
-    set_context(c)
+    c = connections_context(db_url, [
+        {"name": "fd", "kind": "freshdesk", "base_url": "https://acme.fd.example",
+         "credentials": {"api_key": "k"}, "webhook_secrets": ["fd-secret-1"],
+         "company_from": {"source": "organization", "map": {"ACME Ltd": "acme"}},
+         "options": {"timezone": "Europe/Kyiv"}}], var_dir=str(tmp_path / "var"))
     buy(c, "acme", 10, datetime(2026, 11, 20, tzinfo=UTC))
     yield c
     c.close()

@@ -14,16 +14,14 @@ from sqlalchemy import func, select
 
 from plugin import ledger
 from plugin.cli import main
-from plugin.context import build_context, set_context
 from plugin.jobs.process import process_event
 from plugin.jobs.state import ticket_state
 from plugin.ledger.models import CreditEntry
 from plugin.outbox import OutboxRow
 from plugin.rules_replay import apply_changes, parse_since, replay_events
-from plugin.settings import load_settings
 from plugin.storage.models import Event, EventState, Ticket
 from rules.loader import load_rules
-from tests.jobs_support import SECRET, buy, payload, store
+from tests.jobs_support import SECRET, buy, connections_context, payload, store
 from webhooks.hosts import zammad
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,20 +43,7 @@ CONNECTIONS = [
 
 @pytest.fixture
 def ctx(sqlite_url):
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
-
-    settings = load_settings(
-        env={},
-        overrides={
-            "database_url": sqlite_url,
-            "config_dir": str(ROOT / "config"),
-            "var_dir": "/tmp/deskpilot-test-var",
-            "connections": CONNECTIONS,
-        },
-    )
-    c = build_context(settings)
-    c.db.create_all()
-    set_context(c)
+    c = connections_context(sqlite_url, CONNECTIONS)
     buy(c, "acme", 10, datetime(2026, 11, 20, tzinfo=UTC))
     yield c
     c.close()

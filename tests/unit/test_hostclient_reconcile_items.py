@@ -8,7 +8,7 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,52 +17,37 @@ import responses
 from responses import matchers
 from sqlalchemy import select
 
-from plugin.context import Context, build_context, set_context
+from plugin.context import Context
 from plugin.hosts.reconcile import import_open, reconcile
 from plugin.hosts.reconcile_items import Window, settle
 from plugin.jobs.process import process_event
 from plugin.jobs.state import ticket_state
-from plugin.settings import Connection, load_settings
-from plugin.storage.migrate import upgrade
+from plugin.settings import Connection
 from plugin.storage.models import Event, Ticket
 from rules.event import EventType, TicketEvent, TimeEntry
-from tests.jobs_support import buy
+from tests.reconcile_support import ACME, FD, FIX, NOW, SINCE, ZD, ZM, reconcile_context
 from webhooks.hosts import ADAPTERS
 from webhooks.store import store_and_enqueue
 
-ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "tests" / "fixtures"
-ZD, FD, ZM = "https://acme.zendesk.com", "https://acme.freshdesk.com", "https://zammad.acme.example"
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-SINCE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-ACME = {"source": "organization", "map": {"ACME Ltd": "acme"}}
+CONNECTIONS = [
+    {"name": "zd", "kind": "zendesk", "base_url": ZD, "plugin_user_id": 900,
+     "credentials": {"email": "bot@acme.example", "api_token": "ztok"},
+     "company_from": {"source": "organization"},
+     "field_map": {"task_type": 101, "units": 102, "time_total": 201, "time_last": 202}},
+    {"name": "fd", "kind": "freshdesk", "base_url": FD, "plugin_user_id": 77,
+     "credentials": {"api_key": "fdkey"}, "company_from": ACME,
+     "options": {"timezone": "Europe/Kyiv"},
+     "field_map": {"task_type": "cf_task_type", "units": "cf_units"}},
+    {"name": "zm", "kind": "zammad", "base_url": ZM, "plugin_user_id": 7,
+     "credentials": {"token": "t"}, "company_from": ACME,
+     "field_map": {"inbound": {"deskpilot_task_type": "task_type",
+                               "deskpilot_units": "units"}}},
+]
 
 
 @pytest.fixture
 def ctx(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Context]:
-    upgrade(sqlite_url)
-    settings = load_settings({"DESKPILOT_CONFIG_DIR": str(ROOT / "config")}, {
-        "database_url": sqlite_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var"),
-        "config_dir": str(ROOT / "config"),
-        "connections": [
-            {"name": "zd", "kind": "zendesk", "base_url": ZD, "plugin_user_id": 900,
-             "credentials": {"email": "bot@acme.example", "api_token": "ztok"},
-             "company_from": {"source": "organization"},
-             "field_map": {"task_type": 101, "units": 102, "time_total": 201, "time_last": 202}},
-            {"name": "fd", "kind": "freshdesk", "base_url": FD, "plugin_user_id": 77,
-             "credentials": {"api_key": "fdkey"}, "company_from": ACME,
-             "options": {"timezone": "Europe/Kyiv"},
-             "field_map": {"task_type": "cf_task_type", "units": "cf_units"}},
-            {"name": "zm", "kind": "zammad", "base_url": ZM, "plugin_user_id": 7,
-             "credentials": {"token": "t"}, "company_from": ACME,
-             "field_map": {"inbound": {"deskpilot_task_type": "task_type",
-                                       "deskpilot_units": "units"}}},
-        ]})
-    context = build_context(settings)
-    set_context(context)
-    buy(context, "acme", 10, datetime(2026, 11, 20, tzinfo=UTC))
-    yield context
-    context.close()
+    yield from reconcile_context(sqlite_url, redis_url, tmp_path, CONNECTIONS, acme_tasks=10)
 
 
 def at(hhmm: str) -> str:

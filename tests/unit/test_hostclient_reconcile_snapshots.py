@@ -14,52 +14,37 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from plugin.context import Context, build_context, set_context
+from plugin.context import Context
 from plugin.hosts.reconcile import reconcile
 from plugin.jobs.process import process_event
 from plugin.ledger.models import CreditEntry
 from plugin.outbox import OutboxRow
-from plugin.settings import load_settings
-from plugin.storage.migrate import upgrade
 from plugin.storage.models import Event
-from tests.jobs_support import buy
+from tests.reconcile_support import ACME, FIX, NOW, ZM, reconcile_context
 from webhooks.hosts import ADAPTERS
 from webhooks.store import store_and_enqueue
 
-ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "tests" / "fixtures" / "zammad"
-BASE = "https://zammad.acme.example"
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ZAMMAD = FIX / "zammad"
 SINCE = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+CONNECTIONS = [{
+    "name": "zm", "kind": "zammad", "base_url": ZM, "credentials": {"token": "t"},
+    "plugin_user_id": "7", "company_from": ACME,
+    "field_map": {"inbound": {"deskpilot_task_type": "task_type", "deskpilot_units": "units"}}}]
 
 
 @pytest.fixture
 def ctx(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Context]:
-    upgrade(sqlite_url)
-    settings = load_settings({"DESKPILOT_CONFIG_DIR": str(ROOT / "config")}, {
-        "database_url": sqlite_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var"),
-        "config_dir": str(ROOT / "config"),
-        "connections": [{
-            "name": "zm", "kind": "zammad", "base_url": BASE, "credentials": {"token": "t"},
-            "plugin_user_id": "7",
-            "company_from": {"source": "organization", "map": {"ACME Ltd": "acme"}},
-            "field_map": {"inbound": {"deskpilot_task_type": "task_type",
-                                      "deskpilot_units": "units"}}}]})
-    context = build_context(settings)
-    set_context(context)
-    buy(context, "acme", 10, datetime(2026, 11, 20, tzinfo=UTC))
-    yield context
-    context.close()
+    yield from reconcile_context(sqlite_url, redis_url, tmp_path, CONNECTIONS, acme_tasks=10)
 
 
 def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIX / f"{name}.json").read_text())
+    return json.loads((ZAMMAD / f"{name}.json").read_text())
 
 
 def deliver(ctx: Context, name: str) -> None:
     """The real webhook, with its ActiveJob id as delivery key, stored and processed."""
-    body = (FIX / f"{name}.json").read_bytes()
-    headers = {**json.loads((FIX / "headers.json").read_text()),
+    body = (ZAMMAD / f"{name}.json").read_bytes()
+    headers = {**json.loads((ZAMMAD / "headers.json").read_text()),
                "X-Zammad-Delivery": f"job-{name}"}
     conn = ctx.settings.connection("zm")
     assert conn is not None
@@ -70,9 +55,9 @@ def deliver(ctx: Context, name: str) -> None:
 
 
 def poll(ctx: Context, *tickets: dict[str, Any]) -> dict[str, int]:
-    responses.get(f"{BASE}/api/v1/tickets/search", json=list(tickets))
+    responses.get(f"{ZM}/api/v1/tickets/search", json=list(tickets))
     # no article after the opening one: the snapshot alone (items: test_..._items.py)
-    responses.get(re.compile(rf"{BASE}/api/v1/ticket_articles/by_ticket/\d+"), json=[])
+    responses.get(re.compile(rf"{ZM}/api/v1/ticket_articles/by_ticket/\d+"), json=[])
     report = reconcile(ctx, "zm", SINCE, NOW)
     assert not report.errors
     return report.outcomes
@@ -151,7 +136,7 @@ def test_a_known_young_ticket_is_never_stored_as_a_second_creation(ctx: Context)
 
 @responses.activate
 def test_a_stored_but_unprocessed_delivery_makes_the_ticket_known(ctx: Context) -> None:
-    body = (FIX / "ticket_created.json").read_bytes()
+    body = (ZAMMAD / "ticket_created.json").read_bytes()
     conn = ctx.settings.connection("zm")
     assert conn is not None
     events = ADAPTERS["zammad"].parse(body, {"X-Zammad-Delivery": "job-1"}, conn)

@@ -16,7 +16,7 @@ import responses
 from responses import matchers
 from sqlalchemy import select
 
-from plugin.context import Context, build_context, set_context
+from plugin.context import Context
 from plugin.hosts.reconcile import reconcile
 from plugin.hosts.template_bodies import (
     freshdesk_item_payload,
@@ -24,39 +24,25 @@ from plugin.hosts.template_bodies import (
     zendesk_payload,
 )
 from plugin.jobs.process import process_event
-from plugin.settings import Connection, load_settings
-from plugin.storage.migrate import upgrade
+from plugin.settings import Connection
 from plugin.storage.models import Event
+from tests.reconcile_support import ACME, FD, FIX, NOW, ROOT, SINCE, ZD, reconcile_context
 from webhooks.hosts import freshdesk, zendesk
 
-ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "tests" / "fixtures"
-FD = "https://acme.freshdesk.com"
-ZD = "https://acme.zendesk.com"
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-SINCE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-ACME = {"source": "organization", "map": {"ACME Ltd": "acme"}}
+CONNECTIONS = [
+    {"name": "fd", "kind": "freshdesk", "base_url": FD,
+     "credentials": {"api_key": "fdkey"}, "company_from": ACME,
+     "field_map": {"task_type": "cf_task_type", "units": "cf_units"}},
+    {"name": "zd", "kind": "zendesk", "base_url": ZD,
+     "credentials": {"email": "bot@acme.example", "api_token": "ztok"},
+     "company_from": {"source": "organization"},
+     "field_map": {"task_type": 101, "units": 102}},
+]
 
 
 @pytest.fixture
 def ctx(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Context]:
-    upgrade(sqlite_url)
-    settings = load_settings({"DESKPILOT_CONFIG_DIR": str(ROOT / "config")}, {
-        "database_url": sqlite_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var"),
-        "config_dir": str(ROOT / "config"),
-        "connections": [
-            {"name": "fd", "kind": "freshdesk", "base_url": FD,
-             "credentials": {"api_key": "fdkey"}, "company_from": ACME,
-             "field_map": {"task_type": "cf_task_type", "units": "cf_units"}},
-            {"name": "zd", "kind": "zendesk", "base_url": ZD,
-             "credentials": {"email": "bot@acme.example", "api_token": "ztok"},
-             "company_from": {"source": "organization"},
-             "field_map": {"task_type": 101, "units": 102}},
-        ]})
-    context = build_context(settings)
-    set_context(context)
-    yield context
-    context.close()
+    yield from reconcile_context(sqlite_url, redis_url, tmp_path, CONNECTIONS)
 
 
 def fd_ticket(**over: Any) -> dict[str, Any]:
