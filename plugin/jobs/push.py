@@ -114,21 +114,17 @@ def claim_in(session: Any, connection: str, ticket_id: str, now: datetime) -> Ba
 
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,
             delay: float | None) -> None:
+    if error is None:
+        # the common case: one statement, committed on its own
+        table: Any = OutboxRow.__table__
+        with ctx.db.autocommit() as conn:
+            conn.execute(update(table).where(table.c.id.in_(batch.ids)).values(
+                state=OutboxState.SENT, sent_at=now, last_error=None, claimed_until=None))
+        return
     with ctx.db.session() as session:
-        if error is None:
-            # the common case in one statement
-            session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_(batch.ids))
-                .values(state=OutboxState.SENT, sent_at=now, last_error=None,
-                        claimed_until=None)
-            )
-            return
         rows = session.execute(select(OutboxRow).where(OutboxRow.id.in_(batch.ids))).scalars()
         for r in rows:
             r.claimed_until = None
-            if error is None:
-                r.state, r.sent_at, r.last_error = OutboxState.SENT, now, None
-                continue
             r.last_error = f"{error.__class__.__name__}: {error}"[:2000]
             r.steps_done = sorted({*batch.done, *getattr(error, "done_steps", ())})
             if delay is None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,6 +102,18 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose statements commit one by one: on PostgreSQL one round trip per
+        statement (no BEGIN and COMMIT of their own); on SQLite one transaction around them
+        (its ``BEGIN IMMEDIATE`` is how writers queue)."""
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
