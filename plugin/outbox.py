@@ -143,14 +143,19 @@ PENDING_TTL = 300
 
 
 def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0",
-                 pipeline: Any = None) -> bool:
-    """Enqueue the push job of one ticket; False when Redis is down (the sweeper follows)."""
+                 pipeline: Any = None, now: datetime | None = None) -> bool:
+    """Enqueue the push job of one ticket; False when Redis is down (the sweeper follows).
+
+    ``now`` is the clock the job claims and stamps with (the sweeper's: a batch whose claim
+    expired at the sweeper's time is taken over at that time); without it, the job's own.
+    """
     from plugin.queue import PUSH, queue
 
     try:
         queue(conn, PUSH).enqueue_call(
             "plugin.jobs.push.push_ticket",
             args=(connection, ticket_id),
+            kwargs={"now": now} if now is not None else None,
             job_id=push_job_id(connection, ticket_id, salt),
             # gone once done, so the sweeper can tell "queued or running" from "finished"
             result_ttl=0,

@@ -118,7 +118,7 @@ def sweep_outbox(ctx: Context, now: datetime) -> str:
         salt = f"sw{max_id}-{attempts}"
         if q.fetch_job(push_job_id(connection, ticket_id, salt)) is not None:
             continue
-        if enqueue_push(ctx.redis, connection, ticket_id, salt):
+        if enqueue_push(ctx.redis, connection, ticket_id, salt, now=now):
             again += 1
     return f"{again} enqueued"
 

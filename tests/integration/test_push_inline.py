@@ -117,12 +117,19 @@ def test_a_worker_killed_between_commit_and_send_leaves_a_claim_the_sweeper_rese
     client = FakeClient()
     ctx.extras["host-client-factory"] = lambda conn: client
     monkeypatch.setattr("plugin.jobs.process.push_claimed", lambda *a, **k: None)
-    _accept(ctx, "T-1", "d1")
+    now = datetime.now(UTC)  # the claim runs on the wall clock here, as in production
+    eid = store(ctx, payload("T-1", "ticket.updated", "2026-11-16T10:20:00+02:00",
+                             status="accepted", changes={"status": ["new", "accepted"]}), "d1")
+    assert process_event(eid, now) == "processed"
     rows = _rows(ctx)
     assert {r.state for r in rows} == {OutboxState.SENDING} and client.pushes == []
-    assert sweep_outbox(ctx, NOW + timedelta(minutes=1)) == "0 due"  # the claim still holds
-    assert sweep_outbox(ctx, NOW + timedelta(minutes=3)) == "1 enqueued"
-    assert push_ticket("generic", "T-1", NOW + timedelta(minutes=3)).startswith("sent")
+    assert sweep_outbox(ctx, now + timedelta(minutes=1)) == "0 due"  # the claim still holds
+    # a `scheduler tick --now` ahead of the wall clock: its push job claims at the tick's
+    # time, so the expired claim is taken over instead of being "busy" on the worker's clock
+    assert sweep_outbox(ctx, now + timedelta(minutes=3)) == "1 enqueued"
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+        burst=True, with_scheduler=False)
+    assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
     assert len(client.pushes) == 1 and client.pushes[0][2] == rows[0].batch_key
 
 
