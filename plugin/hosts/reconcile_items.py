@@ -29,8 +29,9 @@ ticket's stored deliveries instead. The other order — a poll first, then the h
 retry — is kept off by the window's end: items younger than the host's retry time
 (:data:`SETTLE_MINUTES`, ``options.reconcile_settle_minutes``) wait for the next poll.
 Freshdesk's retries (+5/+30/+60 min, rate-limited deliveries held up to 24 h) outlast a
-default window, so there a late retry of an item already polled is a second event unless
-the option covers them (README, "Reconciliation").
+default window, so there a late retry of an item already polled is stored as a second
+event; processing then counts its comment or time once (``rules/items.py``: by host id,
+by text within 5 minutes, or by the ticket's total), so it has no second effect.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ and the ticket carries only its total, ``time_unit`` (a decimal as text, ``null`
 accounting), and the accountings' ids (``ticket_time_accounting_ids``), never their units
 (``TriggerWebhookJob::RecordPayload::Ticket``: the ticket's attributes with association ids
 and names; accountings have no name). So the total becomes ``time_spent_total_minutes``
-on every snapshot, and the minutes of such an accounting come from the reconciliation poll.
+on every snapshot; processing logs a total above the minutes already logged as their
+difference at once (``rules/items.py``), and the poll's accounting behind it adds nothing.
 """
 
 from __future__ import annotations
