@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -73,6 +74,17 @@ def db_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Any]:
+    """A Database on ``db_url`` with every table created from the models (no migrations)."""
+    from plugin.storage import Database
+
+    database = Database(db_url)
+    database.create_all()
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -38,13 +38,6 @@ def values(key: str, **over) -> dict:
     return {**base, **over}
 
 
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    database.create_all()
-    yield database
-    database.dispose()
-
 
 def test_insert_writes_every_column_and_a_known_key_returns_none(db):
     first = store._insert(db, values("k-1"))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy.orm import Session
 
 import plugin.storage.registry  # noqa: F401  (every table on the metadata)
@@ -18,13 +16,6 @@ from rules.decision import TicketState
 
 T0 = datetime(2026, 4, 6, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def _ticket(s: Session, company: str, host_id: str, hours: int, **state: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,13 +21,6 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SOON = T0 + timedelta(days=30)
 PLAN = load_plans("config").get("standard")
 
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def buy(db: Database, tasks: int = 10, at: datetime = T0, company: str = "acme") -> int:
