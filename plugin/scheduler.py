@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
 from plugin.outbox import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
-from plugin.queue import EVENT_JOB_TIMEOUT, PUSH, enqueue_event, event_job_id, queue
+from plugin.queue import EVENT_JOB_TIMEOUT, enqueue_event, event_job_id
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState
 from plugin.timers import fire_due_timers
@@ -38,7 +38,7 @@ OUTBOX_STRANDED_AFTER = timedelta(seconds=30)
 FAILED_RETRY_AFTER = timedelta(seconds=30)
 
 
-def event_job_alive(job: Any, now: datetime, refresh: bool = True) -> bool:
+def event_job_alive(job: Any, now: datetime) -> bool:
     """True while rq will still run the job by itself, so the sweeper leaves it alone.
 
     ``started`` is alive only within the job's timeout: a worker killed with SIGKILL leaves
@@ -47,7 +47,7 @@ def event_job_alive(job: Any, now: datetime, refresh: bool = True) -> bool:
     """
     if job is None:
         return False
-    status = job.get_status(refresh=refresh)
+    status = job.get_status(refresh=False)  # just fetched (Job.fetch_many)
     if status in ("queued", "deferred"):
         return True
     if status == "started":
@@ -77,7 +77,7 @@ def sweep_events(ctx: Context, now: datetime) -> str:
     jobs = Job.fetch_many([event_job_id(e) for e in rows], connection=ctx.redis)
     again = 0
     for event_id, job in zip(rows, jobs, strict=True):
-        if event_job_alive(job, now, refresh=False):
+        if event_job_alive(job, now):
             continue
         enqueue_event(ctx.redis, event_id)
         again += 1
@@ -104,21 +104,19 @@ def sweep_outbox(ctx: Context, now: datetime) -> str:
         ).all()
     if not rows:
         return "0 due"
-    q = queue(ctx.redis, PUSH)
     # a push job still waiting in the queue will carry these rows: don't add another (under
-    # load the backlog is older than OUTBOX_STRANDED_AFTER and would be pushed twice)
+    # load the backlog is older than OUTBOX_STRANDED_AFTER and would be pushed twice). One job
+    # id per (last row, attempt): a queued or running job is not doubled, and push jobs leave
+    # no result behind, so a finished one does not block the next. Both read in one pipeline.
+    salts = [f"sw{max_id}-{attempts}" for _, _, max_id, attempts in rows]
     pipe = ctx.redis.pipeline(transaction=False)
-    for connection, ticket_id, _, _ in rows:
+    for (connection, ticket_id, _, _), salt in zip(rows, salts, strict=True):
         pipe.exists(pending_key(connection, ticket_id))
-    waiting = pipe.execute()
+        pipe.exists(Job.key_for(push_job_id(connection, ticket_id, salt)))
+    found = pipe.execute()
     again = 0
-    for (connection, ticket_id, max_id, attempts), queued in zip(rows, waiting, strict=True):
-        if queued:
-            continue
-        # one job id per (last row, attempt): a queued or running job is not doubled, and
-        # push jobs leave no result behind, so a finished one does not block the next
-        salt = f"sw{max_id}-{attempts}"
-        if q.fetch_job(push_job_id(connection, ticket_id, salt)) is not None:
+    for n, ((connection, ticket_id, _, _), salt) in enumerate(zip(rows, salts, strict=True)):
+        if found[2 * n] or found[2 * n + 1]:
             continue
         if enqueue_push(ctx.redis, connection, ticket_id, salt, now=now):
             again += 1
