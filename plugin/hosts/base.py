@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -120,6 +122,12 @@ class HttpHostClient(HostClient):
         self.base_url = (conn.base_url or "").rstrip("/")
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
+        if self._own_session:
+            # requests re-reads the proxy and CA-bundle environment on every call: with a
+            # process's usual environment that was about a third of an inline push's CPU.
+            # The same variables are read once per origin instead (see ``_environment``).
+            self.session.trust_env = False
+        self._env: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
         self.sleep = sleep
         self.rng = rng
         self.retry_budget = retry_budget
@@ -191,12 +199,28 @@ class HttpHostClient(HostClient):
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
+    def _environment(self, url: str) -> tuple[dict[str, str], Any]:
+        """Proxies and TLS verification for ``url`` from the environment, as requests itself
+        would read them (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``,
+        ``CURL_CA_BUNDLE``), once per origin: like the settings, read when the process starts
+        using them. ``~/.netrc`` is not consulted (hosts authenticate with their headers)."""
+        origin = urlsplit(url)[:2]
+        found = self._env.get(origin)
+        if found is None:
+            verify: Any = self.conn.verify_tls
+            if verify is True:
+                verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                          or os.environ.get("CURL_CA_BUNDLE") or True)
+            found = self._env[origin] = (requests.utils.get_environ_proxies(url), verify)
+        return found
+
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
                 params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None) -> Any:
         """One call with in-call retries; returns the decoded JSON (``None`` when empty)."""
         url = self.url(path)
         all_headers = {"Accept": "application/json", **self.auth_headers(), **(headers or {})}
+        proxies, verify = self._environment(url)
         attempt = 0
         waited = 0.0
         while True:
@@ -205,7 +229,7 @@ class HttpHostClient(HostClient):
             try:
                 resp = self.session.request(
                     method, url, json=json, data=data, params=params, headers=all_headers,
-                    timeout=self.conn.timeout_seconds, verify=self.conn.verify_tls)
+                    timeout=self.conn.timeout_seconds, verify=verify, proxies=proxies)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # the exception text can echo the URL with its query; the class name is enough
                 err = HostUnavailable(f"{method} {safe_url(url)}: {exc.__class__.__name__}")
