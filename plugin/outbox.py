@@ -103,18 +103,26 @@ def insert_ignoring(session: Session, table: Any, unique: tuple[str, ...],
 def add_commands(
     session: Session, connection: str, ticket_id: str, commands: Iterable[Command],
     key_prefix: str, now: datetime, company_id: str | None = None,
+    claim: tuple[str, datetime] | None = None,
 ) -> list[int]:
     """Insert one row per command (keys ``<key_prefix>:<n>``); rows that exist are skipped.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` for the whole decision (SQLAlchemy
     sends the rows as one multi-row statement): a re-applied source finds its keys taken
     and adds nothing. Returns the new rows' ids.
+
+    ``claim`` (batch key, claimed until) inserts the rows already claimed for one push, as
+    a push job's claim would leave them: the caller holds the ticket's lock and knows that
+    the ticket has no other open rows, so the claim needs no query of its own.
     """
+    pending = claim is None
     values = [
         {"connection": connection, "ticket_id": ticket_id, "company_id": company_id,
          "command": cmd.to_json(), "idempotency_key": f"{key_prefix}:{n}"[:255],
-         "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": DUE_AT_ONCE,
-         "claimed_until": None, "last_error": None, "batch_key": None, "steps_done": None,
+         "state": OutboxState.PENDING if pending else OutboxState.SENDING,
+         "attempts": 0 if pending else 1, "next_attempt_at": DUE_AT_ONCE,
+         "claimed_until": None if claim is None else claim[1], "last_error": None,
+         "batch_key": None if claim is None else claim[0], "steps_done": None,
          "created_at": now, "sent_at": None}
         for n, cmd in enumerate(commands)
     ]

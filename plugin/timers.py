@@ -80,12 +80,14 @@ def _encoded(wanted: dict[str, datetime | None]) -> dict[str, str | None]:
 
 
 def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: Any,
-                      now: datetime, known: Any = None) -> dict[str, str | None]:
+                      now: datetime, known: Any = None,
+                      rows_exist: bool = True) -> dict[str, str | None]:
     """Bring the ticket's timer rows in line with its state (inside the caller's txn).
 
     ``known`` is what the last call returned (kept in the ticket's facts): when the wanted
-    timers equal it, the rows already match and no statement is needed. Returns the wanted
-    timers, ISO-encoded, for the caller to keep.
+    timers equal it, the rows already match and no statement is needed. ``rows_exist``
+    False: the ticket has no timer rows (created in this transaction), none are read.
+    Returns the wanted timers, ISO-encoded, for the caller to keep.
     """
     wanted = wanted_timers(st, rules, now)
     encoded = _encoded(wanted)
@@ -96,7 +98,7 @@ def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: 
         for t in session.execute(
             select(TicketTimer).where(TicketTimer.ticket_pk == ticket.id)
         ).scalars()
-    }
+    } if rows_exist else {}
     for kind, due in wanted.items():
         row = rows.get(kind)
         if due is None:

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from plugin.hosts.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
 from plugin.jobs.credits import Credits, read_credits
 from plugin.jobs.models import TimerKind
+from plugin.jobs.push import CLAIM_TTL, Batch
 from plugin.jobs.state import encode_ticket_state, mirror_state, set_slot
-from plugin.jobs.tickets import take_snapshot
+from plugin.jobs.tickets import is_new, take_snapshot
 from plugin.outbox import add_commands
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
@@ -35,6 +36,8 @@ class Applied:
 
     #: ids of the outbox rows written (none when the same source was applied before)
     outbox: list[int] = field(default_factory=list)
+    #: the rows, inserted already claimed for one push (``claim_at`` given)
+    claimed: Batch | None = None
     ledger: list[str] = field(default_factory=list)
     balance_changed: bool = False
     skipped_actions: list[str] = field(default_factory=list)
@@ -210,7 +213,7 @@ def _balance_after(session: Session, ticket: Ticket, applied: Applied, before: C
 def apply_decision(
     session: Session, ticket: Ticket, decision: Decision, state: State, rules: Any, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
-    snapshot: Any = None, credits: Credits | None = None,
+    snapshot: Any = None, credits: Credits | None = None, claim_at: datetime | None = None,
 ) -> Applied:
     """Write ``decision`` for ``ticket``: ledger, outbox rows, timers, state, slot.
 
@@ -218,7 +221,9 @@ def apply_decision(
     outbox rows, so re-applying the same source writes no second set of commands.
     ``snapshot`` (the event, when not late) is stored with the state; ``credits`` are the
     company's credits read before the rules ran (a balance push is skipped when equal).
-    The ticket row is written last, so the transaction updates it once.
+    The ticket row is written last, so the transaction updates it once. ``claim_at``: the
+    caller knows the ticket has no other open outbox rows and will push these itself after
+    commit (an inline push): they are inserted already claimed, as ``applied.claimed``.
     """
     from plugin.timers import arm_ticket_timers
     from rules.engine import with_state
@@ -232,12 +237,24 @@ def apply_decision(
     bal = _balance_after(session, ticket, applied, credits, now)
     if bal is not None:
         commands.append(bal)
+    claim = None if claim_at is None else (
+        f"{ticket.connection}:{ticket.host_ticket_id}:{source_key}"[:255],
+        claim_at + CLAIM_TTL)
     applied.outbox = add_commands(session, ticket.connection, ticket.host_ticket_id, commands,
-                                  source_key, now, company_id=ticket.company_id)
+                                  source_key, now, company_id=ticket.company_id, claim=claim)
+    if claim is not None and applied.outbox:
+        # a source is applied once (its rows commit with the event's mark), so either every
+        # row is new or none is; a partial insert is left to the sweeper once its claim ends
+        if len(applied.outbox) == len(commands):
+            applied.claimed = Batch(
+                ids=tuple(sorted(applied.outbox)), key=claim[0], commands=tuple(commands),
+                company=ticket.company_id, attempts=1, done=(),
+                starts=tuple((f"{source_key}:{n}"[:255], now) for n in range(len(commands))))
     facts = dict(ticket.facts or {})
     # a ticket never applied before (empty facts) has no timer rows yet
     known = facts.get("timers") if facts else dict.fromkeys(TimerKind.ALL)
-    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now, known=known)
+    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now, known=known,
+                                        rows_exist=not is_new(session, ticket))
     if snapshot is not None:
         facts["snapshot"] = take_snapshot(session, ticket, snapshot)
     facts["state"] = encode_ticket_state(new_ticket)

@@ -5,18 +5,22 @@ the job needs only the totals, once before the rules run and once after credit o
 (for the host's balance field). The figures are the ledger's own definition — sums of the
 entries posted up to ``at``, minus what is left on lots already expired at ``at`` (expiry
 applied at read time) — and ``tests/integration/test_jobs_credits.py`` holds them equal.
+Before the rules run, :func:`read_company` brings the company's own row and its cap slots
+per day in the same round trip.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import String, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from plugin.jobs.models import CapSlot
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
+from plugin.storage.models import Company
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,19 @@ class Credits:
     reserved: int
     available: int
     has_account: bool
+
+
+@dataclass(frozen=True)
+class CompanyFacts:
+    """What the rules read about a company: its row, credits and cap slots per day."""
+
+    known: bool
+    manager: str | None
+    calendar: str | None
+    plan: str | None
+    credits: Credits
+    #: tasks per working day (from ``since`` on) whose clocks start that day
+    started_by_day: dict[date, int]
 
 
 def _statement() -> Any:
@@ -52,8 +69,32 @@ def _statement() -> Any:
     ).where(e.company_id == company, e.posted_at <= at)
 
 
+def _company_statement() -> Any:
+    # the credits as a one-row subquery, the company's row joined to it (absent: NULLs) and
+    # the cap slots per day folded into one string ("2026-11-23:2,2026-11-24:1")
+    company: Any = bindparam("company")
+    per_day = (select(CapSlot.day, func.count().label("n"))
+               .where(CapSlot.company_id == company, CapSlot.day >= bindparam("since"))
+               .group_by(CapSlot.day).subquery())
+    slots = select(func.aggregate_strings(
+        cast(per_day.c.day, String) + ":" + cast(per_day.c.n, String), ",")).scalar_subquery()
+    credits = _statement().add_columns(slots.label("slots")).subquery()
+    return (select(credits, Company.id, Company.manager, Company.calendar, Company.plan)
+            .select_from(credits).outerjoin(Company, Company.id == company))
+
+
+def _slots(raw: str | None) -> dict[date, int]:
+    out: dict[date, int] = {}
+    for item in (raw or "").split(","):
+        if item:
+            day, n = item.rsplit(":", 1)
+            out[date.fromisoformat(day)] = int(n)
+    return out
+
+
 #: built once: constructing the expression costs more than running it
 _STATEMENT: Any = None
+_COMPANY_STATEMENT: Any = None
 
 
 def read_credits(session: Session, company_id: str, at: datetime) -> Credits:
@@ -65,3 +106,18 @@ def read_credits(session: Session, company_id: str, at: datetime) -> Credits:
         _STATEMENT, {"company": company_id, "at": at}).one()
     bal = int(raw) - int(unburned)
     return Credits(bal, int(reserved), bal - int(reserved), bool(account))
+
+
+def read_company(session: Session, company_id: str, at: datetime, since: date) -> CompanyFacts:
+    """The company's row, credits as of ``at`` and cap slots from ``since`` on (one round
+    trip: the processing job reads them before every decision)."""
+    global _COMPANY_STATEMENT
+    if _COMPANY_STATEMENT is None:
+        _COMPANY_STATEMENT = _company_statement()
+    raw, reserved, unburned, account, slots, known, manager, calendar, plan = session.execute(
+        _COMPANY_STATEMENT, {"company": company_id, "at": at, "since": since}).one()
+    bal = int(raw) - int(unburned)
+    return CompanyFacts(
+        known=known is not None, manager=manager, calendar=calendar, plan=plan,
+        credits=Credits(bal, int(reserved), bal - int(reserved), bool(account)),
+        started_by_day=_slots(slots))

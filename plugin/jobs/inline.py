@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from plugin.context import Context
 from plugin.jobs.push import Batch, claim_in, send
+from plugin.jobs.tickets import outbox_idle
 
 log = logging.getLogger("deskpilot.push")
 
@@ -49,6 +50,15 @@ def _paused(ctx: Context, connection: str) -> bool:
 def pause(ctx: Context, connection: str) -> None:
     ctx.extras.setdefault("inline-push-paused", {})[connection] = \
         time.monotonic() + PAUSE_SECONDS
+
+
+def may_claim_on_insert(ctx: Context, session: Session, ticket: Any) -> bool:
+    """Whether the ticket's new outbox rows may be inserted already claimed for an inline
+    push: the connection pushes inline and is not paused, and the ticket has no other open
+    rows (its lock query said so, or this transaction created it)."""
+    conn = ctx.settings.connection(ticket.connection)
+    return (conn is not None and conn.inline_push and not _paused(ctx, conn.name)
+            and outbox_idle(session, ticket))
 
 
 def claim_inline(ctx: Context, session: Session, tickets: Iterable[tuple[str, str]],

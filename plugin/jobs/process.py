@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from plugin import rules_runtime
 from plugin.context import Context, get_context
 from plugin.jobs.apply import Applied, apply_decision
-from plugin.jobs.inline import Claimed, claim_inline, push_claimed
+from plugin.jobs.inline import Claimed, claim_inline, may_claim_on_insert, push_claimed
 from plugin.jobs.models import TicketTimer, TimerState
 from plugin.jobs.state import load_state, stored_snapshot
-from plugin.jobs.tickets import ensure_company, lock_ticket, take_snapshot
+from plugin.jobs.tickets import ensure_company, lock_ticket, outbox_used, take_snapshot
 from plugin.outbox import enqueue_after_commit
 from plugin.reports.record import record_event
 from plugin.storage.db import utcnow
@@ -78,7 +78,8 @@ def team_today(rules: Any, now: datetime) -> Any:
 
 
 def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rules: Any,
-                         now: datetime, source_key: str) -> Applied:
+                         now: datetime, source_key: str,
+                         claim_at: datetime | None = None) -> Applied:
     """Evaluate one ticket event against the stored facts and apply the decision.
 
     Nothing is written to the ticket row before the ledger has run, so the transaction
@@ -114,7 +115,7 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
                             "snapshot": take_snapshot(session, ticket, snapshot)}
         return Applied()
     applied = apply_decision(session, ticket, decision, state, rules, source_key=source_key,
-                             now=now, snapshot=snapshot, credits=credits)
+                             now=now, snapshot=snapshot, credits=credits, claim_at=claim_at)
     record_metrics(session, ticket, ev, decision, rules, at)
     return applied
 
@@ -152,17 +153,24 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
             return row.state
         rules = current_rules(ctx)
         touched: set[tuple[str, str]] = set()
+        claimed: list[Claimed] = []
         for n, ev in enumerate(mine):
             ticket = lock_ticket(session, row.connection, ev.ticket.id, ev, related=True)
             assert ticket is not None
-            applied = process_ticket_event(session, ticket, ev, rules, now,
-                                           source_key=f"event:{row.id}:{n}")
-            if applied.outbox:
+            applied = process_ticket_event(
+                session, ticket, ev, rules, now, source_key=f"event:{row.id}:{n}",
+                claim_at=now if may_claim_on_insert(ctx, session, ticket) else None)
+            if applied.claimed is not None:
+                claimed.append(Claimed(conn, ticket.host_ticket_id, applied.claimed))
+            elif applied.outbox:
                 touched.add((ticket.connection, ticket.host_ticket_id))
+            if applied.outbox:
+                outbox_used(session, ticket)
         # written last: the event row is updated once, at commit
         row.attempts += 1
         row.state, row.processed_at, row.last_error = EventState.PROCESSED, now, None
         inline, queued = claim_inline(ctx, session, touched, now)
+        inline = claimed + inline
         enqueue_after_commit(session, lambda: ctx.redis, queued, salt=f"e{row.id}")
         received = {row.id: row.received_at}
     push_claimed(ctx, inline, now, received)

@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.jobs.credits import Credits, read_credits
+from plugin.jobs.credits import Credits, read_company
 from plugin.jobs.models import CapSlot
-from plugin.storage.models import Company, Ticket
+from plugin.storage.models import Ticket
 from rules.decision import CompanyState, State, TicketState
 from rules.event import Company as EvCompany
 from rules.event import Ticket as EvTicket
@@ -106,16 +105,6 @@ def mirror_state(ticket: Ticket, st: TicketState) -> None:
         ticket.units = st.units
 
 
-def started_by_day(session: Session, company_id: str, today: date) -> dict[date, int]:
-    """Tasks per working day (from a week before ``today`` on) whose clocks start that day."""
-    rows = session.execute(
-        select(CapSlot.day, func.count())
-        .where(CapSlot.company_id == company_id, CapSlot.day >= today - SLOT_LOOKBACK)
-        .group_by(CapSlot.day)
-    ).all()
-    return {day: int(n) for day, n in rows}
-
-
 def set_slot(session: Session, ticket: Ticket, company_id: str | None, day: date | None) -> None:
     """Take (or, with ``day`` None, free) the ticket's cap slot."""
     # the processing job's ticket query found none: no need to ask again
@@ -137,17 +126,16 @@ def company_state(session: Session, company_id: str | None, today: date,
     """The company's stored facts (credits available, tasks per day) and its credits."""
     if company_id is None:
         return CompanyState(), None
-    # the processing job loaded the row with the ticket: this finds it without SQL
-    company = session.get(Company, company_id)
-    credits = read_credits(session, company_id, now)
+    facts = read_company(session, company_id, now, today - SLOT_LOOKBACK)
+    credits = facts.credits
     state = CompanyState(
-        known=company is not None,
+        known=facts.known,
         id=company_id,
         credits_available=credits.available if credits.has_account else 0,
-        started_by_day=started_by_day(session, company_id, today),
-        manager=company.manager if company else None,
-        calendar=company.calendar if company else None,
-        plan=company.plan if company else None,
+        started_by_day=facts.started_by_day,
+        manager=facts.manager,
+        calendar=facts.calendar,
+        plan=facts.plan,
         facts={"has_account": credits.has_account, "balance": credits.balance,
                "reserved": credits.reserved},
     )

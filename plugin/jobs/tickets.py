@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from plugin.jobs.models import CapSlot
 from plugin.jobs.state import encode_snapshot
-from plugin.outbox import insert_ignoring
+from plugin.outbox import OutboxRow, OutboxState, dialect_insert, insert_ignoring
 from plugin.reports.models import TicketMetrics
 from plugin.storage.db import utcnow
 from plugin.storage.models import Company, Ticket
 from rules.event import Company as EvCompany
-from rules.event import TicketEvent
+from rules.event import EventType, TicketEvent
 
 
 def _is_pg(session: Session) -> bool:
@@ -43,10 +43,14 @@ def insert_company(session: Session, company: EvCompany) -> None:
 def _ticket_query(connection: str, host_ticket_id: str, related: bool, pg: bool) -> Any:
     q: Any
     if related:
-        # the company, metrics row and cap slot come in the same round trip; held by the
-        # session (see lock_ticket) so later ``session.get`` calls find them without SQL
-        q = (select(Ticket, Company, TicketMetrics, CapSlot)
-             .outerjoin(Company, Company.id == Ticket.company_id)
+        # the metrics row and cap slot come in the same round trip; held by the session
+        # (see lock_ticket) so later ``session.get`` calls find them without SQL
+        # and whether the ticket has open outbox rows (none: an inline push may claim the
+        # new ones as it inserts them)
+        open_rows = exists().where(
+            OutboxRow.connection == Ticket.connection, OutboxRow.ticket_id == Ticket.host_ticket_id,
+            OutboxRow.state.in_((OutboxState.PENDING, OutboxState.SENDING)))
+        q = (select(Ticket, TicketMetrics, CapSlot, open_rows.label("open_rows"))
              .outerjoin(TicketMetrics, TicketMetrics.ticket_id == Ticket.id)
              .outerjoin(CapSlot, CapSlot.ticket_pk == Ticket.id))
     else:
@@ -60,36 +64,95 @@ def lock_ticket(session: Session, connection: str, host_ticket_id: str,
     """The ticket row, locked for this transaction; created from ``ev`` on first sight.
 
     PostgreSQL locks the row (``SELECT … FOR UPDATE``); SQLite serialises writers at
-    ``BEGIN IMMEDIATE``. With ``related`` its company, metrics and cap-slot rows are loaded
-    in the same query and kept in ``session.info`` for the transaction.
+    ``BEGIN IMMEDIATE``. With ``related`` its metrics and cap-slot rows are loaded in the
+    same query and kept in ``session.info`` for the transaction. A ``ticket.created`` event
+    inserts first and looks up only when the ticket exists already (a redelivery, an import).
     """
+    if ev is not None and ev.event == EventType.CREATED:
+        created = create_ticket(session, connection, host_ticket_id, ev)
+        if created is not None:
+            return created
     pg = _is_pg(session)
     q = _ticket_query(connection, host_ticket_id, related, pg)
     row = session.execute(q).first()
     if row is None and ev is not None:
-        company = ev.ticket.company
-        if company is not None:
-            insert_company(session, company)
-        # one statement whether or not another worker created it first; the SELECT below
-        # then waits for that worker's lock
-        stmt = insert_ignoring(session, Ticket.__table__, ("connection", "host_ticket_id"))
-        session.execute(stmt, {
-            "connection": connection, "host_ticket_id": host_ticket_id, "units": 1,
-            "status": "new", "filed_at": ev.ticket.created_at, "facts": {},
-            "company_id": company.id if company else None, "updated_at": utcnow(),
-        })
+        created = create_ticket(session, connection, host_ticket_id, ev)
+        if created is not None:
+            return created
+        # another worker created it first: this waits for its lock
         row = session.execute(q.execution_options(populate_existing=True)).first()
     if row is None:
         return None
     if related:
-        session.info.setdefault("deskpilot.held", []).extend(r for r in row if r is not None)
-        for key, found in (("deskpilot.no-metrics", row[2]), ("deskpilot.no-slot", row[3])):
+        session.info.setdefault("deskpilot.held", []).extend(r for r in row[:3] if r is not None)
+        for key, absent in (("deskpilot.no-metrics", row[1] is None),
+                            ("deskpilot.no-slot", row[2] is None),
+                            ("deskpilot.outbox-idle", not row[3])):
             known: set[int] = session.info.setdefault(key, set())
-            if found is None:
+            if absent:
                 known.add(row[0].id)
             else:
                 known.discard(row[0].id)
-    return row[0]
+    return cast(Ticket, row[0])
+
+
+def create_ticket(session: Session, connection: str, host_ticket_id: str,
+                  ev: TicketEvent) -> Ticket | None:
+    """Insert the ticket row (and its company, unless known) and return it; None when it
+    exists already. One statement on PostgreSQL (the company's insert rides along as a
+    data-modifying CTE); two on SQLite, which has none.
+
+    The row is this transaction's own until commit, so it needs no lock of its own; a
+    second worker inserting the same ticket waits on the unique index. A new ticket has no
+    metrics, cap slot, timers or outbox rows yet: ``session.info`` says so, and the job
+    skips those queries.
+    """
+    company = ev.ticket.company
+    stmt = _insert_ticket(session)
+    if company is not None:
+        values = {"id": company.id, "name": company.name, "plan": None, "manager": None,
+                  "calendar": None, "created_at": utcnow()}
+        if _is_pg(session):
+            stmt = stmt.add_cte(
+                insert_ignoring(session, Company.__table__, ("id",)).values(values)
+                .cte("new_company"))
+        else:
+            insert_company(session, company)
+    ticket = session.scalars(stmt.values(
+        connection=connection, host_ticket_id=host_ticket_id, units=1, status="new",
+        filed_at=ev.ticket.created_at, facts={},
+        company_id=company.id if company else None, updated_at=utcnow(),
+    )).first()
+    if ticket is None:
+        return None
+    session.info.setdefault("deskpilot.held", []).append(ticket)
+    for key in ("deskpilot.no-metrics", "deskpilot.no-slot", "deskpilot.new-tickets",
+                "deskpilot.outbox-idle"):
+        session.info.setdefault(key, set()).add(ticket.id)
+    return ticket
+
+
+def _insert_ticket(session: Session) -> Any:
+    """``INSERT INTO tickets … ON CONFLICT DO NOTHING RETURNING`` the ORM row."""
+    return (dialect_insert(session)(Ticket)
+            .on_conflict_do_nothing(index_elements=["connection", "host_ticket_id"])
+            .returning(Ticket))
+
+
+def outbox_idle(session: Session, ticket: Ticket) -> bool:
+    """Whether the ticket had no open outbox rows when this transaction locked it (and has
+    been given none since): rows added now may be claimed as they are inserted."""
+    return ticket.id in session.info.get("deskpilot.outbox-idle", ())
+
+
+def outbox_used(session: Session, ticket: Ticket) -> None:
+    """The transaction added outbox rows for ``ticket``: it is no longer idle."""
+    session.info.get("deskpilot.outbox-idle", set()).discard(ticket.id)
+
+
+def is_new(session: Session, ticket: Ticket) -> bool:
+    """Whether this transaction created ``ticket`` (it has no rows elsewhere yet)."""
+    return ticket.id in session.info.get("deskpilot.new-tickets", ())
 
 
 def take_snapshot(session: Session, ticket: Ticket, ev: TicketEvent) -> dict[str, Any]:

@@ -92,6 +92,24 @@ def test_rerun_of_processed_event_is_a_noop(ctx):
     assert (_count(ctx, OutboxRow), _count(ctx, CreditEntry)) == (rows, entries)
 
 
+def test_created_event_of_a_known_ticket_updates_the_same_row(ctx):
+    """``ticket.created`` inserts first; a ticket already there (imported, or the same event
+    redelivered under another delivery id) is locked and updated, never duplicated."""
+    accepted = store(ctx, payload("T-4", "ticket.updated", "2026-11-23T10:20:00+02:00",
+                                  status="accepted", changes={"status": ["new", "accepted"]}),
+                     "k1")
+    assert process_event(accepted, NOW) == EventState.PROCESSED
+    first = _ticket(ctx, "T-4")
+    timers = first.facts["timers"]
+    again = store(ctx, payload("T-4", "ticket.created", "2026-11-23T10:00:00+02:00",
+                               actor="client", status="new"), "k2")
+    assert process_event(again, NOW) == EventState.PROCESSED
+    assert _count(ctx, Ticket) == 1
+    row = _ticket(ctx, "T-4")
+    assert row.id == first.id and row.status == "accepted"  # late: the snapshot stays newer
+    assert row.facts["timers"] == timers
+
+
 def test_failure_after_ledger_step_commits_nothing(ctx, monkeypatch):
     eid = store(ctx, payload("T-4", "ticket.updated", "2026-11-23T10:20:00+02:00",
                              status="accepted", changes={"status": ["new", "accepted"]}), "f1")

@@ -143,3 +143,41 @@ def test_inline_push_resumes_after_the_pause(ctx, monkeypatch):
     _accept(ctx, "T-2", "d2")
     assert [p[0] for p in client.pushes] == ["T-2"]
     assert queue(ctx.redis, PUSH).count == 0
+
+
+def test_a_new_tickets_rows_are_claimed_as_they_are_inserted(ctx):
+    """No outbox query of its own: the rows go in claimed, as a push job's claim leaves them."""
+    from sqlalchemy import event
+
+    client = FakeClient()
+    ctx.extras["host-client-factory"] = lambda conn: client
+    eid = store(ctx, payload("T-1", "ticket.created", "2026-11-16T10:00:00+02:00"), "d1")
+    seen: list[str] = []
+    event.listen(ctx.db.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    assert process_event(eid, NOW) == "processed"
+    outbox = [s.split()[0] for s in seen if "outbox" in s.split("WHERE")[0]]
+    assert outbox == ["INSERT", "UPDATE"]  # inserted claimed, then marked sent
+    assert len(client.pushes) == 1 and {r.state for r in _rows(ctx)} == {OutboxState.SENT}
+
+
+def test_rows_behind_a_batch_backing_off_are_not_claimed_and_keep_their_order(
+        ctx, monkeypatch):
+    client = FakeClient(fail=[ServerError(500, "POST", "http://host/cb", "boom")])
+    ctx.extras["host-client-factory"] = lambda conn: client
+    clock = [1000.0]
+    monkeypatch.setattr(inline_mod.time, "monotonic", lambda: clock[0])
+    _accept(ctx, "T-1", "d1")
+    first = {r.id for r in _rows(ctx)}
+    clock[0] += inline_mod.PAUSE_SECONDS + 1  # inline pushing resumed; T-1 still backs off
+    resolved = payload("T-1", "ticket.updated", "2026-11-16T10:30:00+02:00",
+                       status="resolved", changes={"status": ["accepted", "resolved"]})
+    process_event(store(ctx, resolved, "d2"), NOW)
+    later = [r for r in _rows(ctx) if r.id not in first]
+    assert later and {(r.state, r.batch_key) for r in later} == {(OutboxState.PENDING, None)}
+    assert client.pushes == []  # nothing overtook the first batch
+    assert queue(ctx.redis, PUSH).count == 1  # a push job carries them in their turn
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+        burst=True, with_scheduler=False)
+    assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
+    keys = [p[2] for p in client.pushes]
+    assert len(keys) == 2 and keys[0] == _rows(ctx)[0].batch_key  # the retry went first
