@@ -41,7 +41,8 @@ def record_event(
     """Update the ticket's metrics row for ``event``; None for events that mean nothing here.
 
     ``ticket_row`` must be flushed (it needs its id); ``calendar`` is the ticket's working
-    calendar (the one its deadlines were counted in). ``now`` bounds open pauses only.
+    calendar (the one its deadlines were counted in). ``now`` bounds open pauses only. The
+    row is written with the rest of the transaction, at its next flush (one flush per job).
     """
     if event.own_write or event.event == EventType.UNKNOWN:
         return None
@@ -113,7 +114,6 @@ def record_event(
     )
     m.last_status = new
     m.state = state
-    session.flush()
     return m
 
 
