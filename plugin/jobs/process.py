@@ -19,6 +19,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from plugin import rules_runtime
@@ -39,8 +40,9 @@ from rules.items import with_total
 log = logging.getLogger("deskpilot.jobs")
 
 
-def parse_stored(event: Event, settings_conn: object) -> list[TicketEvent]:
-    """Re-parse a stored raw event with its connection's adapter (pure)."""
+def parse_stored(event: Any, settings_conn: object) -> list[TicketEvent]:
+    """Re-parse a stored raw event (an :class:`Event` or a row with its ``body`` and
+    ``headers``) with its connection's adapter (pure)."""
     from webhooks.hosts import ADAPTERS
 
     conn = settings_conn
@@ -127,30 +129,60 @@ def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: 
     record_event(session, ticket, ev, decision, at, cal)
 
 
+_EVENT_COLUMNS = ("id", "connection", "received_at", "headers", "body", "state")
+_EVENT_QUERIES: dict[bool, Any] = {}
+_EVENT_DONE: Any = None
+
+
+def _load_event(session: Session, event_id: int, lock: bool) -> Any:
+    """The stored event's columns processing reads (``FOR UPDATE`` on PostgreSQL), or None.
+
+    Core, not the ORM: the job reads a handful of columns and writes three, once; loading and
+    flushing an ORM object for that cost more than the statements themselves.
+    """
+    q = _EVENT_QUERIES.get(lock)
+    if q is None:
+        table: Any = Event.__table__
+        q = select(*(table.c[c] for c in _EVENT_COLUMNS)).where(table.c.id == bindparam("id"))
+        q = _EVENT_QUERIES[lock] = q.with_for_update() if lock else q
+    return session.execute(q, {"id": event_id}).first()
+
+
+def _mark_event(session: Session, event_id: int, state: str, now: datetime,
+                error: str | None = None) -> str:
+    """Record one processing attempt's outcome on the event row (in the job's transaction)."""
+    global _EVENT_DONE
+    if _EVENT_DONE is None:
+        table: Any = Event.__table__
+        _EVENT_DONE = (update(table).where(table.c.id == bindparam("event_id"))
+                       .values(attempts=table.c.attempts + 1))
+    processed = now if state in (EventState.PROCESSED, EventState.IGNORED) else None
+    session.execute(_EVENT_DONE, {"event_id": event_id, "state": state,
+                                  "processed_at": processed, "last_error": error})
+    return state
+
+
 def process_event(event_id: int, now: datetime | None = None) -> str:
     """Process stored event ``event_id`` once; a second run of a processed event is a no-op."""
     ctx = get_context()
     now = now or utcnow()
     with ctx.db.session() as session:
-        row = session.get(Event, event_id, with_for_update=ctx.db.dialect == "postgresql")
+        row = _load_event(session, event_id, lock=ctx.db.dialect == "postgresql")
         if row is None:
             log.warning("job.event-missing id=%s", event_id)
             return "missing"
         if row.state in (EventState.PROCESSED, EventState.IGNORED):
-            return row.state
+            return str(row.state)
         conn = ctx.settings.connection(row.connection)
         if conn is None:
-            row.attempts += 1
-            row.state, row.last_error = EventState.FAILED, "connection no longer configured"
-            return row.state
+            return _mark_event(session, row.id, EventState.FAILED, now,
+                               "connection no longer configured")
         events = [ev for ev in parse_stored(row, conn) if ev.event != EventType.UNKNOWN]
         # loop guard: our own writes echoed back trigger no processing and no debit
         mine = [ev for ev in events if not ev.own_write]
         if not mine:
-            row.attempts += 1
-            row.state, row.processed_at = EventState.IGNORED, now
-            row.last_error = "own write echoed back" if events else "event type not acted on"
-            return row.state
+            return _mark_event(session, row.id, EventState.IGNORED, now,
+                               "own write echoed back" if events else "event type not acted on")
         rules = current_rules(ctx)
         touched: set[tuple[str, str]] = set()
         claimed: list[Claimed] = []
@@ -166,9 +198,7 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
                 touched.add((ticket.connection, ticket.host_ticket_id))
             if applied.outbox:
                 outbox_used(session, ticket)
-        # written last: the event row is updated once, at commit
-        row.attempts += 1
-        row.state, row.processed_at, row.last_error = EventState.PROCESSED, now, None
+        _mark_event(session, row.id, EventState.PROCESSED, now)
         inline, queued = claim_inline(ctx, session, touched, now)
         inline = claimed + inline
         enqueue_after_commit(session, lambda: ctx.redis, queued, salt=f"e{row.id}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from plugin.context import Context, get_context
 from plugin.hosts.commands import Command, PushResult, coalesce
@@ -112,14 +112,24 @@ def claim_in(session: Any, connection: str, ticket_id: str, now: datetime) -> Ba
     )
 
 
+_SENT: Any = None
+
+
+def _mark_sent(ctx: Context, ids: tuple[int, ...], now: datetime) -> None:
+    """The common case: one statement, committed on its own (built once)."""
+    global _SENT
+    if _SENT is None:
+        table: Any = OutboxRow.__table__
+        _SENT = update(table).where(table.c.id.in_(bindparam("ids", expanding=True))).values(
+            state=OutboxState.SENT, last_error=None, claimed_until=None)
+    with ctx.db.autocommit() as conn:
+        conn.execute(_SENT, {"ids": list(ids), "sent_at": now})
+
+
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,
             delay: float | None) -> None:
     if error is None:
-        # the common case: one statement, committed on its own
-        table: Any = OutboxRow.__table__
-        with ctx.db.autocommit() as conn:
-            conn.execute(update(table).where(table.c.id.in_(batch.ids)).values(
-                state=OutboxState.SENT, sent_at=now, last_error=None, claimed_until=None))
+        _mark_sent(ctx, batch.ids, now)
         return
     with ctx.db.session() as session:
         rows = session.execute(select(OutboxRow).where(OutboxRow.id.in_(batch.ids))).scalars()
