@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import JSON, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from plugin.jobs.models import CapSlot
@@ -108,21 +108,16 @@ def create_ticket(session: Session, connection: str, host_ticket_id: str,
     skips those queries.
     """
     company = ev.ticket.company
-    stmt = _insert_ticket(session)
-    if company is not None:
-        values = {"id": company.id, "name": company.name, "plan": None, "manager": None,
-                  "calendar": None, "created_at": utcnow()}
-        if _is_pg(session):
-            stmt = stmt.add_cte(
-                insert_ignoring(session, Company.__table__, ("id",)).values(values)
-                .cte("new_company"))
-        else:
-            insert_company(session, company)
-    ticket = session.scalars(stmt.values(
-        connection=connection, host_ticket_id=host_ticket_id, units=1, status="new",
-        filed_at=ev.ticket.created_at, facts={},
-        company_id=company.id if company else None, updated_at=utcnow(),
-    )).first()
+    pg = _is_pg(session)
+    if company is not None and not pg:
+        insert_company(session, company)
+    params = {"connection": connection, "host_ticket_id": host_ticket_id,
+              "filed_at": ev.ticket.created_at, "company_id": company.id if company else None,
+              "updated_at": utcnow(), "facts": {}}
+    if company is not None and pg:
+        params.update(company_name=company.name, company_created=params["updated_at"])
+    stmt = _insert_ticket(session, with_company=company is not None and pg)
+    ticket = session.scalars(stmt, params).first()
     if ticket is None:
         return None
     session.info.setdefault("deskpilot.held", []).append(ticket)
@@ -132,11 +127,34 @@ def create_ticket(session: Session, connection: str, host_ticket_id: str,
     return ticket
 
 
-def _insert_ticket(session: Session) -> Any:
-    """``INSERT INTO tickets … ON CONFLICT DO NOTHING RETURNING`` the ORM row."""
-    return (dialect_insert(session)(Ticket)
-            .on_conflict_do_nothing(index_elements=["connection", "host_ticket_id"])
-            .returning(Ticket))
+_TICKET_INSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _insert_ticket(session: Session, with_company: bool) -> Any:
+    """``INSERT INTO tickets … ON CONFLICT DO NOTHING RETURNING`` the ORM row, with the
+    company's ``INSERT … ON CONFLICT DO NOTHING`` as a CTE when asked (PostgreSQL); built
+    once per dialect with bound parameters (building and coercing the values per call cost
+    more than running the statement)."""
+    key = (session.get_bind().dialect.name, with_company)
+    stmt = _TICKET_INSERTS.get(key)
+    if stmt is None:
+        table: Any = Ticket.__table__
+        stmt = (dialect_insert(session)(table)
+                .values(connection=bindparam("connection"),
+                        host_ticket_id=bindparam("host_ticket_id"), units=1, status="new",
+                        filed_at=bindparam("filed_at"), facts=bindparam("facts", type_=JSON),
+                        company_id=bindparam("company_id"), updated_at=bindparam("updated_at"))
+                .on_conflict_do_nothing(index_elements=["connection", "host_ticket_id"])
+                .returning(*table.c))
+        if with_company:
+            stmt = stmt.add_cte(
+                insert_ignoring(session, Company.__table__, ("id",)).values(
+                    id=bindparam("company_id"), name=bindparam("company_name"), plan=None,
+                    manager=None, calendar=None, created_at=bindparam("company_created"))
+                .cte("new_company"))
+        # a Core statement whose returned row the ORM loads as a (persistent) Ticket
+        stmt = _TICKET_INSERTS[key] = select(Ticket).from_statement(stmt)
+    return stmt
 
 
 def outbox_idle(session: Session, ticket: Ticket) -> bool:
