@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import redis
 import requests
@@ -44,34 +45,67 @@ WORKER_ERR = None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
 
 
 class Host:
-    """The fake host: records the first write per ticket and every delivery id."""
+    """The fake host, in a process of its own (a helpdesk is another server: in the sender's
+    process it would share its GIL and answer late): records the first write per ticket and
+    every delivery id; :meth:`snapshot` fetches both over HTTP."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.first: dict[str, float] = {}
-        self.deliveries: dict[str, int] = {}
-        host = self
+        import multiprocessing
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                now = time.time()
-                data = json.loads(body)
-                with host.lock:
-                    host.first.setdefault(data["ticket_id"], now)
-                    key = data["delivery_id"]
-                    host.deliveries[key] = host.deliveries.get(key, 0) + 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Queue()
+        self.process = ctx.Process(target=_serve_host, args=(ready,), daemon=True)
+        self.process.start()
+        self.port = int(ready.get(timeout=30))
+        self.http = requests.Session()
+        self.http.trust_env = False
 
-            def log_message(self, *args: object) -> None:
-                pass
+    def snapshot(self) -> tuple[dict[str, float], dict[str, int]]:
+        """(first write time per ticket, writes per delivery id) so far."""
+        data = self.http.get(f"http://127.0.0.1:{self.port}/state", timeout=30).json()
+        return data["first"], data["deliveries"]
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+def _serve_host(ready: Any) -> None:
+    lock = threading.Lock()
+    first: dict[str, float] = {}
+    deliveries: dict[str, int] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        # keep-alive, as a helpdesk's API server: each push needs no TCP connect; one write per
+        # answer and no Nagle, so a small answer never waits for the client's delayed ACK
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            now = time.time()
+            data = json.loads(body)
+            with lock:
+                first.setdefault(data["ticket_id"], now)
+                key = data["delivery_id"]
+                deliveries[key] = deliveries.get(key, 0) + 1
+            self._answer(b"{}")
+
+        def do_GET(self) -> None:  # noqa: N802
+            with lock:
+                out = json.dumps({"first": first, "deliveries": deliveries}).encode()
+            self._answer(out)
+
+        def _answer(self, out: bytes) -> None:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(out), out))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ready.put(server.server_address[1])
+    server.serve_forever()
 
 
 def event_body(ticket: str, n: int) -> bytes:
@@ -125,13 +159,17 @@ def run_rate(url: str, host: Host, rate: float, seconds: float, tag: str,
     send_end = time.monotonic()
     deadline = time.time() + drain
     while time.time() < deadline:
-        with host.lock:
-            if all(t in host.first for t in sent):
-                break
-        time.sleep(0.2)
-    with host.lock:
-        lat = sorted(host.first[t] - t0 for t, t0 in sent.items() if t in host.first)
-        lost = sum(1 for t in sent if t not in host.first)
+        first, _ = host.snapshot()
+        if all(t in first for t in sent):
+            break
+        time.sleep(0.5)
+    first, _ = host.snapshot()
+    if os.environ.get("BENCH_DUMP"):  # a file: one "sent_at latency" line per event
+        with open(os.environ["BENCH_DUMP"], "a") as out:
+            out.writelines(f"{tag} {t0:.3f} {first[t] - t0:.4f}\n"
+                           for t, t0 in sent.items() if t in first)
+    lat = sorted(first[t] - t0 for t, t0 in sent.items() if t in first)
+    lost = sum(1 for t in sent if t not in first)
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [float("nan")] * 99
     return {"rate": rate, "sent": len(sent), "errors": errors, "lost": lost,
             "achieved": len(sent) / max(send_end - start, 1e-9),
@@ -247,14 +285,16 @@ def main() -> None:
                 best = max(best, rate)
             elif ramp:
                 break
-        dup = sum(1 for n in host.deliveries.values() if n > 1)
-        print(f"duplicated host writes (same delivery id twice): {dup} of {len(host.deliveries)}")
+        _, deliveries = host.snapshot()
+        dup = sum(1 for n in deliveries.values() if n > 1)
+        print(f"duplicated host writes (same delivery id twice): {dup} of {len(deliveries)}")
         print(f"highest sustainable rate tried (p95 < 1 s, 0 lost): {best:.0f} events/s")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=20)
+        host.close()
     wb = worker_bench()
     print(f"trivial jobs/s, 2 processes: SimpleWorker {wb['SimpleWorker']:.0f}, "
           f"forking Worker {wb['Worker']:.0f}, ratio {wb['SimpleWorker'] / wb['Worker']:.1f}x")
