@@ -8,6 +8,7 @@ with ``--sqlite``) and Redis db 13, both removed at the end.
 
     .venv/bin/python bench/e2e.py            # 20 s per rate (default)
     .venv/bin/python bench/e2e.py --full     # 2 minutes per rate
+    BENCH_DUMP=/tmp/lat.txt .venv/bin/python bench/e2e.py --full --rates 100 --ramp ""
     .venv/bin/python bench/e2e.py --micro --before 2bb3c4f   # in-process, before/after
 """
 

@@ -43,10 +43,9 @@ def insert_company(session: Session, company: EvCompany) -> None:
 def _ticket_query(connection: str, host_ticket_id: str, related: bool, pg: bool) -> Any:
     q: Any
     if related:
-        # the metrics row and cap slot come in the same round trip; held by the session
-        # (see lock_ticket) so later ``session.get`` calls find them without SQL
-        # and whether the ticket has open outbox rows (none: an inline push may claim the
-        # new ones as it inserts them)
+        # the metrics row and cap slot come in the same round trip, held by the session (see
+        # lock_ticket) so later ``session.get`` calls find them without SQL; so does whether
+        # the ticket has open outbox rows (none: its new rows may be inserted claimed)
         open_rows = exists().where(
             OutboxRow.connection == Ticket.connection, OutboxRow.ticket_id == Ticket.host_ticket_id,
             OutboxRow.state.in_((OutboxState.PENDING, OutboxState.SENDING)))
