@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, exists, func, select
@@ -46,6 +47,7 @@ class CompanyFacts:
     started_by_day: dict[date, int]
 
 
+@cache  # built once: constructing the expression costs more than running it
 def _statement() -> Any:
     company: Any = bindparam("company")
     at: Any = bindparam("at")
@@ -69,6 +71,7 @@ def _statement() -> Any:
     ).where(e.company_id == company, e.posted_at <= at)
 
 
+@cache
 def _company_statement() -> Any:
     # the credits as a one-row subquery, the company's row joined to it (absent: NULLs) and
     # the cap slots per day folded into one string ("2026-11-23:2,2026-11-24:1")
@@ -92,32 +95,20 @@ def _slots(raw: str | None) -> dict[date, int]:
     return out
 
 
-#: built once: constructing the expression costs more than running it
-_STATEMENT: Any = None
-_COMPANY_STATEMENT: Any = None
+def _credits(raw: Any, reserved: Any, unburned: Any, account: Any) -> Credits:
+    bal = int(raw) - int(unburned)
+    return Credits(bal, int(reserved), bal - int(reserved), bool(account))
 
 
 def read_credits(session: Session, company_id: str, at: datetime) -> Credits:
     """The company's credits as of ``at`` (one round trip)."""
-    global _STATEMENT
-    if _STATEMENT is None:
-        _STATEMENT = _statement()
-    raw, reserved, unburned, account = session.execute(
-        _STATEMENT, {"company": company_id, "at": at}).one()
-    bal = int(raw) - int(unburned)
-    return Credits(bal, int(reserved), bal - int(reserved), bool(account))
+    return _credits(*session.execute(_statement(), {"company": company_id, "at": at}).one())
 
 
 def read_company(session: Session, company_id: str, at: datetime, since: date) -> CompanyFacts:
     """The company's row, credits as of ``at`` and cap slots from ``since`` on (one round
     trip: the processing job reads them before every decision)."""
-    global _COMPANY_STATEMENT
-    if _COMPANY_STATEMENT is None:
-        _COMPANY_STATEMENT = _company_statement()
-    raw, reserved, unburned, account, slots, known, manager, calendar, plan = session.execute(
-        _COMPANY_STATEMENT, {"company": company_id, "at": at, "since": since}).one()
-    bal = int(raw) - int(unburned)
-    return CompanyFacts(
-        known=known is not None, manager=manager, calendar=calendar, plan=plan,
-        credits=Credits(bal, int(reserved), bal - int(reserved), bool(account)),
-        started_by_day=_slots(slots))
+    *credits, slots, known, manager, calendar, plan = session.execute(
+        _company_statement(), {"company": company_id, "at": at, "since": since}).one()
+    return CompanyFacts(known=known is not None, manager=manager, calendar=calendar, plan=plan,
+                        credits=_credits(*credits), started_by_day=_slots(slots))
