@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -130,8 +131,20 @@ def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: 
 
 
 _EVENT_COLUMNS = ("id", "connection", "received_at", "headers", "body", "state")
-_EVENT_QUERIES: dict[bool, Any] = {}
-_EVENT_DONE: Any = None
+
+
+@cache
+def _event_query(lock: bool) -> Any:
+    table: Any = Event.__table__
+    q = select(*(table.c[c] for c in _EVENT_COLUMNS)).where(table.c.id == bindparam("id"))
+    return q.with_for_update() if lock else q
+
+
+@cache
+def _event_done() -> Any:
+    table: Any = Event.__table__
+    return (update(table).where(table.c.id == bindparam("event_id"))
+            .values(attempts=table.c.attempts + 1))
 
 
 def _load_event(session: Session, event_id: int, lock: bool) -> Any:
@@ -140,25 +153,15 @@ def _load_event(session: Session, event_id: int, lock: bool) -> Any:
     Core, not the ORM: the job reads a handful of columns and writes three, once; loading and
     flushing an ORM object for that cost more than the statements themselves.
     """
-    q = _EVENT_QUERIES.get(lock)
-    if q is None:
-        table: Any = Event.__table__
-        q = select(*(table.c[c] for c in _EVENT_COLUMNS)).where(table.c.id == bindparam("id"))
-        q = _EVENT_QUERIES[lock] = q.with_for_update() if lock else q
-    return session.execute(q, {"id": event_id}).first()
+    return session.execute(_event_query(lock), {"id": event_id}).first()
 
 
 def _mark_event(session: Session, event_id: int, state: str, now: datetime,
                 error: str | None = None) -> str:
     """Record one processing attempt's outcome on the event row (in the job's transaction)."""
-    global _EVENT_DONE
-    if _EVENT_DONE is None:
-        table: Any = Event.__table__
-        _EVENT_DONE = (update(table).where(table.c.id == bindparam("event_id"))
-                       .values(attempts=table.c.attempts + 1))
     processed = now if state in (EventState.PROCESSED, EventState.IGNORED) else None
-    session.execute(_EVENT_DONE, {"event_id": event_id, "state": state,
-                                  "processed_at": processed, "last_error": error})
+    session.execute(_event_done(), {"event_id": event_id, "state": state,
+                                    "processed_at": processed, "last_error": error})
     return state
 
 

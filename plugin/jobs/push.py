@@ -15,6 +15,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -112,18 +113,17 @@ def claim_in(session: Any, connection: str, ticket_id: str, now: datetime) -> Ba
     )
 
 
-_SENT: Any = None
+@cache
+def _sent_statement() -> Any:
+    table: Any = OutboxRow.__table__
+    return update(table).where(table.c.id.in_(bindparam("ids", expanding=True))).values(
+        state=OutboxState.SENT, last_error=None, claimed_until=None)
 
 
 def _mark_sent(ctx: Context, ids: tuple[int, ...], now: datetime) -> None:
-    """The common case: one statement, committed on its own (built once)."""
-    global _SENT
-    if _SENT is None:
-        table: Any = OutboxRow.__table__
-        _SENT = update(table).where(table.c.id.in_(bindparam("ids", expanding=True))).values(
-            state=OutboxState.SENT, last_error=None, claimed_until=None)
+    """The common case: one statement (built once), committed on its own."""
     with ctx.db.autocommit() as conn:
-        conn.execute(_SENT, {"ids": list(ids), "sent_at": now})
+        conn.execute(_sent_statement(), {"ids": list(ids), "sent_at": now})
 
 
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import JSON, bindparam, exists, select
@@ -40,7 +41,8 @@ def insert_company(session: Session, company: EvCompany) -> None:
                            "manager": None, "calendar": None, "created_at": utcnow()})
 
 
-def _ticket_query(connection: str, host_ticket_id: str, related: bool, pg: bool) -> Any:
+@cache  # built once per shape: constructing it cost more than running it
+def _ticket_query(related: bool, pg: bool) -> Any:
     q: Any
     if related:
         # the metrics row and cap slot come in the same round trip, held by the session (see
@@ -54,7 +56,8 @@ def _ticket_query(connection: str, host_ticket_id: str, related: bool, pg: bool)
              .outerjoin(CapSlot, CapSlot.ticket_pk == Ticket.id))
     else:
         q = select(Ticket)
-    q = q.where(Ticket.connection == connection, Ticket.host_ticket_id == host_ticket_id)
+    q = q.where(Ticket.connection == bindparam("connection"),
+                Ticket.host_ticket_id == bindparam("host_ticket_id"))
     return q.with_for_update(of=Ticket) if pg else q
 
 
@@ -72,14 +75,15 @@ def lock_ticket(session: Session, connection: str, host_ticket_id: str,
         if created is not None:
             return created
     pg = _is_pg(session)
-    q = _ticket_query(connection, host_ticket_id, related, pg)
-    row = session.execute(q).first()
+    q = _ticket_query(related, pg)
+    which = {"connection": connection, "host_ticket_id": host_ticket_id}
+    row = session.execute(q, which).first()
     if row is None and ev is not None:
         created = create_ticket(session, connection, host_ticket_id, ev)
         if created is not None:
             return created
         # another worker created it first: this waits for its lock
-        row = session.execute(q.execution_options(populate_existing=True)).first()
+        row = session.execute(q.execution_options(populate_existing=True), which).first()
     if row is None:
         return None
     if related:
