@@ -100,6 +100,11 @@ def insert_ignoring(session: Session, table: Any, unique: tuple[str, ...],
     return stmt
 
 
+def row_key(key_prefix: str, n: int) -> str:
+    """The idempotency key of a decision's ``n``-th outbox row."""
+    return f"{key_prefix}:{n}"[:255]
+
+
 def add_commands(
     session: Session, connection: str, ticket_id: str, commands: Iterable[Command],
     key_prefix: str, now: datetime, company_id: str | None = None,
@@ -115,15 +120,14 @@ def add_commands(
     a push job's claim would leave them: the caller holds the ticket's lock and knows that
     the ticket has no other open rows, so the claim needs no query of its own.
     """
-    pending = claim is None
+    batch_key, until = claim if claim is not None else (None, None)
     values = [
         {"connection": connection, "ticket_id": ticket_id, "company_id": company_id,
-         "command": cmd.to_json(), "idempotency_key": f"{key_prefix}:{n}"[:255],
-         "state": OutboxState.PENDING if pending else OutboxState.SENDING,
-         "attempts": 0 if pending else 1, "next_attempt_at": DUE_AT_ONCE,
-         "claimed_until": None if claim is None else claim[1], "last_error": None,
-         "batch_key": None if claim is None else claim[0], "steps_done": None,
-         "created_at": now, "sent_at": None}
+         "command": cmd.to_json(), "idempotency_key": row_key(key_prefix, n),
+         "state": OutboxState.PENDING if claim is None else OutboxState.SENDING,
+         "attempts": 0 if claim is None else 1, "next_attempt_at": DUE_AT_ONCE,
+         "claimed_until": until, "last_error": None, "batch_key": batch_key,
+         "steps_done": None, "created_at": now, "sent_at": None}
         for n, cmd in enumerate(commands)
     ]
     if not values:

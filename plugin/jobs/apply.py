@@ -22,7 +22,7 @@ from plugin.jobs.models import TimerKind
 from plugin.jobs.push import CLAIM_TTL, Batch
 from plugin.jobs.state import encode_ticket_state, mirror_state, set_slot
 from plugin.jobs.tickets import is_new, take_snapshot
-from plugin.outbox import add_commands
+from plugin.outbox import add_commands, row_key
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
@@ -249,7 +249,7 @@ def apply_decision(
             applied.claimed = Batch(
                 ids=tuple(sorted(applied.outbox)), key=claim[0], commands=tuple(commands),
                 company=ticket.company_id, attempts=1, done=(),
-                starts=tuple((f"{source_key}:{n}"[:255], now) for n in range(len(commands))))
+                starts=tuple((row_key(source_key, n), now) for n in range(len(commands))))
     facts = dict(ticket.facts or {})
     # a ticket never applied before (empty facts) has no timer rows yet
     known = facts.get("timers") if facts else dict.fromkeys(TimerKind.ALL)
