@@ -131,25 +131,26 @@ def _tags(d: dict[str, Any]) -> list[str] | None:
     return list(value)
 
 
-def _fields(d: dict[str, Any]) -> dict[str, Any] | None:
-    if "custom_fields" not in d:
+def _optional_dict(d: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """An optional object field: absent is ``{}``, null stays ``None``, anything else is
+    marshmallow's business."""
+    if key not in d:
         return {}
-    value = d["custom_fields"]
-    if value is None:
-        return None
-    if type(value) is not dict:
+    value = d[key]
+    if value is not None and type(value) is not dict:
         raise _NotPlain
-    return dict(value)
+    return value
+
+
+def _fields(d: dict[str, Any]) -> dict[str, Any] | None:
+    value = _optional_dict(d, "custom_fields")
+    return None if value is None else dict(value)
 
 
 def _changes(d: dict[str, Any]) -> dict[str, list[Any]] | None:
-    if "changes" not in d:
-        return {}
-    value = d["changes"]
+    value = _optional_dict(d, "changes")
     if value is None:
         return None
-    if type(value) is not dict:
-        raise _NotPlain
     out = {}
     for name, pair in value.items():
         # List(Raw()): Raw allows no null, so a null old or new value is marshmallow's error
