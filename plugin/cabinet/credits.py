@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from plugin.ledger.accounts import totals
 from plugin.ledger.models import CreditEntry as E
-from plugin.ledger.models import MoneyLine
+from plugin.ledger.models import EntryKind, MoneyLine
 from plugin.ledger.queries import balance
 
 #: statement entries per page
@@ -68,7 +68,7 @@ def statement_page(session: Session, company_id: str, page: int,
         newer_units, newer_reserved = int(got[0]), int(got[1])
     rows = session.execute(
         select(E.id, E.posted_at, E.kind, E.ticket_key, E.task_type, E.units, E.reserved,
-               E.flag, E.reason)
+               E.flag, E.reason, E.lot_id)
         .where(E.company_id == company_id).order_by(*order)
         .offset(skip).limit(PAGE_SIZE + 1)).all()
     bal, res = total_units - newer_units, total_reserved - newer_reserved
@@ -78,7 +78,8 @@ def statement_page(session: Session, company_id: str, page: int,
             "id": r.id, "posted_at": _local(r.posted_at, tz), "kind": r.kind,
             "ticket": _ticket_ref(r.ticket_key), "task_type": r.task_type,
             "units": r.units, "reserved_change": r.reserved,
-            "balance": bal, "reserved": res, "flag": r.flag, "note": r.reason,
+            "balance": bal, "reserved": res, "flag": r.flag, "lot_id": r.lot_id,
+            "note": r.reason if r.kind != EntryKind.BURN else None,
         })
         bal -= r.units
         res -= r.reserved

@@ -39,7 +39,9 @@ _ENTRY = {"type": "object", "properties": {
     "units": {"type": "integer"}, "reserved_change": {"type": "integer"},
     "balance": {"type": "integer", "description": "balance after this entry"},
     "reserved": {"type": "integer", "description": "reserved after this entry"},
-    "flag": {"type": "string", "nullable": True}, "note": {"type": "string", "nullable": True}}}
+    "flag": {"type": "string", "nullable": True},
+    "lot_id": {"type": "integer", "nullable": True, "description": "a purchase's or expiry's lot"},
+    "note": {"type": "string", "nullable": True}}}
 CABINET = {"type": "object", "properties": {
     "company": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"},
