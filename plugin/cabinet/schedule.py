@@ -67,7 +67,9 @@ def manager(rules: RuleSet | None, name: str | None, cals: Calendars, tz: ZoneIn
     start = now.astimezone(tz).date()
     for i in range(WEEK):
         days[start + timedelta(days=i)] = []
-    for a, b in windows:
+    # the week from the client's midnight today: today's earlier windows count as its schedule
+    midnight = datetime(start.year, start.month, start.day, tzinfo=tz)
+    for a, b in open_intervals(midnight, midnight + timedelta(days=WEEK + 1), cal):
         a_local, b_local = a.astimezone(tz), b.astimezone(tz)
         if a_local.date() in days:
             days[a_local.date()].append(f"{a_local:%H:%M}–{_end(b_local, a_local)}")

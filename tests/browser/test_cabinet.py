@@ -102,7 +102,7 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
 
     base, ctx = server
     token = issue_link(ctx, "acme")
-    driver = browsers(1280, 1900)
+    driver = browsers(1280, 1960)
     driver.get(f"{base}/cabinet/{token}")
     # acme's language is English (routing.companies.acme.language), its zone New York
     assert _text(driver, "#open h2").startswith("Open tasks")
@@ -146,6 +146,9 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert _text(driver, "#manager-name") == "olena"
     assert _text(driver, "#next-window") == "Next working window: 2026-11-20 01:00–07:00"
     assert _text(driver, "#cap-usage") == "1 of 3 tasks today"
+    week = driver.find_elements(By.CSS_SELECTOR, "#schedule li")
+    assert [w.text for w in week[:3]] == [
+        "Thu 11-19 01:00–05:00, 06:00–10:00", "Fri 11-20 01:00–07:00", "Sat 11-21 day off"]
     assert _text(driver, '[data-kpi="on_time"] .value') == "0.0%"
     assert _text(driver, '[data-kpi="first_response_median"] .value') == "40"
     out = ROOT / "artifacts"
