@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["deskpilot"] = context
 
+    from plugin.cabinet.web import bp as cabinet_bp
     from plugin.jobs.balance import install as push_balances
     from plugin.ledger.admin_api import credits_api
     from plugin.openapi import openapi_api
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.register_blueprint(credits_api)
     app.register_blueprint(openapi_api)
     register_reports(app)
+    app.register_blueprint(cabinet_bp)  # the client cabinet (issue 19)
     app.register_error_handler(HTTPException, _json_http_error)
     return app
 

@@ -13,7 +13,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, jsonify
 
 #: modules whose ``openapi_paths(spec)`` adds to the document, in order
-SOURCES: tuple[str, ...] = ("plugin.ledger.admin_api", "plugin.reports.api")
+SOURCES: tuple[str, ...] = ("plugin.ledger.admin_api", "plugin.reports.api",
+                            "plugin.cabinet.web")
 
 openapi_api = Blueprint("openapi_api", __name__)
 

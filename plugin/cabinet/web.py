@@ -1,0 +1,197 @@
+"""``/cabinet/<token>`` (the page), its statement CSV, and ``/api/cabinet`` (the same data as
+JSON, the link's token as ``Authorization: Bearer <token>`` or in the path).
+
+Any token that does not open a cabinet (unknown, malformed, revoked, expired) gets the same
+404 as any other, so a guess learns nothing about which companies exist. Every response is
+``no-store``, refuses framing, and sends no referrer (the token is in the address).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from plugin.auth import error_response
+from plugin.cabinet import links
+from plugin.cabinet.lang import LANGUAGES, texts
+from plugin.cabinet.view import BadRequest, build, company_zone
+from plugin.ledger.models import CreditEntry as E
+from plugin.storage.db import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+bp = Blueprint("cabinet", __name__, template_folder=str(ROOT / "templates"),
+               static_folder=str(ROOT / "static"), static_url_path="/cabinet/static")
+
+HEADERS = {
+    "Cache-Control": "no-store, max-age=0",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+NOT_FOUND_HTML = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<title>Not found</title></head><body><h1>Not found</h1>"
+                  "<p>This link does not open anything.</p></body></html>")
+CSV_COLUMNS = ("posted_at", "kind", "ticket", "task_type", "units", "reserved_change",
+               "balance", "reserved", "note")
+
+
+@bp.after_request
+def _headers(resp: Response) -> Response:
+    for key, value in HEADERS.items():
+        resp.headers[key] = value
+    return resp
+
+
+def _company(token: str) -> str | None:
+    ctx = current_app.extensions["deskpilot"]
+    with ctx.db.session() as session:
+        return links.resolve(session, token, utcnow())
+
+
+def _data(company_id: str) -> dict[str, Any]:
+    ctx = current_app.extensions["deskpilot"]
+    with ctx.db.session() as session:
+        return build(session, ctx.settings, company_id, utcnow(), request.args)
+
+
+def _html_404() -> Response:
+    return Response(NOT_FOUND_HTML, 404, mimetype="text/html")
+
+
+def _json_404() -> Response:
+    return error_response(404, "not-found", "no cabinet here")
+
+
+@bp.get("/cabinet/<token>")
+def page(token: str) -> Any:
+    """The company's cabinet page."""
+    company_id = _company(token)
+    if company_id is None:
+        return _html_404()
+    try:
+        data = _data(company_id)
+    except BadRequest as exc:
+        asked = request.args.get("lang") or ""
+        lang = asked if asked in LANGUAGES else "uk"
+        return render_template("cabinet.html", c=None, t=texts(lang), error=str(exc),
+                               lang=lang, token=token), 422
+
+    def switch(**change: Any) -> str:
+        args: dict[str, Any] = {**request.args.to_dict(),
+                                **{k: str(v) for k, v in change.items()}}
+        return url_for("cabinet.page", token=token, **args)
+
+    return render_template("cabinet.html", c=data, t=texts(data["language"]), error=None,
+                           lang=data["language"], token=token, switch=switch,
+                           duration=duration, day=day, at=at)
+
+
+@bp.get("/cabinet/<token>/statement.csv")
+def statement_csv(token: str) -> Response:
+    """The whole statement, oldest first, with the running balance (the one export that
+    reads all of the history)."""
+    company_id = _company(token)
+    return _html_404() if company_id is None else _csv(company_id)
+
+
+@bp.get("/api/cabinet")
+def api_bearer() -> Response:
+    """The cabinet as JSON; the link's token in ``Authorization: Bearer``."""
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    return _api(token)
+
+
+@bp.get("/api/cabinet/<token>")
+def api_path(token: str) -> Response:
+    """The cabinet as JSON; the link's token in the path."""
+    return _api(token)
+
+
+@bp.get("/api/cabinet/<token>/statement.csv")
+def api_statement_csv(token: str) -> Response:
+    company_id = _company(token)
+    return _json_404() if company_id is None else _csv(company_id)
+
+
+def _api(token: str) -> Response:
+    company_id = _company(token)
+    if company_id is None:
+        return _json_404()
+    try:
+        from flask import jsonify
+
+        return jsonify(_data(company_id))
+    except BadRequest as exc:
+        return error_response(422, "invalid-parameter", str(exc))
+
+
+def _csv(company_id: str) -> Response:
+    ctx = current_app.extensions["deskpilot"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    bal = res = 0
+    # built whole in one read (20,000 entries are about 1.5 MB): a streamed body would hold
+    # the transaction open for as long as the client takes to read it
+    with ctx.db.session() as session:
+        tz = company_zone(session, ctx.settings, company_id)
+        q = (select(E.posted_at, E.kind, E.ticket_key, E.task_type, E.units, E.reserved,
+                    E.reason)
+             .where(E.company_id == company_id).order_by(E.posted_at, E.id))
+        for r in session.connection().execute(q):
+            bal += r.units
+            res += r.reserved
+            ticket = (r.ticket_key or "").split(":", 1)[-1]
+            w.writerow([r.posted_at.astimezone(tz).isoformat(), r.kind, ticket,
+                        r.task_type or "", r.units, r.reserved, bal, res,
+                        _csv_safe(r.reason or "")])
+    name = f"statement-{company_id}.csv".replace('"', "")
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _csv_safe(text: str) -> str:
+    """A free-text cell a spreadsheet would run as a formula gets a leading quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# -- template helpers -------------------------------------------------------------------
+def duration(minutes: int | None, t: dict[str, str]) -> str:
+    """Working minutes as ``7 h 05 min`` (``год``/``хв`` in Ukrainian)."""
+    if minutes is None:
+        return ""
+    sign = "−" if minutes < 0 else ""
+    h, m = divmod(abs(int(minutes)), 60)
+    return f"{sign}{h} {t['hours_short']} {m:02d} {t['minutes_short']}" if h else \
+        f"{sign}{m} {t['minutes_short']}"
+
+
+def at(value: str | None) -> str:
+    """An ISO instant already in the company's zone as ``YYYY-MM-DD HH:MM``."""
+    return value[:16].replace("T", " ") if value else ""
+
+
+def day(value: str | None) -> str:
+    return value[:10] if value else ""
+
+
+def openapi_paths(spec: Any) -> None:
+    from plugin.cabinet.openapi_doc import register
+
+    register(spec)

@@ -1,0 +1,93 @@
+"""``deskpilot cabinet``: issue, rotate, revoke and list client cabinet links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from plugin.cli.core import fail, settings_or_exit
+
+T = TypeVar("T")
+_EXPIRES = click.option("--expires", "days", type=int, metavar="DAYS",
+                        help="the link stops working after DAYS days (default: never)")
+
+
+def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
+    from plugin.cabinet.links import LinkError
+    from plugin.storage.db import Database
+
+    settings = settings_or_exit()
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            return fn(session), settings.public_url.rstrip("/")
+    except LinkError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+
+
+def _print(issued: Any, base: str) -> None:
+    click.echo(f"{base}/cabinet/{issued.token}")
+    until = issued.expires_at.isoformat() if issued.expires_at else "never (until rotated)"
+    click.echo(f"company {issued.company_id}; expires {until}; JSON: "
+               f"{base}/api/cabinet with 'Authorization: Bearer {issued.token}'", err=True)
+    if issued.revoked:
+        click.echo(f"{issued.revoked} earlier link(s) revoked", err=True)
+
+
+@click.group("cabinet")
+def cabinet_group() -> None:
+    """Client cabinet links: each company's secret, read-only page of its tasks and credits."""
+
+
+@cabinet_group.command("link")
+@click.argument("company")
+@_EXPIRES
+def link_cmd(company: str, days: int | None) -> None:
+    """Issue COMPANY's cabinet link and print it (shown once: only its hash is stored)."""
+    from plugin.cabinet.links import issue
+    from plugin.storage.db import utcnow
+
+    issued, base = _run(lambda s: issue(s, company, utcnow(), days))
+    _print(issued, base)
+
+
+@cabinet_group.command("rotate")
+@click.argument("company")
+@_EXPIRES
+def rotate_cmd(company: str, days: int | None) -> None:
+    """Replace COMPANY's link: the old one answers 404 from now on."""
+    from plugin.cabinet.links import rotate
+    from plugin.storage.db import utcnow
+
+    issued, base = _run(lambda s: rotate(s, company, utcnow(), days))
+    _print(issued, base)
+
+
+@cabinet_group.command("revoke")
+@click.argument("company")
+def revoke_cmd(company: str) -> None:
+    """Revoke COMPANY's links without issuing a new one."""
+    from plugin.cabinet.links import revoke
+    from plugin.storage.db import utcnow
+
+    n, _ = _run(lambda s: revoke(s, company, utcnow()))
+    click.echo(f"{n} link(s) of {company} revoked")
+
+
+@cabinet_group.command("list")
+@click.argument("company", required=False)
+def list_cmd(company: str | None) -> None:
+    """Every link's company, state, creation and expiry (tokens are not stored)."""
+    from plugin.cabinet.links import describe
+    from plugin.storage.db import utcnow
+
+    rows, _ = _run(lambda s: describe(s, company, utcnow()))
+    if not rows:
+        click.echo("no cabinet links")
+    for r in rows:
+        click.echo(f"{r['company']:<24} {r['state']:<8} created {r['created']}  "
+                   f"expires {r['expires']}")

@@ -1,0 +1,52 @@
+"""The cabinet's language accessor and the texts of both languages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from plugin.cabinet.lang import _TEXTS, company_language, pick, texts
+from plugin.cabinet.web import duration
+from rules.loader import analyse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rules():
+    found, problems = analyse(ROOT / "config")
+    assert found is not None, problems
+    return found
+
+
+def test_company_language_reads_the_notes_setting_with_a_ukrainian_fallback(rules) -> None:
+    assert company_language(rules, "acme") == "uk"  # defaults.language
+    routed = replace(rules, company_language={"acme": "en", "globex": "de"})
+    assert company_language(routed, "acme") == "en"
+    assert company_language(routed, "globex") == "uk"  # no texts in German: Ukrainian
+    assert company_language(replace(rules, language="en"), "other") == "en"
+    assert company_language(None, "acme") == "uk"  # no valid rules at all
+
+
+def test_the_page_may_switch_to_a_language_it_speaks() -> None:
+    assert pick("en", "uk") == "en"
+    assert pick("uk", "en") == "uk"
+    assert pick("fr", "en") == "en" and pick(None, "uk") == "uk"
+
+
+def test_every_text_exists_in_both_languages() -> None:
+    for key, (uk, en) in _TEXTS.items():
+        assert uk and en, key
+    assert texts("uk")["cap_usage"].format(used=2, max=3) == "2 з 3 задач сьогодні"
+    assert texts("en")["cap_usage"].format(used=2, max=3) == "2 of 3 tasks today"
+
+
+def test_durations_read_as_working_hours_and_minutes() -> None:
+    en, uk = texts("en"), texts("uk")
+    assert duration(150, en) == "2 h 30 min"
+    assert duration(45, en) == "45 min"
+    assert duration(-61, en) == "−1 h 01 min"
+    assert duration(840, uk) == "14 год 00 хв"
+    assert duration(None, en) == ""
