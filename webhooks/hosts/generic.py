@@ -165,7 +165,9 @@ class GenericEventSchema(_Loose):
     occurred_at = _Instant(required=True)
     actor = fields.Nested(_ActorSchema, load_default=None, allow_none=True)
     ticket = fields.Nested(_TicketSchema, required=True)
-    changes = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()),
+    # [old, new]: either side may be null ("was unset" / "cleared"), SPEC §7 `changes`
+    changes = fields.Dict(keys=fields.String(),
+                          values=fields.List(fields.Raw(allow_none=True)),
                           load_default=dict, allow_none=True)
     comment = fields.Nested(_CommentSchema, load_default=None, allow_none=True)
     time_entry = fields.Nested(_TimeEntrySchema, load_default=None, allow_none=True)

@@ -153,8 +153,8 @@ def _changes(d: dict[str, Any]) -> dict[str, list[Any]] | None:
         return None
     out = {}
     for name, pair in value.items():
-        # List(Raw()): Raw allows no null, so a null old or new value is marshmallow's error
-        if type(pair) is not list or any(item is None for item in pair):
+        # List(Raw(allow_none=True)): a null old value is "was unset", a null new "cleared"
+        if type(pair) is not list:
             raise _NotPlain
         out[name] = list(pair)
     return out
