@@ -105,6 +105,8 @@ class Plan:
 
     on_insufficient: str = "hold"
     low_balance: int = 2
+    #: a held task resolved anyway: ``overdraft`` (debit now, flagged) or ``pending``
+    held_resolved: str = "overdraft"
 
 
 @dataclass(frozen=True)

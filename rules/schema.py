@@ -29,6 +29,9 @@ TRANSITIONS = (
     "deferred",
     "held",
     "low_balance",
+    # issue 17: credits don't cover a task at filing; a held task was resolved anyway
+    "credits_short",
+    "held_resolved",
 )
 
 

@@ -24,7 +24,9 @@ def test_a_purchase_pushes_the_balance_and_resumes_a_held_task(db_url, redis_url
     now = datetime.now(UTC).replace(microsecond=0)
     filed = (now - timedelta(hours=1)).isoformat()
     with ctx.db.session() as s:
-        s.add(Company(id="acme", name="ACME"))
+        # an account with nothing available: an admin put the company on a plan (a row the
+        # first event creates on its own is "no account", issue 17)
+        s.add(Company(id="acme", name="ACME", plan="standard"))
     created = store(ctx, payload("H-1", "ticket.created", filed), "h1")
     process_event(created, now - timedelta(minutes=50))
     accepted = store(ctx, payload("H-1", "ticket.updated", (now - timedelta(minutes=40))
