@@ -174,6 +174,7 @@ def compile_ruleset(
         templates=templates,
         calendars=dict(calendars),
         files=tuple(files),
+        team_language=defaults.get("team_language") or defaults["language"],
     )
 
 

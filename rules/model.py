@@ -143,6 +143,8 @@ class RuleSet:
     templates: Mapping[str, Template]
     calendars: Mapping[str, Any]
     files: tuple[str, ...] = ()
+    #: the language of internal notes (``defaults.team_language``; empty: ``language``)
+    team_language: str = ""
 
     def plan(self, name: str | None) -> Plan:
         return (

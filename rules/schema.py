@@ -45,6 +45,8 @@ class DefaultsSchema(_Strict):
     calendar = fields.String(load_default="default")
     team_calendar = fields.String(load_default=None)
     language = fields.String(load_default="uk")
+    #: internal notes' language (issue 17); unset: ``language``
+    team_language = fields.String(load_default=None)
 
 
 class MoneySchema(_Strict):

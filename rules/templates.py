@@ -79,18 +79,20 @@ def fmt_value(value: Any, lang: str) -> str:
     return str(value)
 
 
-def language_for(rules: RuleSet, company: str | None) -> str:
-    return rules.company_language.get(company or "") or rules.language
-
-
 def renderer(
-    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None
+    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None,
+    locale: str | None = None,
 ) -> Callable[[str], str]:
-    """``render(template_name) -> text`` in the company's language (else the default, else en)."""
-    lang = language_for(rules, company)
+    """``render(template_name) -> text``: client notes in the company's language (config,
+    else the requester's locale), internal ones in the team's (else the default, else en)."""
+    from rules.companies import language_for
+
+    client = language_for(rules, company, locale)
+    team = language_for(rules, company, locale, visibility="internal")
 
     def render(name: str) -> str:
         tmpl = rules.templates[name]
+        lang = team if tmpl.visibility == "internal" else client
         use = (
             lang
             if lang in tmpl.texts

@@ -101,6 +101,13 @@ def _person(d: dict[str, Any]) -> dict[str, Any]:
     return {"id": _opt_id(d, "id"), "email": _str(d, "email", None)}
 
 
+def _requester(d: dict[str, Any]) -> dict[str, Any]:
+    locale = _str(d, "locale", None)
+    if locale is not None and len(locale) > 35:
+        raise _NotPlain
+    return {**_person(d), "locale": locale}
+
+
 def _comment(d: dict[str, Any]) -> dict[str, Any]:
     return {"id": _opt_id(d, "id"), "public": _bool(d.get("public")),
             "body": _str(d, "body", ""), "author": _nested(d, "author", _actor)}
@@ -181,7 +188,7 @@ def load(data: dict[str, Any], parse_instant: Callable[[Any], datetime]
                 "id": _id(ticket["id"]),
                 "created_at": _instant(ticket["created_at"], parse_instant),
                 "company": _nested(ticket, "company", _company),
-                "requester": _nested(ticket, "requester", _person),
+                "requester": _nested(ticket, "requester", _requester),
                 "subject": _str(ticket, "subject", ""),
                 "body": _str(ticket, "body", ""),
                 "tags": _tags(ticket),
