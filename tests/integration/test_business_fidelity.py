@@ -32,6 +32,7 @@ from tests.jobs_support import ROOT, SECRET
 from webhooks.hosts.generic import sign
 
 KYIV = "+02:00"
+TOKEN = "admin-token-0123456789"
 
 
 def _context(db_url: str, redis_url: str, config: Path, var: Path) -> Context:
@@ -39,7 +40,7 @@ def _context(db_url: str, redis_url: str, config: Path, var: Path) -> Context:
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url, "config_dir": str(config),
-        "var_dir": str(var), "connections": [
+        "var_dir": str(var), "admin_tokens": [TOKEN], "connections": [
             {"name": "generic", "kind": "generic", "webhook_secrets": [SECRET]}]})
     ctx = build_context(settings)
     ctx.db.create_all()
@@ -100,6 +101,13 @@ class Desk:
     def notes(self, tid: str, visibility: str) -> list[str]:
         return [c["data"]["body"] for c in self.commands(tid)
                 if c["type"] == "add_note" and c["data"]["visibility"] == visibility]
+
+    def attention(self) -> str:
+        """The dashboard's "needs attention now" section, as the team sees it."""
+        self.client.get("/dashboard", query_string={"token": TOKEN})
+        html = self.client.get("/dashboard").get_data(as_text=True)
+        start = html.index("Needs attention now")
+        return html[start:html.index("</section>", start)]
 
     def entries(self, company: str = "acme") -> list[tuple[str, int, str | None]]:
         with self.ctx.db.session() as s:
@@ -210,6 +218,8 @@ def test_short_credits_told_at_filing_and_a_held_task_resolved_is_debited_in_ove
     assert len(team) == 1 and "потрібно 1, доступно 0" in team[0], team
     client = [n for n in desk.notes("H-2", "client") if "недостатньо" in n]
     assert len(client) == 1, desk.notes("H-2", "client")
+    board = desk.attention()  # and the dashboard has a line for it
+    assert "H-2" in board and "will be held at acceptance" in board, board
     # acceptance puts it on hold; the client is not told a second time
     desk.update("H-2", f"2026-12-07T10:40:00{KYIV}", "accepted", "new")
     assert desk.state("H-2")["held"] is True and desk.ticket("H-2").status == "on_hold"
@@ -306,6 +316,8 @@ def test_breach_warning_without_a_recipient_is_an_internal_note_once(desk):
         tick(desk.ctx, due - timedelta(minutes=minutes), force=True)
     warnings = [n for n in desk.notes("B-1", "internal") if "B-1" in n and "resolve" in n]
     assert len(warnings) == 1, desk.notes("B-1", "internal")
+    board = desk.attention()  # the dashboard lists the late task once
+    assert board.count("<td>B-1 ") == 1 and "deadline near or passed (resolve)" in board, board
     assert not [c for c in desk.commands("B-1") if c["type"] == "add_note"
                 and c["data"]["visibility"] == "client" and "resolve" in c["data"]["body"]]
 
