@@ -259,14 +259,17 @@ def test_pending_policy_keeps_the_debit_until_credits_arrive_soonest_expiring_fi
     ctx = _context(db_url, redis_url, config, tmp_path / "var")
     try:
         desk = Desk(ctx)
-        with ctx.db.session() as s:
-            s.add(Company(id="acme", name="ACME", plan="standard"))  # an account, 0 credits
+        _buy(ctx, "acme", 10, datetime(2026, 11, 1, tzinfo=UTC), "p-0")
+        with ctx.db.session() as s:  # an account with nothing left
+            ledger.adjust(s, "acme", -10, "used up", "admin", datetime(2026, 11, 2, tzinfo=UTC),
+                          key="used")
         desk.file("P-1", f"2026-12-07T10:00:00{KYIV}")
         desk.update("P-1", f"2026-12-07T10:10:00{KYIV}", "accepted", "new")
         assert desk.state("P-1")["held"] is True
         desk.update("P-1", f"2026-12-07T12:00:00{KYIV}", "resolved", "on_hold")
         st = desk.state("P-1")
-        assert st["held"] is False and st["debit_pending"] == 1 and desk.entries() == []
+        assert st["held"] is False and st["debit_pending"] == 1
+        assert [e[0] for e in desk.entries()] == ["purchase", "adjust"]  # nothing taken
         assert any("відкладено" in n for n in desk.notes("P-1", "internal"))
         # two packages arrive: the later-bought one expires sooner (30-day lot)
         _buy(ctx, "acme", 10, datetime(2026, 12, 8, tzinfo=UTC), "p-long")
@@ -275,11 +278,10 @@ def test_pending_policy_keeps_the_debit_until_credits_arrive_soonest_expiring_fi
         st = desk.state("P-1")
         assert st["debit_pending"] == 0 and st["debited_units"] == 1
         with ctx.db.session() as s:
-            short = s.execute(select(CreditLot.id).where(CreditLot.expires_at
-                                                        < datetime(2027, 1, 30, tzinfo=UTC))
-                              ).scalar_one()
+            short = s.execute(select(CreditLot.id).where(
+                CreditLot.purchased_at == datetime(2026, 12, 8, 1, tzinfo=UTC))).scalar_one()
             debit = s.execute(select(CreditEntry).where(CreditEntry.kind == "debit")
-                              ).scalar_one()
+                              ).scalar_one()  # the adjustment's lot is empty, not expired
             lots = s.execute(select(CreditAllocation.lot_id)
                              .where(CreditAllocation.entry_id == debit.id)).scalars().all()
         assert debit.units == -1 and lots == [short]
