@@ -106,10 +106,14 @@ def _chunks(db: Database, ids: list[int]) -> Iterator[list[tuple[str, bytes, dic
 
 
 def _companies(db: Database) -> dict[str, CompanyState]:
+    from plugin.ledger.models import CreditEntry
+
     with db.session() as s:
+        # an account as the worker sees one (plugin.jobs.state): anything ever posted
+        accounts = set(s.execute(select(CreditEntry.company_id).distinct()).scalars())
         return {
             c.id: CompanyState(
-                known=True,
+                known=c.id in accounts,
                 id=c.id,
                 credits_available=NOT_LIMITING,
                 started_by_day={},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import time
 from decimal import Decimal
 from typing import Any
@@ -48,7 +49,9 @@ PLACEHOLDERS = (
     "deadline",
     "due",
     "cap",
+    "cap_day",
     "money",
+    "credits_needed",
 )
 CALENDAR_ROLES = ("client", "manager")
 
@@ -98,9 +101,10 @@ def compile_ruleset(
     plans, default_plan, no_account = _plans(plans_src)
     credits = single.get("credits") or {}
     if credits.get("on_insufficient"):
-        plans = {k: Plan(credits["on_insufficient"], v.low_balance) for k, v in plans.items()}
+        plans = {k: replace(v, on_insufficient=credits["on_insufficient"])
+                 for k, v in plans.items()}
     if "low_balance" in credits:
-        plans = {k: Plan(v.on_insufficient, credits["low_balance"]) for k, v in plans.items()}
+        plans = {k: replace(v, low_balance=credits["low_balance"]) for k, v in plans.items()}
     unknown = credits.get("unknown_company") or {}
     if unknown.get("template"):
         csrc = merged.single["credits"][0]
@@ -170,6 +174,7 @@ def compile_ruleset(
         templates=templates,
         calendars=dict(calendars),
         files=tuple(files),
+        team_language=defaults.get("team_language") or defaults["language"],
     )
 
 
@@ -482,7 +487,8 @@ def _plans(src: Source | None) -> tuple[dict[str, Plan], str, str]:
     for name, raw in (data.get("plans") or {}).items():
         if isinstance(raw, dict):
             plans[str(name)] = Plan(
-                str(raw.get("on_insufficient", "hold")), int(raw.get("low_balance_threshold", 2))
+                str(raw.get("on_insufficient", "hold")), int(raw.get("low_balance_threshold", 2)),
+                str(raw.get("held_resolved", "overdraft")),
             )
     default = str(data.get("default_plan") or "standard")
     plans.setdefault(default, Plan())

@@ -39,6 +39,8 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
         debited_units=st.debited_units,
         debited_type=st.debited_type,
         held=st.held,
+        debit_pending=st.debit_pending,
+        short_noticed=st.short_noticed,
     )
     if not company.known:
         run.flag(r.no_account_flag)
@@ -46,6 +48,13 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
             run.emit_template("add_note", r.no_account_template, visibility="internal")
         return
     ops = w.ops
+    plan = r.plan(company.plan)
+    if st.debit_pending:
+        _take_pending(w, st, tid, cycle)
+        return
+    if st.held and (t["resolved"] or t["closed"]) and not t["released"]:
+        _held_done(w, t, tid, cycle, units, plan)
+        return
     if st.debited_type is not None:  # completed in this cycle already
         if (st.debited_type, st.debited_units) != (w.task_type, units):
             old = f"{tid}:{cycle}:debit"
@@ -74,12 +83,24 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
                     reason=w.ctx.event.event,
                 )
             )
-        f["reserved_units"] = 0
+        f.update(reserved_units=0, held=False)
         return
-    plan = r.plan(company.plan)
+    holds = not spec.never_hold and plan.on_insufficient == "hold"
+    if t["filed"] and not t["accepted"] and units > 0 and holds \
+            and company.credits_available < units:
+        # SPEC §3 / issue 17: tell the team (and the client) at filing, before anyone answers,
+        # that the task will be held at acceptance and why
+        run.flag("credits_short")
+        w.timer_triggers.add("credits_short")
+        f["short_noticed"] = True
     if (t["accepted"] or (st.held and not t["closed"])) and units > 0:
         short = company.credits_available < units
-        if short and not spec.never_hold and plan.on_insufficient == "hold":
+        if short and holds:
+            if t["resolved"] or t["closed"]:
+                # accepted and done in one step while short: resolved anyway, never held
+                # (one event never says both "on hold" and "done")
+                _held_done(w, t, tid, cycle, units, plan)
+                return
             if not st.held:
                 t["held"] = True
                 f.update(held=True, status="on_hold")
@@ -142,6 +163,42 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
                 )
             )
         f.update(reserved_units=0, debited_units=units, debited_type=w.task_type)
+
+
+def _held_done(w: Any, t: dict[str, bool], tid: str, cycle: int, units: int, plan: Any) -> None:
+    """A task on hold for credits (or about to be) that the team resolved or closed anyway.
+
+    Never free (issue 17): the plan's ``held_resolved`` decides. ``overdraft`` debits now; the
+    ledger takes what live lots hold and flags the rest as overdraft debt (settled from the
+    soonest-expiring lot of the next purchase). ``pending`` keeps the debit on the ticket
+    until credits cover it, then takes it (:func:`_take_pending`).
+    """
+    f, run = w.facts, w.run
+    f["held"] = False
+    run.flag("held_resolved")
+    w.timer_triggers.add("held_resolved")
+    t["held"] = False
+    available = w.ctx.state.company.credits_available
+    if plan.held_resolved == "pending" and available < units:
+        run.flag("debit_pending")
+        f.update(debit_pending=units, reserved_units=0)
+        return
+    if available < units:
+        run.flag("overdraft")
+    _debit(w, tid, cycle, units, "completed while on hold for credits")
+    f.update(reserved_units=0, debited_units=units, debited_type=w.task_type)
+
+
+def _take_pending(w: Any, st: TicketState, tid: str, cycle: int) -> None:
+    """A completed task's pending debit, taken as soon as the company's credits cover it."""
+    f, run = w.facts, w.run
+    units = st.debit_pending
+    if w.ctx.state.company.credits_available < units:
+        return
+    run.flag("pending_debit_taken")
+    _debit(w, tid, cycle, units, "pending debit taken: credits arrived")
+    f.update(debit_pending=0, reserved_units=0, debited_units=units,
+             debited_type=st.debited_type or w.task_type)
 
 
 def _debit(w: Any, tid: str, cycle: int, units: int, reason: str) -> None:

@@ -225,6 +225,11 @@ class TicketState:
     escalated: bool = False
     warned: tuple[str, ...] = ()
     held: bool = False
+    #: units of a held task resolved anyway, debited once credits arrive (plan
+    #: ``held_resolved: pending``); 0 = none pending
+    debit_pending: int = 0
+    #: the filing notice "credits don't cover this task" went out (not repeated at the hold)
+    short_noticed: bool = False
     facts: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -87,7 +87,7 @@ def evaluate(
     work.facts.update(logged_minutes=counted.seen.logged_minutes,
                       comments_seen=counted.seen.comments, time_entries=counted.seen.entries)
     # templates render lazily (when executed or explained), from the decision's final values
-    run.render = renderer(rules, work.placeholders, company)
+    run.render = renderer(rules, work.placeholders, company, event.ticket.requester_locale)
     work.settle()
     names = work.transitions.names()
     late = {*own, *names, *work.timer_triggers}

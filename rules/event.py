@@ -75,6 +75,9 @@ class Ticket:
     company: Company | None = None
     requester_id: str | None = None
     requester_email: str | None = None
+    #: the requester's locale as the host sends it (``en-US``, ``uk``): the language of
+    #: client notes unless the company's is configured (rules.companies)
+    requester_locale: str | None = None
     subject: str = ""
     body: str = ""
     tags: tuple[str, ...] = ()

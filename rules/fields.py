@@ -85,6 +85,8 @@ FIELDS: dict[str, Getter] = {
     "ticket.logged_minutes": logged_minutes,
     "ticket.reopen_count": lambda c: c.state.ticket.reopen_count,
     "ticket.client_idle_days": _idle_days,
+    # the filing notice "credits do not cover this task" went out (issue 17)
+    "ticket.short_noticed": lambda c: c.state.ticket.short_noticed,
     "ticket.accepted": lambda c: (
         c.state.ticket.accepted_at is not None or "accepted" in c.transitions
     ),

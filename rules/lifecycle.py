@@ -284,8 +284,15 @@ class Work:
             "deadline": warn,
             "due": self._local(getattr(st.ticket, f"{warn}_due", None) if warn else None),
             "cap": self.rules.cap.max if self.rules.cap else None,
+            # the calendar day (team zone) whose cap the task counted on: "Saturday 05.12"
+            "cap_day": self.slot.posted_day if self.slot else None,
+            "credits_needed": self._credits_needed(),
             "money": f"{self.money.amount} {self.money.currency}" if self.money else None,
         }
+
+    def _credits_needed(self) -> int:
+        spec = self.rules.types.get(self.task_type)
+        return self.units if spec is None or spec.credits is None else spec.credits
 
     def _local(self, t: datetime | None) -> datetime | None:
         if t is None or t.tzinfo is self.cal.tz:

@@ -9,10 +9,14 @@ rules made it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from rules.cal_coverage import coverage_problems
+from rules.companies import FILE as COMPANIES_FILE
+from rules.companies import load_companies, merged_languages
 from rules.compile import compile_ruleset
 from rules.schema import FILE_SCHEMA, validate_with
 from rules.source import Problem, Source, SourceError, load_file, parse_text
@@ -60,7 +64,8 @@ def version_of(path: str | Path) -> str:
 
 
 def _inputs(config_dir: Path, rules_dir: Path) -> list[Path]:
-    return [*rules_files(rules_dir), config_dir / "calendars.yaml", config_dir / "plans.yaml"]
+    return [*rules_files(rules_dir), config_dir / "calendars.yaml", config_dir / "plans.yaml",
+            config_dir / COMPANIES_FILE]
 
 
 def _merge(sources: list[Source], problems: list[Problem]) -> Merged:
@@ -114,16 +119,18 @@ def _load_plans(config_dir: Path, problems: list[Problem]) -> Source | None:
         return None
 
 
-def _load_calendars(config_dir: Path, problems: list[Problem]) -> dict[str, Any]:
+def _load_calendars(config_dir: Path, problems: list[Problem]
+                    ) -> tuple[dict[str, Any], Source | None]:
     from rules.calendar import calendars_from_source
 
     path = config_dir / "calendars.yaml"
+    src = None
     try:
         src = load_file(path) if path.exists() else parse_text(_FALLBACK_CALENDARS, str(path))
-        return calendars_from_source(src)
+        return calendars_from_source(src), src
     except SourceError as exc:
         problems.extend(exc.problems)
-        return {}
+        return {}, src
 
 
 #: used when an install has no calendars.yaml yet: SPEC §2's team calendar
@@ -135,8 +142,11 @@ calendars:
 """
 
 
-def analyse(path: str | Path) -> tuple[Any, list[Problem]]:
-    """Load everything under ``path``; return ``(RuleSet or None, problems)``."""
+def analyse(path: str | Path, today: date | None = None) -> tuple[Any, list[Problem]]:
+    """Load everything under ``path``; return ``(RuleSet or None, problems)``.
+
+    ``today`` (``rules check``): also warn about calendars in use with no holiday data for
+    this year or the next (:mod:`rules.cal_coverage`)."""
     config_dir, rules_dir = config_paths(path)
     problems: list[Problem] = []
     files = rules_files(rules_dir)
@@ -150,18 +160,26 @@ def analyse(path: str | Path) -> tuple[Any, list[Problem]]:
         except SourceError as exc:
             problems.extend(exc.problems)
     merged = _merge(sources, problems)
-    calendars = _load_calendars(config_dir, problems)
+    calendars, cal_src = _load_calendars(config_dir, problems)
     plans = _load_plans(config_dir, problems)
     version = content_hash(_inputs(config_dir, rules_dir))
     ruleset = compile_ruleset(merged, calendars, plans, version, problems, [str(f) for f in files])
+    _, languages = load_companies(config_dir, problems)
     if any(p.severity == "error" for p in problems):
         return None, problems
+    if ruleset is not None and languages:
+        ruleset = replace(ruleset, company_language=merged_languages(
+            ruleset.company_language, languages))
+    if ruleset is not None and today is not None and (config_dir / "calendars.yaml").exists():
+        # (the built-in fallback calendar of an install without calendars.yaml is not checked)
+        problems.extend(coverage_problems(ruleset, cal_src, today))
     return ruleset, problems
 
 
-def check(path: str | Path) -> list[Problem]:
-    """Every problem (errors, then warnings in file order) for ``deskpilot rules check``."""
-    return analyse(path)[1]
+def check(path: str | Path, today: date | None = None) -> list[Problem]:
+    """Every problem (errors, then warnings in file order) for ``deskpilot rules check``;
+    holiday coverage is checked for ``today``'s year and the next (default: today, UTC)."""
+    return analyse(path, today or datetime.now(UTC).date())[1]
 
 
 def load_rules(path: str | Path) -> Any:

@@ -105,6 +105,8 @@ class Plan:
 
     on_insufficient: str = "hold"
     low_balance: int = 2
+    #: a held task resolved anyway: ``overdraft`` (debit now, flagged) or ``pending``
+    held_resolved: str = "overdraft"
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class RuleSet:
     templates: Mapping[str, Template]
     calendars: Mapping[str, Any]
     files: tuple[str, ...] = ()
+    #: the language of internal notes (``defaults.team_language``; empty: ``language``)
+    team_language: str = ""
 
     def plan(self, name: str | None) -> Plan:
         return (

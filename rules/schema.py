@@ -29,6 +29,9 @@ TRANSITIONS = (
     "deferred",
     "held",
     "low_balance",
+    # issue 17: credits don't cover a task at filing; a held task was resolved anyway
+    "credits_short",
+    "held_resolved",
 )
 
 
@@ -42,6 +45,8 @@ class DefaultsSchema(_Strict):
     calendar = fields.String(load_default="default")
     team_calendar = fields.String(load_default=None)
     language = fields.String(load_default="uk")
+    #: internal notes' language (issue 17); unset: ``language``
+    team_language = fields.String(load_default=None)
 
 
 class MoneySchema(_Strict):

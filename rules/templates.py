@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rules.model imports the actions, which import this module
     from rules.model import RuleSet
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
+#: a day alone (the daily cap's day): the weekday by name, never "today"; Ukrainian in the
+#: accusative the templates use it in ("в суботу 05.12")
+_WEEKDAYS = {
+    "uk": ("понеділок", "вівторок", "середу", "четвер", "п'ятницю", "суботу", "неділю"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
 
 
 class _Values(dict):
@@ -67,21 +73,26 @@ def fmt_value(value: Any, lang: str) -> str:
         return "—"
     if isinstance(value, datetime):
         return value.strftime(_FORMATS.get(lang, _FORMATS["en"])) + f" ({value:%Z})"
+    if isinstance(value, date):
+        names = _WEEKDAYS.get(lang, _WEEKDAYS["en"])
+        return f"{names[value.weekday()]} {value:%d.%m}"
     return str(value)
 
 
-def language_for(rules: RuleSet, company: str | None) -> str:
-    return rules.company_language.get(company or "") or rules.language
-
-
 def renderer(
-    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None
+    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None,
+    locale: str | None = None,
 ) -> Callable[[str], str]:
-    """``render(template_name) -> text`` in the company's language (else the default, else en)."""
-    lang = language_for(rules, company)
+    """``render(template_name) -> text``: client notes in the company's language (config,
+    else the requester's locale), internal ones in the team's (else the default, else en)."""
+    from rules.companies import language_for
+
+    client = language_for(rules, company, locale)
+    team = language_for(rules, company, locale, visibility="internal")
 
     def render(name: str) -> str:
         tmpl = rules.templates[name]
+        lang = team if tmpl.visibility == "internal" else client
         use = (
             lang
             if lang in tmpl.texts

@@ -50,7 +50,8 @@ def queue_balance_push(session: Session, company: str, now: datetime,
 
 def resume_held(ctx: Context, company: str, now: datetime) -> int:
     """Re-run each ticket held for credits through the rules (oldest first), each in its own
-    transaction: the rules reserve and resume it once the credits cover it."""
+    transaction: the rules reserve and resume it once the credits cover it (and take a
+    completed task's pending debit, plan ``held_resolved: pending``)."""
     from plugin.jobs.apply import apply_decision
     from plugin.jobs.process import current_rules, team_today
     from plugin.jobs.state import load_state, stored_snapshot
@@ -58,7 +59,8 @@ def resume_held(ctx: Context, company: str, now: datetime) -> int:
     from rules.engine import evaluate_timer
 
     with ctx.db.session() as session:
-        held = [(t.connection, t.host_ticket_id) for t in ledger.held_tickets(session, company)]
+        held = [(t.connection, t.host_ticket_id)
+                for t in ledger.waiting_for_credits(session, company)]
     resumed = 0
     for connection, host_id in held:
         with ctx.db.session() as session:
@@ -68,7 +70,7 @@ def resume_held(ctx: Context, company: str, now: datetime) -> int:
                 continue
             rules = current_rules(ctx)
             state, credits = load_state(session, ticket, company, team_today(rules, now), now)
-            if not state.ticket.held:
+            if not (state.ticket.held or state.ticket.debit_pending):
                 continue
             decision = evaluate_timer(rules, snapshot, state, now, explain=False)
             applied = apply_decision(session, ticket, decision, state, rules,

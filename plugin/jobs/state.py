@@ -129,7 +129,10 @@ def company_state(session: Session, company_id: str | None, today: date,
     facts = read_company(session, company_id, now, today - SLOT_LOOKBACK)
     credits = facts.credits
     state = CompanyState(
-        known=facts.known,
+        # SPEC §3 "no account": nothing ever posted to its ledger (no purchase, grant or
+        # adjustment), or no mapping. The row the first event created on its own makes no
+        # account (issue 17); the ledger's own definition (plugin.ledger.accounts)
+        known=credits.has_account,
         id=company_id,
         credits_available=credits.available if credits.has_account else 0,
         started_by_day=facts.started_by_day,

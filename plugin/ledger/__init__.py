@@ -7,7 +7,7 @@ clock; none commits. See ``service`` for the task lifecycle.
 from plugin.ledger.accounts import LedgerError
 from plugin.ledger.expiry import expire_lots
 from plugin.ledger.funds import MoneyResult, Purchase, adjust, purchase, record_money
-from plugin.ledger.held import HeldTicket, held_tickets
+from plugin.ledger.held import HeldTicket, held_tickets, waiting_for_credits
 from plugin.ledger.plans import HOLD, OVERDRAFT, Plan, Plans, PlansError, load_plans
 from plugin.ledger.queries import Balance, Notice, balance, notices
 from plugin.ledger.service import (
@@ -62,4 +62,5 @@ __all__ = [
     "reserve",
     "retype",
     "statement",
+    "waiting_for_credits",
 ]

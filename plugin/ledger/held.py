@@ -32,6 +32,20 @@ class HeldTicket:
 
 def held_tickets(session: Session, company_id: str) -> list[HeldTicket]:
     """The company's open tickets held for credits, oldest filed first."""
+    return [h for h, pending in _waiting(session, company_id, open_only=True) if not pending]
+
+
+def waiting_for_credits(session: Session, company_id: str) -> list[HeldTicket]:
+    """Held tickets and completed tickets whose debit is pending (plan ``held_resolved:
+    pending``, issue 17), oldest filed first: what a purchase or grant re-runs."""
+    return [h for h, _ in _waiting(session, company_id, open_only=False)]
+
+
+def _waiting(session: Session, company_id: str,
+             open_only: bool) -> list[tuple[HeldTicket, bool]]:
+    where = [Ticket.company_id == company_id]
+    if open_only:
+        where.append(Ticket.closed_at.is_(None))
     rows = session.execute(
         select(
             Ticket.id,
@@ -41,13 +55,19 @@ def held_tickets(session: Session, company_id: str) -> list[HeldTicket]:
             Ticket.units,
             Ticket.filed_at,
             Ticket.facts,
+            Ticket.closed_at,
         )
-        .where(Ticket.company_id == company_id, Ticket.closed_at.is_(None))
+        .where(*where)
         .order_by(Ticket.filed_at, Ticket.id)
     ).all()
-    # the flag lives in the JSON state (no column): open tickets of one company are few
-    return [
-        HeldTicket(pk, conn, host_id, task_type, units or 1, filed_at)
-        for pk, conn, host_id, task_type, units, filed_at, facts in rows
-        if ((facts or {}).get("state") or {}).get("held")
-    ]
+    # the flags live in the JSON state (no column): a company's tickets are few (the daily
+    # cap bounds them), a pending debit may sit on a closed one
+    out = []
+    for pk, conn, host_id, task_type, units, filed_at, facts, closed_at in rows:
+        state = (facts or {}).get("state") or {}
+        held = bool(state.get("held")) and closed_at is None
+        pending = bool(state.get("debit_pending"))
+        if held or pending:
+            out.append((HeldTicket(pk, conn, host_id, task_type, units or 1, filed_at),
+                        pending and not held))
+    return out

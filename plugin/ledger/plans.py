@@ -31,6 +31,10 @@ class Plan:
     min_tasks: int = 1
     expiry_days: int = 90
     on_insufficient: str = HOLD
+    #: a task on hold for credits that the team resolves anyway (issue 17): ``overdraft``
+    #: debits it at once into flagged overdraft; ``pending`` keeps the debit pending until
+    #: credits arrive (then taken, soonest-expiring lot first). Never free.
+    held_resolved: str = "overdraft"
     low_balance_threshold: int = 2
     expiring_soon_days: int = 14
     price_per_request: Decimal | None = None
@@ -102,6 +106,8 @@ class _PlanSchema(Schema):
     min_tasks = fields.Integer(load_default=1, validate=validate.Range(min=1))
     expiry_days = fields.Integer(load_default=90, validate=validate.Range(min=1))
     on_insufficient = fields.String(load_default=HOLD, validate=validate.OneOf([HOLD, OVERDRAFT]))
+    held_resolved = fields.String(load_default="overdraft",
+                                  validate=validate.OneOf(["overdraft", "pending"]))
     low_balance_threshold = fields.Integer(load_default=2, validate=validate.Range(min=0))
     expiring_soon_days = fields.Integer(load_default=14, validate=validate.Range(min=0))
     price_per_request = _dec(load_default=None)

@@ -115,6 +115,10 @@ class EntrySchema(Schema):
     lots = fields.String()
     flag = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
+    #: the credits' worth in the package's currency (units x price per task); null when the
+    #: entry moves no units (reserve, release, settle)
+    amount = fields.String(allow_none=True)
+    currency = fields.String(allow_none=True)
 
 
 class AdjustmentSchema(Schema):
@@ -145,6 +149,10 @@ class StatementSchema(Schema):
     opening_reserved = fields.Integer()
     closing_balance = fields.Integer()
     totals = fields.Dict(keys=fields.String(), values=fields.Integer())
+    #: what ``totals`` and ``totals_money`` sum
+    totals_label = fields.String()
+    totals_money = fields.Dict(keys=fields.String(),
+                               values=fields.Dict(keys=fields.String(), values=fields.String()))
     lots = fields.List(fields.Dict())
     entries = fields.List(fields.Nested(EntrySchema))
     money = fields.List(fields.Nested(MoneyLineSchema))

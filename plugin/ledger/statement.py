@@ -1,4 +1,13 @@
-"""A company's statement: lots, entries with running balance, burns and money lines."""
+"""A company's statement: lots, entries with running balance, burns and money lines.
+
+Every entry that moves credits (purchase, grant, debit, reversal, burn, adjustment) also
+shows what they are worth in money (issue 17): the units each allocation moved times its
+package's price per task, in the package's currency (350 UAH per task by default); units
+no package covered (overdraft) are valued at the company's latest package price. Entries
+that only move reservations (reserve, release) or move debt between lots (settle) have
+no amount. ``totals`` sums units per entry kind (reserve and release: the reserved
+change); ``totals_money`` sums the amounts per kind and currency.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +39,12 @@ COLUMNS = (
     "lots",
     "flag",
     "note",
+    "amount",
+    "currency",
 )
+#: what the totals line sums (printed and in the JSON)
+TOTALS_LABEL = ("units per entry kind (reserve/release: the reserved change), and their "
+                "money at package price")
 
 
 class Row(NamedTuple):
@@ -49,10 +63,14 @@ class Row(NamedTuple):
     lots: str
     flag: str | None
     note: str | None
+    #: the credits' worth (units x package price), signed like ``units``; None: no units
+    amount: Decimal | None = None
+    currency: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()
         out["posted_at"] = self.posted_at.isoformat()
+        out["amount"] = None if self.amount is None else str(self.amount)
         return out
 
 
@@ -70,6 +88,8 @@ class Statement:
     money: list[dict[str, Any]]
     totals: dict[str, int] = field(default_factory=dict)
     money_totals: dict[str, str] = field(default_factory=dict)
+    #: per entry kind, per currency: the amounts of its entries
+    totals_money: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def closing_balance(self) -> int:
@@ -84,6 +104,8 @@ class Statement:
             "opening_reserved": self.opening_reserved,
             "closing_balance": self.closing_balance,
             "totals": self.totals,
+            "totals_label": TOTALS_LABEL,
+            "totals_money": self.totals_money,
             "lots": self.lots,
             "entries": [row.to_json() for row in self.rows],
             "money": self.money,
@@ -131,8 +153,17 @@ def statement(
         .where(*period)
         .order_by(CreditEntry.posted_at, CreditEntry.id, CreditAllocation.id)
     )
+    lot_rows = list(session.execute(
+        select(CreditLot).where(CreditLot.company_id == company_id).order_by(CreditLot.id)
+    ).scalars())
+    prices = {lot.id: (lot.price_per_task, lot.currency) for lot in lot_rows}
+    # overdraft (no lot) is worth what the company last paid per task
+    latest = max(lot_rows, key=lambda lot: (lot.purchased_at, lot.id), default=None)
+    fallback = (latest.price_per_task, latest.currency) if latest is not None else None
     instant = _instant_parser(session)
     rows: list[Row] = []
+    worth: dict[str, Decimal] = {}
+    money_by_kind: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     bal, res = opening, opening_res
     totals: dict[str, int] = defaultdict(int)
     last_id, moves = None, list[str]()
@@ -141,15 +172,18 @@ def statement(
     for e in session.connection().execute(rows_q):
         if e[0] != last_id:
             if last_id is not None:
-                rows.append(_row(current, bal, res, moves, instant))
-            last_id, current, moves = e[0], e, []
+                rows.append(_row(current, bal, res, moves, instant, worth, money_by_kind))
+            last_id, current, moves, worth = e[0], e, [], {}
             bal += e[6]
             res += e[7]
             totals[e[2]] += e[6] if e[6] else e[7]
         if e[12] is not None:
             moves.append(f"{'lot ' + str(e[11]) if e[11] else 'overdraft'}:{e[12]:+d}")
+            price = prices.get(e[11]) if e[11] else fallback
+            if price is not None:
+                worth[price[1]] = worth.get(price[1], Decimal(0)) + price[0] * e[12]
     if last_id is not None:
-        rows.append(_row(current, bal, res, moves, instant))
+        rows.append(_row(current, bal, res, moves, instant, worth, money_by_kind))
     lots = [
         {
             "lot_id": lot.id,
@@ -161,9 +195,7 @@ def statement(
             "purchased_at": lot.purchased_at.isoformat(),
             "expires_at": lot.expires_at.isoformat(),
         }
-        for lot in session.execute(
-            select(CreditLot).where(CreditLot.company_id == company_id).order_by(CreditLot.id)
-        ).scalars()
+        for lot in lot_rows
     ]
     money_q = select(MoneyLine).where(MoneyLine.company_id == company_id)
     if start is not None:
@@ -195,11 +227,29 @@ def statement(
         money,
         dict(totals),
         {k: str(v) for k, v in money_totals.items()},
+        {kind: {cur: str(_cents(v)) for cur, v in by.items()}
+         for kind, by in money_by_kind.items()},
     )
 
 
-def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any) -> Row:
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any,
+         worth: dict[str, Decimal], by_kind: dict[str, dict[str, Decimal]]) -> Row:
     note = e[9] if not e[10] else f"{e[9]} ({e[10]})"
+    amount: Decimal | None = None
+    currency: str | None = None
+    if e[6] and worth:
+        for cur, value in worth.items():
+            by_kind[e[2]][cur] += value
+        if len(worth) == 1:
+            currency, value = next(iter(worth.items()))
+            amount = _cents(value)
+        else:  # lots in several currencies: one figure each, in the note's place
+            currency = "mixed"
+            note = f"{note or ''} [{', '.join(f'{_cents(v)} {c}' for c, v in worth.items())}]"
     return Row(
         e[0],
         instant(e[1]),
@@ -214,6 +264,8 @@ def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any) -> Row:
         " ".join(moves),
         e[8],
         note,
+        amount,
+        currency,
     )
 
 
@@ -266,6 +318,8 @@ def render_csv(st: Statement) -> str:
                 r.lots,
                 r.flag or "",
                 r.note or "",
+                "" if r.amount is None else str(r.amount),
+                r.currency or "",
             ]
         )
     return buf.getvalue()
@@ -289,18 +343,21 @@ def render_table(st: Statement) -> str:
     out += ["", f"Opening balance {st.opening_balance}, reserved {st.opening_reserved}", ""]
     head = (
         f"{'posted':<20} {'kind':<9} {'ticket':<18} {'type':<11} {'units':>6} "
-        f"{'res':>5} {'balance':>8} {'reserved':>8}  lots"
+        f"{'res':>5} {'balance':>8} {'reserved':>8} {'amount':>14}  lots"
     )
     out += [head, "-" * len(head)]
     for r in st.rows:
         out.append(
             f"{str(r.posted_at)[:19]:<20} {r.kind:<9} "
             f"{(r.ticket or '')[:18]:<18} {(r.task_type or '')[:11]:<11} {r.units:>+6d} "
-            f"{r.reserved_change:>+5d} {r.balance:>8d} {r.reserved:>8d}  {r.lots}"
+            f"{r.reserved_change:>+5d} {r.balance:>8d} {r.reserved:>8d} {_money(r):>14}  {r.lots}"
             f"{'  [' + r.flag + ']' if r.flag else ''}"
         )
     out += ["", f"Closing balance {st.closing_balance}"]
-    out.append("Totals: " + ", ".join(f"{k} {v:+d}" for k, v in sorted(st.totals.items())))
+    out.append(f"Totals ({TOTALS_LABEL}):")
+    for kind, units in sorted(st.totals.items()):
+        money = ", ".join(f"{v} {c}" for c, v in st.totals_money.get(kind, {}).items())
+        out.append(f"  {kind:<9} {units:>+6d} units" + (f"  {money}" if money else ""))
     if st.money:
         out += ["", "Money lines:"]
         for m in st.money:
@@ -310,6 +367,12 @@ def render_table(st: Statement) -> str:
             )
         out.append("  total: " + ", ".join(f"{v} {k}" for k, v in st.money_totals.items()))
     return "\n".join(out) + "\n"
+
+
+def _money(r: Row) -> str:
+    if r.amount is None:
+        return ""
+    return f"{r.amount:+} {r.currency}"
 
 
 RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}

@@ -26,6 +26,7 @@ from flask import (
 )
 
 from plugin.auth import token_ok
+from plugin.reports.attention import attention_list
 from plugin.reports.chart import trend_svg
 from plugin.reports.kpis import BY_KEY
 from plugin.reports.report import fmt, fmt_target
@@ -111,6 +112,7 @@ def dashboard() -> Any:
                                 args.get("to") or None, args.get("company") or None,
                                 args.get("manager") or None)
             balances = _balances(session, now, args.get("company") or None)
+            attention = attention_list(session, now, args.get("company") or None)
     except PeriodError as exc:
         return render_template("dashboard.html", login=False, report=None,
                                error=str(exc), args=args), 422
@@ -120,7 +122,7 @@ def dashboard() -> Any:
     return render_template(
         "dashboard.html", login=False, error=None, report=report, tiles=tiles,
         chart=trend_svg(report.trend, report.kpis["within_1_day"].target), args=args,
-        balances=balances, fmt=fmt, period_to=_inclusive_end(report),
+        balances=balances, fmt=fmt, period_to=_inclusive_end(report), attention=attention,
     )
 
 

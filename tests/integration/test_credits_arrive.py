@@ -24,7 +24,12 @@ def test_a_purchase_pushes_the_balance_and_resumes_a_held_task(db_url, redis_url
     now = datetime.now(UTC).replace(microsecond=0)
     filed = (now - timedelta(hours=1)).isoformat()
     with ctx.db.session() as s:
+        # an account with nothing available: bought once, all used (a row the first event
+        # creates on its own is "no account", issue 17)
         s.add(Company(id="acme", name="ACME"))
+        s.flush()
+        ledger.purchase(s, "acme", 10, 350, "UAH", now - timedelta(days=30), key="p-0")
+        ledger.adjust(s, "acme", -10, "used up", "admin", now - timedelta(days=29), key="a-0")
     created = store(ctx, payload("H-1", "ticket.created", filed), "h1")
     process_event(created, now - timedelta(minutes=50))
     accepted = store(ctx, payload("H-1", "ticket.updated", (now - timedelta(minutes=40))

@@ -105,6 +105,10 @@ PLAIN_BODIES = [
     {"event": "ticket.rated", "occurred_at": "2026-11-23T10:05:00+02:00",
      "ticket": {"id": "T-1", "created_at": "2026-11-23T10:00:00+02:00"},
      "rating": {"score": 9, "scale": 10}, "merged_into": "T-0"},
+    # issue 17: a field set for the first time ([null, new]) is plain, as marshmallow loads it
+    {"event": "ticket.updated", "occurred_at": "2026-11-23T10:05:00+02:00",
+     "ticket": {"id": "T-1", "created_at": "2026-11-23T10:00:00+02:00"},
+     "changes": {"assignee": [None, "a-3"], "task_type": [None, "composite"]}},
 ]
 
 
@@ -118,7 +122,7 @@ def test_plain_bodies_are_loaded_without_marshmallow_and_as_marshmallow_would():
 def test_what_marshmallow_coerces_or_refuses_is_left_to_it():
     base = PLAIN_BODIES[0]
     for odd in ({"event": None}, {"occurred_at": "2026-11-23T10:05:00"},
-                {"actor": {"kind": None}}, {"changes": {"assignee": [None, "a-3"]}},
+                {"actor": {"kind": None}}, {"changes": {"assignee": "a-3"}},
                 {"comment": {"public": "true"}}, {"rating": {"score": 4, "scale": "5"}},
                 {"time_entry": {"minutes": 1.0}}, {"merged_into": True}):
         assert generic_plain.load({**base, **odd}, offset_instant) is None, odd

@@ -120,11 +120,18 @@ class _PersonSchema(_Loose):
     email = fields.String(load_default=None, allow_none=True)
 
 
+class _RequesterSchema(_PersonSchema):
+    #: the requester's locale (``en``, ``en-US``, ``uk-UA``): the language of client notes
+    #: unless the company's is configured (issue 17)
+    locale = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=35))
+
+
 class _TicketSchema(_Loose):
     id = _Id(required=True)
     created_at = _Instant(required=True)
     company = fields.Nested(_CompanySchema, load_default=None, allow_none=True)
-    requester = fields.Nested(_PersonSchema, load_default=None, allow_none=True)
+    requester = fields.Nested(_RequesterSchema, load_default=None, allow_none=True)
     subject = fields.String(load_default="", allow_none=True)
     body = fields.String(load_default="", allow_none=True)
     tags = fields.List(fields.String(), load_default=list, allow_none=True)
@@ -165,7 +172,9 @@ class GenericEventSchema(_Loose):
     occurred_at = _Instant(required=True)
     actor = fields.Nested(_ActorSchema, load_default=None, allow_none=True)
     ticket = fields.Nested(_TicketSchema, required=True)
-    changes = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()),
+    # [old, new]: either side may be null ("was unset" / "cleared"), SPEC §7 `changes`
+    changes = fields.Dict(keys=fields.String(),
+                          values=fields.List(fields.Raw(allow_none=True)),
                           load_default=dict, allow_none=True)
     comment = fields.Nested(_CommentSchema, load_default=None, allow_none=True)
     time_entry = fields.Nested(_TimeEntrySchema, load_default=None, allow_none=True)
@@ -210,6 +219,7 @@ def event_from_dict(
     ticket = Ticket(
         id=t["id"], created_at=t["created_at"], company=company,
         requester_id=requester.get("id"), requester_email=requester.get("email"),
+        requester_locale=requester.get("locale"),
         subject=t.get("subject") or "", body=t.get("body") or "",
         tags=tuple(t.get("tags") or ()), priority=t.get("priority"), status=t.get("status"),
         channel=t.get("channel"), assignee_id=(t.get("assignee") or {}).get("id"),

@@ -101,6 +101,13 @@ def _person(d: dict[str, Any]) -> dict[str, Any]:
     return {"id": _opt_id(d, "id"), "email": _str(d, "email", None)}
 
 
+def _requester(d: dict[str, Any]) -> dict[str, Any]:
+    locale = _str(d, "locale", None)
+    if locale is not None and len(locale) > 35:
+        raise _NotPlain
+    return {**_person(d), "locale": locale}
+
+
 def _comment(d: dict[str, Any]) -> dict[str, Any]:
     return {"id": _opt_id(d, "id"), "public": _bool(d.get("public")),
             "body": _str(d, "body", ""), "author": _nested(d, "author", _actor)}
@@ -153,8 +160,8 @@ def _changes(d: dict[str, Any]) -> dict[str, list[Any]] | None:
         return None
     out = {}
     for name, pair in value.items():
-        # List(Raw()): Raw allows no null, so a null old or new value is marshmallow's error
-        if type(pair) is not list or any(item is None for item in pair):
+        # List(Raw(allow_none=True)): a null old value is "was unset", a null new "cleared"
+        if type(pair) is not list:
             raise _NotPlain
         out[name] = list(pair)
     return out
@@ -181,7 +188,7 @@ def load(data: dict[str, Any], parse_instant: Callable[[Any], datetime]
                 "id": _id(ticket["id"]),
                 "created_at": _instant(ticket["created_at"], parse_instant),
                 "company": _nested(ticket, "company", _company),
-                "requester": _nested(ticket, "requester", _person),
+                "requester": _nested(ticket, "requester", _requester),
                 "subject": _str(ticket, "subject", ""),
                 "body": _str(ticket, "body", ""),
                 "tags": _tags(ticket),
