@@ -1,15 +1,16 @@
 """The cabinet's language: the company's setting (the one its notes use), and the page texts.
 
 :func:`company_language` is the single place the cabinet reads a company's language. It asks
-the rules the notes are rendered with (``routing.companies.<id>.language``, else
-``defaults.language``, via :func:`rules.templates.language_for`) and falls back to Ukrainian
-for a language the cabinet has no texts for.
+the rules the notes are rendered with (``config/companies.yaml``, else
+``routing.companies.<id>.language``, else ``defaults.language``, via
+:func:`rules.companies.language_for`) and falls back to Ukrainian for a language the cabinet
+has no texts for.
 """
 
 from __future__ import annotations
 
+from rules.companies import language_for
 from rules.model import RuleSet
-from rules.templates import language_for
 
 LANGUAGES = ("uk", "en")
 DEFAULT = "uk"
