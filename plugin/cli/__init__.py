@@ -23,6 +23,7 @@ COMMANDS = {
     "jobs": "plugin.cli.jobs_cmd:jobs_group",
     "hosts": "plugin.cli.hosts_cmd:hosts_group",
     "report": "plugin.cli.report_cmd:report_cmd",
+    "outbox": "plugin.cli.outbox_cmd:outbox_group",
 }
 
 
