@@ -29,6 +29,7 @@ resolution and is (or becomes) Resolved/Closed, the resolution is written back a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from functools import partial
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result
 from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
 from plugin.hosts.commands import Command, PushResult
+from plugin.hosts.errors import ClientError
 
 OPEN_STATUSES = "1,2"
 #: statuses whose followups copy their comment into ``ticket.resolution``
@@ -85,12 +87,30 @@ class DjangoHelpdeskClient(HttpHostClient):
             if value is None:
                 continue  # refused whole by the helpdesk: an unknown value is left out
             patch[f"custom_{key}"] = self._wall(value) if key in deadline_keys else value
+        refused: list[ClientError] = []
         if patch:
-            steps.run("ticket", partial(
-                self.request, "PATCH", f"/api/tickets/{ticket_id}/", json=patch))
+            steps.run("ticket", partial(self._patch, ticket_id, patch, refused))
         if followups:
             self._post_followups(ticket_id, followups, steps)
+        if refused:
+            # the rest of the write landed; the refusal is this push's outcome
+            refused[0].done_steps = tuple(sorted(steps.done | set(steps.completed)))
+            raise refused[0]
         return result(ticket_id, steps, skipped)
+
+    def _patch(self, ticket_id: str, patch: dict[str, Any], refused: list[ClientError]) -> Any:
+        """The ticket PATCH; fields the helpdesk refuses (DRF's 400 names them) are dropped
+        and the rest is written, the refusal kept in ``refused`` for the caller to raise."""
+        path = f"/api/tickets/{ticket_id}/"
+        try:
+            return self.request("PATCH", path, json=patch)
+        except ClientError as exc:
+            bad = _named_fields(exc.body) & set(patch)
+            if exc.status != 400 or not bad or bad == set(patch):
+                raise
+            refused.append(exc)
+            return self.request("PATCH", path, json={k: v for k, v in patch.items()
+                                                     if k not in bad})
 
     def _post_followups(self, ticket_id: str, followups: list[dict[str, Any]],
                         steps: Steps) -> None:
@@ -177,6 +197,15 @@ class DjangoHelpdeskClient(HttpHostClient):
 
     def list_open(self) -> Iterator[dict[str, Any]]:
         return self._pages(OPEN_STATUSES)
+
+
+def _named_fields(body: str) -> set[str]:
+    """The fields a DRF validation error names (``{"custom_x": ["…"]}``); none if unreadable."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return set()
+    return {str(k) for k in data} if isinstance(data, dict) else set()
 
 
 def _duration(minutes: int) -> str:

@@ -154,3 +154,17 @@ def test_unknown_deadlines_are_left_out_and_custom_datetimes_are_local_wall_time
         c.push("4", [Command.set_deadlines(accept_due="2026-12-07T08:00:00Z",
                                            resolve_due=None)], idempotency_key="k")
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_field_the_helpdesk_refuses_is_dropped_the_rest_lands_and_the_refusal_is_raised(
+        client) -> None:
+    refusal = {"custom_units": ["A valid integer is required."]}
+    responses.patch(f"{BASE}/api/tickets/4/", status=400, json=refusal, match=[
+        matchers.json_params_matcher({"custom_task_type": "bug", "custom_units": "x"})])
+    responses.patch(f"{BASE}/api/tickets/4/", json={}, match=[
+        matchers.json_params_matcher({"custom_task_type": "bug"})])
+    with pytest.raises(ClientError, match="valid integer") as info:
+        client.push("4", [Command.set_fields(task_type="bug", units="x")], idempotency_key="k")
+    assert info.value.status == 400 and info.value.done_steps == ("ticket",)
+    assert len(responses.calls) == 2
