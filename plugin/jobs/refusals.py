@@ -130,12 +130,15 @@ def _view(row: OutboxRow) -> Refused:
 
 
 def list_refused(session: Session, *, connection: str | None = None,
-                 discarded: bool = False, limit: int = 200) -> list[Refused]:
+                 discarded: bool = False, limit: int = 200,
+                 company: str | None = None) -> list[Refused]:
     """Failed rows, newest first (``discarded``: the discarded ones too)."""
     states = [OutboxState.FAILED, *([OutboxState.DISCARDED] if discarded else [])]
     stmt = select(OutboxRow).where(OutboxRow.state.in_(states))
     if connection:
         stmt = stmt.where(OutboxRow.connection == connection)
+    if company:
+        stmt = stmt.where(OutboxRow.company_id == company)
     rows = session.execute(stmt.order_by(OutboxRow.id.desc()).limit(limit)).scalars()
     return [_view(r) for r in rows]
 

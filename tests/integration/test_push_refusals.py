@@ -203,3 +203,37 @@ def test_discard_needs_a_reason_and_keeps_it(host, tmp_path, monkeypatch) -> Non
     assert json.loads(kept.output)["discard_reason"] == "field removed"
     again = runner.invoke(main, ["outbox", "resend", str(rid)])
     assert again.exit_code == 2 and "discarded, not failed" in again.output
+
+
+def test_the_dashboard_lists_the_writes_the_host_refused(sqlite_url, tmp_path) -> None:
+    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    from plugin.app import create_app
+    from plugin.context import build_context
+    from plugin.settings import load_settings
+    from tests.jobs_support import ROOT
+
+    token = "dashboard-token-0123456789"
+    settings = load_settings(env={}, overrides={
+        "database_url": sqlite_url, "config_dir": str(ROOT / "config"),
+        "var_dir": str(tmp_path), "admin_tokens": [token],
+        "connections": [{"name": "h", "kind": "generic", "webhook_secrets": [SECRET]}]})
+    ctx = build_context(settings)
+    ctx.db.create_all()
+    try:
+        with ctx.db.session() as s:
+            (rid,) = add_commands(s, "h", "4", [Command.set_fields(units=1)], "event:9", NOW,
+                                  company_id="acme")
+            row = s.get(OutboxRow, rid)
+            assert row is not None
+            row.state, row.refused_status, row.failed_at = OutboxState.FAILED, 422, NOW
+            row.last_error, row.attempts = 'ClientError: PUT /x -> 422: {"units": "<bad>"}', 2
+        client = create_app(context=ctx).test_client()
+        client.get("/dashboard", query_string={"token": token})
+        html = client.get("/dashboard").get_data(as_text=True)
+        section = html[html.index("Writes the host refused"):]
+        assert 'id="refused"' in section and "h/4" in section and "fields units" in section
+        assert "HTTP 422" in section and "&lt;bad&gt;" in section  # the host's text, escaped
+        other = client.get("/dashboard", query_string={"company": "globex"})
+        assert "None: the hosts took every write." in other.get_data(as_text=True)
+    finally:
+        ctx.close()
