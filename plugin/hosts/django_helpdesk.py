@@ -16,7 +16,7 @@ out. Datetimes in the helpdesk's terms: ``due_date`` is a model ``DateTimeField`
 with its offset (DRF converts it); a custom datetime field is stored as the wall-time string
 ``CUSTOMFIELD_DATETIME_FORMAT`` (``helpdesk/lib.py convert_value``) with no zone, so it is
 sent as the naive wall time of the helpdesk's own ``TIME_ZONE``, set per connection as
-``options.time_zone`` (default ``UTC``).
+``options.timezone`` (default ``UTC``; the same key the Freshdesk adapter reads).
 
 The Resolution is the helpdesk's own field: ``helpdesk/update_ticket.py`` (2.6.1) takes
 ``new_status = ticket.status`` for a followup posted without one and then copies the comment
@@ -136,7 +136,7 @@ class DjangoHelpdeskClient(HttpHostClient):
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-        name = str(self.conn.options.get("time_zone") or "UTC")
+        name = str(self.conn.options.get("timezone") or "UTC")
         try:
             zone = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):

@@ -157,7 +157,7 @@ class Stack:
 
     def restart(self, time_zone: str) -> None:
         """The helpdesk in ``time_zone`` (its TIME_ZONE setting) and Deskpilot's connection
-        told so (``options.time_zone``): both restarted, the databases kept."""
+        told so (``options.timezone``): both restarted, the databases kept."""
         self.site.stop()
         self.deskpilot.stop_workers()
         self.rewrite(time_zone)
@@ -210,7 +210,7 @@ def write_settings(
                     "resolve_due": "resolve_by",
                 },
                 # the helpdesk's own TIME_ZONE: custom datetime fields hold its wall time
-                "options": {"time_zone": time_zone},
+                "options": {"timezone": time_zone},
                 "timeout_seconds": 5,
                 "reconcile_minutes": 60,
             }

@@ -147,7 +147,7 @@ def test_unknown_deadlines_are_left_out_and_custom_datetimes_are_local_wall_time
     conn = Connection(name="dh", kind="django_helpdesk", base_url=BASE,
                       credentials={"token": Secret("dhkey")},
                       field_map={"accept_due": "accept_by", "resolve_due": "resolve_by"},
-                      options={"time_zone": "Europe/Kyiv"})
+                      options={"timezone": "Europe/Kyiv"})
     responses.patch(f"{BASE}/api/tickets/4/", json={}, match=[matchers.json_params_matcher({
         "due_date": "2026-12-07T08:00:00Z", "custom_accept_by": "2026-12-07T10:00:00"})])
     with make_client(conn) as c:
