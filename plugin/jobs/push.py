@@ -211,7 +211,13 @@ def _push_units(client: Any, ticket_id: str, batch: Batch, outcome: Outcome) -> 
                 if not is_refusal(exc):
                     raise
                 assert isinstance(exc, HostHTTPError)
-                split_refused(lambda c, k: push(c, k), unit, key, exc, outcome)
+                try:
+                    split_refused(lambda c, k: push(c, k), unit, key, exc, outcome)
+                except Exception as inner:
+                    # a failure while splitting: its steps belong to one row's push, not
+                    # to the unit; the unit is retried whole (field writes are idempotent)
+                    inner.done_steps = ()  # type: ignore[attr-defined]
+                    raise
         except Exception as exc:
             done = getattr(exc, "done_steps", ())
             try:

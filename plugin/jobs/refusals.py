@@ -93,7 +93,7 @@ def record_refusals(session: Session, rows: Iterable[OutboxRow], refused: Sequen
     first = noted[0]
     return add_commands(session, first.connection, first.ticket_id,
                         [Command.add_note(_note_text(noted), "internal")],
-                        f"refused:{first.id}:{first.attempts}", now,
+                        f"refused:{first.id}:{now.isoformat()}", now,
                         company_id=first.company_id)
 
 

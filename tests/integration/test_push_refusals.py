@@ -237,3 +237,28 @@ def test_the_dashboard_lists_the_writes_the_host_refused(sqlite_url, tmp_path) -
         assert "None: the hosts took every write." in other.get_data(as_text=True)
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("host", ["django_helpdesk"], indirect=True)
+@responses.activate
+def test_a_host_outage_after_the_message_retries_only_the_rest(host) -> None:
+    # the client's message is its own call and was delivered; the field write met a 503:
+    # the retry sends the field write alone, the message is never posted twice
+    ctx, _routes, _conn = host
+    responses.add(responses.GET, f"{BASE}/api/tickets/4/", json={"status": 1})
+    responses.add(responses.POST, f"{BASE}/api/followups/", status=201, json={"id": 9})
+    for _ in range(2):  # the in-call retry too
+        responses.add(responses.PATCH, f"{BASE}/api/tickets/4/", status=503, body="down")
+    responses.add(responses.PATCH, f"{BASE}/api/tickets/4/", json={"id": 4})
+    with ctx.db.session() as s:
+        add_commands(s, "h", "4", [
+            Command.set_fields(task_type="consultation"),
+            Command.add_note("Accepted.", "client"),
+        ], "event:1", NOW, company_id="acme")
+    assert push_ticket("h", "4", NOW).startswith("retry in")
+    rows = _rows(ctx)
+    assert [r.state for r in rows] == [OutboxState.PENDING, OutboxState.SENT]
+    assert push_ticket("h", "4", rows[0].next_attempt_at).startswith("sent")
+    posts = [c for c in responses.calls if c.request.method == "POST"]
+    assert len(posts) == 1
+    assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}

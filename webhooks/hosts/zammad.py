@@ -229,8 +229,9 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
 def _accounted(article: Mapping[str, Any]) -> float:
     """``article.accounted_time``: a float in current Zammad (zammad/zammad
     ``app/jobs/trigger_webhook_job/record_payload/ticket/article.rb``: ``time_unit.to_f``;
-    its spec for issue #4127 expects 3.33), an integer in older ones, text from a custom
-    payload template."""
+    its spec for issue #4127 expects 3.33, HOSTS.md §1), an integer in older ones (the
+    2021/2022 versions of the same file: ``time_unit.to_i``), text from a custom payload
+    template."""
     value = article.get("accounted_time")
     if value is None or value == "":
         return 0.0
