@@ -36,7 +36,10 @@ class OutboxState:
     #: claimed by a push job until ``claimed_until`` (then pending again for the sweeper)
     SENDING = "sending"
     SENT = "sent"
+    #: refused by the host (4xx) or given up after every retry: kept for ``deskpilot outbox``
     FAILED = "failed"
+    #: a failed row an operator gave up on (``deskpilot outbox discard --reason``)
+    DISCARDED = "discarded"
 
 
 class OutboxRow(Base):
@@ -66,6 +69,14 @@ class OutboxRow(Base):
     steps_done: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    # -- the durable record of a write the host refused (issue 15) --------------------------
+    #: the host's HTTP status when it refused the write (None: failed without an answer)
+    refused_status: Mapped[int | None] = mapped_column(Integer)
+    #: when the row was last failed (refused, or retries exhausted)
+    failed_at: Mapped[datetime | None] = mapped_column()
+    #: why an operator discarded the row, and when
+    discard_reason: Mapped[str | None] = mapped_column(Text)
+    discarded_at: Mapped[datetime | None] = mapped_column()
 
     def to_command(self) -> Command:
         return Command.from_json(self.command)
@@ -127,7 +138,9 @@ def add_commands(
          "state": OutboxState.PENDING if claim is None else OutboxState.SENDING,
          "attempts": 0 if claim is None else 1, "next_attempt_at": DUE_AT_ONCE,
          "claimed_until": until, "last_error": None, "batch_key": batch_key,
-         "steps_done": None, "created_at": now, "sent_at": None}
+         "steps_done": None, "created_at": now, "sent_at": None,
+         "refused_status": None, "failed_at": None, "discard_reason": None,
+         "discarded_at": None}
         for n, cmd in enumerate(commands)
     ]
     if not values:

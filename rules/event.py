@@ -88,6 +88,9 @@ class Ticket:
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     organization: str | None = None
     project: str | None = None
+    #: the reference the host shows for the ticket (django-helpdesk: queue slug and id,
+    #: ``support-4``); None: ``#<id>``, as most hosts show it
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ class Work:
         warn = self.facts.get("warning_deadline")
         idle = self.ctx.now - (st.ticket.waiting_since or self.ctx.now)
         return {
-            "ticket_id": ev.ticket.id,
+            "ticket_id": ev.ticket.reference or f"#{ev.ticket.id}",
             "subject": ev.ticket.subject,
             "task_type": self.task_type,
             "type_label": (spec.label.get(lang) if spec else None) or self.task_type,

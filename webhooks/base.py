@@ -158,7 +158,7 @@ def company_for(
     organization: tuple[str | None, str | None] | None = None,
     email: str | None = None,
     custom_fields: Mapping[str, Any] | None = None,
-    project: tuple[str | None, str | None] | None = None,
+    project: tuple[str | None, ...] | None = None,
 ) -> Company | None:
     """Resolve the client company by the connection's ``company_from`` rule.
 
@@ -179,8 +179,10 @@ def company_for(
         value = custom_fields.get(rule.field)
         candidates = [str(value)] if value not in (None, "") else []
     elif source == "project" and project:
-        proj_id, name = project
-        candidates = [c for c in (proj_id, name) if c]
+        # (id, name), or (identifier, id, name) where the host has both (Redmine): a map
+        # entry by any of them matches, whichever of them the payload carries
+        name = project[-1]
+        candidates = [c for c in project if c]
     for cand in candidates:
         if cand in rule.map:
             return Company(id=rule.map[cand], name=name)

@@ -24,6 +24,7 @@ COMMANDS = {
     "hosts": "plugin.cli.hosts_cmd:hosts_group",
     "report": "plugin.cli.report_cmd:report_cmd",
     "cabinet": "plugin.cli.cabinet_cmd:cabinet_group",
+    "outbox": "plugin.cli.outbox_cmd:outbox_group",
 }
 
 

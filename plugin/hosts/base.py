@@ -45,6 +45,10 @@ class HostClient:
     """Carries out outbox commands against one host connection; decides nothing."""
 
     kind: str = ""
+    #: one call per push, applied whole or not at all: a refused push is split by row only
+    #: (``plugin.jobs.units``); a client needing several calls gets notes and time entries
+    #: as pushes of their own before the field writes
+    atomic: bool = False
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:

@@ -36,6 +36,7 @@ class GenericClient(HttpHostClient):
     """Posts commands to the connection's ``callback_url``, or records them."""
 
     kind = "generic"
+    atomic = True
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:

@@ -1,8 +1,9 @@
 """Carry out a :class:`~rules.decision.Decision` inside the caller's transaction.
 
 Ticket state, cap slot, ledger entries, outbox rows and timers are written through the one
-session the caller opened, so either all of them commit or none does. Nothing here commits,
-enqueues or reads the clock: the caller passes ``now`` and enqueues pushes after commit.
+session the caller opened, so either all of them commit or none does. Nothing here commits
+or reads the clock: the caller passes ``now`` and enqueues its ticket's pushes after commit
+(the balance rows written on the company's other open tickets enqueue their own).
 """
 
 from __future__ import annotations
@@ -210,6 +211,25 @@ def _balance_after(session: Session, ticket: Ticket, applied: Applied, before: C
                                after.available)
 
 
+def _spread(session: Session, ticket: Ticket, bal: Command, source_key: str,
+            now: datetime) -> None:
+    """The new balance on the company's other open tickets too (issue 15,
+    :mod:`plugin.jobs.balance_spread`); their pushes are enqueued after commit (the outbox
+    sweep delivers them when Redis is away)."""
+    from plugin.jobs.balance_spread import running_context, spread_balance
+    from plugin.outbox import enqueue_after_commit
+
+    assert ticket.company_id is not None
+    ctx = running_context()
+    if ctx is None:
+        return
+    touched = spread_balance(session, ctx.settings, ticket.company_id, bal,
+                             f"{source_key}:balance", now,
+                             skip=[(ticket.connection, ticket.host_ticket_id)])
+    if touched and ctx.redis_url:
+        enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"b{ticket.id}")
+
+
 def apply_decision(
     session: Session, ticket: Ticket, decision: Decision, state: State, rules: Any, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
@@ -237,6 +257,7 @@ def apply_decision(
     bal = _balance_after(session, ticket, applied, credits, now)
     if bal is not None:
         commands.append(bal)
+        _spread(session, ticket, bal, source_key, now)
     claim = None if claim_at is None else (
         f"{ticket.connection}:{ticket.host_ticket_id}:{source_key}"[:255],
         claim_at + CLAIM_TTL)

@@ -29,9 +29,11 @@ log = logging.getLogger("deskpilot.jobs")
 
 def queue_balance_push(session: Session, company: str, now: datetime,
                        key: str) -> list[tuple[str, str]]:
-    """Queue ``set_balance`` on the company's latest ticket of each connection (hosts without
-    an organisation field show the balance on a ticket); returns the tickets touched."""
+    """Queue ``set_balance`` on the company's latest ticket of each connection (a host with
+    an organisation field writes it there), and on every other open ticket of a connection
+    that shows the balance on tickets (issue 15); returns the tickets touched."""
     from plugin.jobs.apply import balance_command
+    from plugin.jobs.balance_spread import running_context, spread_balance
 
     cmd = balance_command(session, company, now)
     touched: list[tuple[str, str]] = []
@@ -45,7 +47,11 @@ def queue_balance_push(session: Session, company: str, now: datetime,
         if add_commands(session, connection, ticket.host_ticket_id, [cmd],
                         f"{key}:{connection}", now, company_id=company):
             touched.append((connection, ticket.host_ticket_id))
-    return touched
+    ctx = running_context()
+    if ctx is None:
+        return touched
+    return touched + spread_balance(session, ctx.settings, company, cmd, f"{key}:open", now,
+                                    skip=touched)
 
 
 def resume_held(ctx: Context, company: str, now: datetime) -> int:

@@ -99,5 +99,6 @@ def push_claimed(ctx: Context, claimed: Iterable[Claimed], now: datetime,
             outcome = "failed"
             log.warning("push.inline-error connection=%s ticket=%s error=%s",
                         item.conn.name, item.ticket_id, exc.__class__.__name__)
-        if not outcome.startswith(("sent", "recorded")):
+        # a refusal (4xx) says nothing about the host's health: only failures pause
+        if not outcome.startswith(("sent", "recorded", "refused")):
             pause(ctx, item.conn.name)

@@ -22,7 +22,9 @@ from sqlalchemy import bindparam, or_, select, update
 
 from plugin.context import Context, get_context
 from plugin.hosts.commands import Command, PushResult, coalesce
+from plugin.hosts.errors import HostHTTPError
 from plugin.jobs.tickets import lock_ticket
+from plugin.jobs.units import Outcome, is_refusal, plan, split_refused
 from plugin.outbox import OutboxRow, OutboxState, clear_pending, enqueue_coalesced
 from plugin.reports.metrics import observe_push
 from plugin.storage.db import utcnow
@@ -127,20 +129,37 @@ def _mark_sent(ctx: Context, ids: tuple[int, ...], now: datetime) -> None:
 
 
 def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException | None,
-            delay: float | None) -> None:
-    if error is None:
+            delay: float | None, outcome: Outcome | None = None) -> list[int]:
+    """Record a batch's end: delivered rows sent, refused rows failed with the host's status
+    and message (plus an internal note about them, see :mod:`plugin.jobs.refusals`), the
+    rest retried after ``delay`` (or failed for good with ``delay`` None). Returns the ids
+    of the notes written about refusals."""
+    outcome = outcome or Outcome()
+    if error is None and not outcome.refused:
         _mark_sent(ctx, batch.ids, now)
-        return
+        return []
+    from plugin.jobs.refusals import record_refusals
+
+    settled = set(outcome.delivered) | {r.row_id for r in outcome.refused}
     with ctx.db.session() as session:
-        rows = session.execute(select(OutboxRow).where(OutboxRow.id.in_(batch.ids))).scalars()
+        rows = list(session.execute(
+            select(OutboxRow).where(OutboxRow.id.in_(batch.ids))).scalars())
         for r in rows:
-            r.claimed_until = None
-            r.last_error = f"{error.__class__.__name__}: {error}"[:2000]
-            r.steps_done = sorted({*batch.done, *getattr(error, "done_steps", ())})
-            if delay is None:
-                r.state = OutboxState.FAILED
+            if r.id in outcome.delivered:
+                r.state, r.claimed_until, r.last_error = OutboxState.SENT, None, None
+                r.sent_at = now
+            elif r.id in settled or error is None:
+                continue
             else:
-                r.state, r.next_attempt_at = OutboxState.PENDING, now + timedelta(seconds=delay)
+                r.claimed_until = None
+                r.last_error = f"{error.__class__.__name__}: {error}"[:2000]
+                r.steps_done = sorted({*batch.done, *getattr(error, "done_steps", ())})
+                if delay is None:
+                    r.state, r.failed_at = OutboxState.FAILED, now
+                    r.refused_status = getattr(error, "status", None)
+                else:
+                    r.state, r.next_attempt_at = OutboxState.PENDING, now + timedelta(seconds=delay)
+        return record_refusals(session, rows, outcome.refused, now)
 
 
 def client_for(ctx: Context, conn: Any, *, inline: bool = False) -> Any:
@@ -162,31 +181,80 @@ def client_for(ctx: Context, conn: Any, *, inline: bool = False) -> Any:
     return clients[name]
 
 
+def _done_for(done: tuple[str, ...], prefix: str) -> tuple[str, ...]:
+    """A unit's own completed steps (stored as ``<first row id>/<step>``; bare names are
+    from before units and belong to the whole batch)."""
+    return tuple(sorted({s[len(prefix):] for s in done if s.startswith(prefix)}
+                        | {s for s in done if "/" not in s}))
+
+
+def _push_units(client: Any, ticket_id: str, batch: Batch, outcome: Outcome) -> None:
+    """Push the batch unit by unit into ``outcome``; a failure that is not a refusal is
+    raised with its unit's completed steps (prefixed) and the earlier units' results kept."""
+    units = plan(client, batch.ids, batch.commands)
+
+    def push(cmds: list[Command], key: str, done: tuple[str, ...] = ()) -> PushResult:
+        res: PushResult = client.push(ticket_id, coalesce(cmds), company=batch.company,
+                                      idempotency_key=key, done=done)
+        outcome.recorded = outcome.recorded or res.recorded
+        return res
+
+    for unit in units:
+        key = batch.key if len(units) == 1 else f"{batch.key}/{unit.ids[0]}"
+        prefix = f"{unit.ids[0]}/"
+        try:
+            try:
+                outcome.calls += push(list(unit.commands), key,
+                                      _done_for(batch.done, prefix)).calls
+                outcome.delivered.extend(unit.ids)
+            except Exception as exc:
+                if not is_refusal(exc):
+                    raise
+                assert isinstance(exc, HostHTTPError)
+                try:
+                    split_refused(lambda c, k: push(c, k), unit, key, exc, outcome)
+                except Exception as inner:
+                    # a failure while splitting: its steps belong to one row's push, not
+                    # to the unit; the unit is retried whole (field writes are idempotent)
+                    inner.done_steps = ()  # type: ignore[attr-defined]
+                    raise
+        except Exception as exc:
+            done = getattr(exc, "done_steps", ())
+            try:
+                exc.done_steps = tuple(prefix + s for s in done)  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+            raise
+
+
 def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime, *,
          inline: bool = False, received: dict[int, datetime] | None = None) -> str:
     """Push one claimed batch; on failure schedule its retry or fail it for good.
 
-    ``inline`` (the processing job's own first attempt): a failure never raises; a batch
-    the host refused for good is handed to a push job at once, which makes the last
-    attempt and lands in the failed-job registry with the host's reason.
+    Rows the host refuses (4xx) fail alone, recorded with the host's status and message
+    (:mod:`plugin.jobs.units`); the others are delivered. ``inline`` (the processing job's
+    own first attempt): a failure never raises.
     """
+    outcome = Outcome()
+    client = client_for(ctx, conn, inline=inline)
     try:
-        result: PushResult = client_for(ctx, conn, inline=inline).push(
-            ticket_id, coalesce(list(batch.commands)), company=batch.company,
-            idempotency_key=batch.key, done=batch.done,
-        )
+        _push_units(client, ticket_id, batch, outcome)
     except Exception as exc:  # noqa: BLE001 - every failure is classified by retry_delay
         from plugin.hosts.errors import retry_delay
 
         delay = retry_delay(exc, batch.attempts, _rng, max_attempts=MAX_ATTEMPTS)
         if inline:
-            _finish(ctx, batch, now, error=exc, delay=0.0 if delay is None else delay)
+            notes = _finish(ctx, batch, now, error=exc, delay=0.0 if delay is None else delay,
+                            outcome=outcome)
             log.info("push.inline-failed connection=%s ticket=%s error=%s",
                      conn.name, ticket_id, exc.__class__.__name__)
-            if delay is None and ctx.redis_url:
+            if (delay is None or notes) and ctx.redis_url:
                 enqueue_coalesced(ctx.redis, [(conn.name, ticket_id)], f"f{batch.ids[-1]}")
             return "handed to a push job" if delay is None else f"retry in {delay:.1f}s"
-        _finish(ctx, batch, now, error=exc, delay=delay)
+        notes = _finish(ctx, batch, now, error=exc, delay=delay, outcome=outcome)
+        _observe(ctx, conn.name, batch, outcome, received)
+        if notes and ctx.redis_url:
+            enqueue_coalesced(ctx.redis, [(conn.name, ticket_id)], f"n{notes[-1]}")
         if delay is None:
             why = "permanent" if batch.attempts < MAX_ATTEMPTS else "retries exhausted"
             log.warning("push.failed connection=%s ticket=%s attempts=%s error=%s",
@@ -196,9 +264,29 @@ def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime, *
         log.info("push.retry connection=%s ticket=%s attempt=%s delay=%.1f error=%s",
                  conn.name, ticket_id, batch.attempts, delay, exc.__class__.__name__)
         return f"retry in {delay:.1f}s"
-    _finish(ctx, batch, now, error=None, delay=None)
-    observe_push(ctx, conn.name, batch.starts, utcnow(), received)
-    return "recorded" if result.recorded else f"sent ({result.calls} call(s))"
+    notes = _finish(ctx, batch, now, error=None, delay=None, outcome=outcome)
+    _observe(ctx, conn.name, batch, outcome, received)
+    if outcome.refused:
+        if notes and ctx.redis_url:
+            enqueue_coalesced(ctx.redis, [(conn.name, ticket_id)], f"n{notes[-1]}")
+        reasons = "; ".join(str(r.error) for r in outcome.refused)
+        log.warning("push.refused connection=%s ticket=%s rows=%s delivered=%s",
+                    conn.name, ticket_id, [r.row_id for r in outcome.refused],
+                    len(outcome.delivered))
+        if not inline:
+            raise PushFailed(f"{conn.name}/{ticket_id}: refused {len(outcome.refused)} of "
+                             f"{len(batch.ids)} write(s) (see deskpilot outbox list): {reasons}")
+        return f"refused {len(outcome.refused)} of {len(batch.ids)}"
+    return "recorded" if outcome.recorded else f"sent ({outcome.calls} call(s))"
+
+
+def _observe(ctx: Context, host: str, batch: Batch, outcome: Outcome,
+             received: dict[int, datetime] | None) -> None:
+    delivered = set(outcome.delivered)
+    if not delivered:
+        return
+    starts = tuple(s for i, s in zip(batch.ids, batch.starts, strict=False) if i in delivered)
+    observe_push(ctx, host, starts if batch.starts else (), utcnow(), received)
 
 
 def push_ticket(connection: str, ticket_id: str, now: datetime | None = None) -> str:

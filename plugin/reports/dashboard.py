@@ -113,6 +113,7 @@ def dashboard() -> Any:
                                 args.get("manager") or None)
             balances = _balances(session, now, args.get("company") or None)
             attention = attention_list(session, now, args.get("company") or None)
+            refused = _refused(session, args.get("company") or None)
     except PeriodError as exc:
         return render_template("dashboard.html", login=False, report=None,
                                error=str(exc), args=args), 422
@@ -123,6 +124,7 @@ def dashboard() -> Any:
         "dashboard.html", login=False, error=None, report=report, tiles=tiles,
         chart=trend_svg(report.trend, report.kpis["within_1_day"].target), args=args,
         balances=balances, fmt=fmt, period_to=_inclusive_end(report), attention=attention,
+        refused=refused,
     )
 
 
@@ -135,3 +137,12 @@ def _balances(session: Any, now: Any, company: str | None) -> list[dict[str, Any
     from plugin.reports.credits import balances
 
     return balances(session, now, company)
+
+
+def _refused(session: Any, company: str | None) -> list[dict[str, Any]]:
+    """Writes the host refused and nobody resent or discarded yet (issue 15)."""
+    from plugin.jobs.refusals import list_refused
+
+    rows = list_refused(session, company=company, limit=15)
+    return [{**r.as_dict(), "failed_at": r.failed_at.isoformat() if r.failed_at else None}
+            for r in rows]

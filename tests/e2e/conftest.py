@@ -103,6 +103,8 @@ class Stack:
     webhook_url: str
     calendar: Any
     companies: dict[str, str] = field(default_factory=dict)
+    #: rewrites Deskpilot's settings for a helpdesk TIME_ZONE (``restart``)
+    rewrite: Any = None
 
     @property
     def plugin_user(self) -> int:
@@ -153,6 +155,17 @@ class Stack:
         """``deskpilot scheduler tick --now``: one scheduler pass at a chosen instant."""
         return self.deskpilot.must("scheduler", "tick", "--now", now.isoformat())
 
+    def restart(self, time_zone: str) -> None:
+        """The helpdesk in ``time_zone`` (its TIME_ZONE setting) and Deskpilot's connection
+        told so (``options.timezone``): both restarted, the databases kept."""
+        self.site.stop()
+        self.deskpilot.stop_workers()
+        self.rewrite(time_zone)
+        self.deskpilot.start_worker()
+        self.deskpilot.start_scheduler()
+        self.site.time_zone = time_zone
+        self.site.start(self.webhook_url)
+
     def diagnostics(self) -> str:
         return (
             f"{self.deskpilot.diagnostics()}\n--- helpdesk log\n{self.site.log_tail(25)}\n"
@@ -169,6 +182,7 @@ def write_settings(
     token: str,
     seed: dict[str, Any],
     var_dir: Path,
+    time_zone: str = "UTC",
 ) -> None:
     settings = {
         "database_url": db_url,
@@ -192,7 +206,11 @@ def write_settings(
                     "estimate_hours": "estimate_hours",
                     "balance": "balance",
                     "accept_due": "accept_due",
+                    # created by test_e2e_field_proof (first as a date field, by mistake)
+                    "resolve_due": "resolve_by",
                 },
+                # the helpdesk's own TIME_ZONE: custom datetime fields hold its wall time
+                "options": {"timezone": time_zone},
                 "timeout_seconds": 5,
                 "reconcile_minutes": 60,
             }
@@ -217,15 +235,19 @@ def stack(
         # torn down in reverse: helpdesk, scheduler and worker, receiver, relay
         relay = FaultRelay(site.url).start()
         cleanup.callback(relay.stop)
-        write_settings(
-            settings_file,
-            db_url=e2e_db_url,
-            redis_url=e2e_redis_url,
-            base_url=f"{relay.url}/helpdesk",
-            token=token,
-            seed=seed,
-            var_dir=workdir / "var",
-        )
+        def rewrite(time_zone: str = "UTC") -> None:
+            write_settings(
+                settings_file,
+                db_url=e2e_db_url,
+                redis_url=e2e_redis_url,
+                base_url=f"{relay.url}/helpdesk",
+                token=token,
+                seed=seed,
+                var_dir=workdir / "var",
+                time_zone=time_zone,
+            )
+
+        rewrite()
         env = clean_env(
             {
                 "DESKPILOT_SETTINGS": str(settings_file),
@@ -255,4 +277,5 @@ def stack(
             seed=seed,
             webhook_url=webhook_url,
             calendar=load_calendars(REPO / "config" / "calendars.yaml")["default"],
+            rewrite=rewrite,
         )

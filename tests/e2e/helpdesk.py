@@ -45,6 +45,8 @@ class HelpdeskSite:
         self.db_path = workdir / "helpdesk.sqlite3"
         self.log_path = workdir / "helpdesk.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: the helpdesk's own TIME_ZONE (settings.py reads ``DH_TIME_ZONE``)
+        self.time_zone = "UTC"
 
     @property
     def url(self) -> str:
@@ -63,6 +65,7 @@ class HelpdeskSite:
         )
         if webhook_url:
             env["DH_WEBHOOK_URL"] = webhook_url
+        env["DH_TIME_ZONE"] = self.time_zone
         return env
 
     def _run(self, *args: str) -> str:
@@ -96,6 +99,10 @@ class HelpdeskSite:
             part.replace(template)  # atomic: a concurrent run never copies half a file
         else:
             shutil.copyfile(template, self.db_path)
+
+    def shell(self, code: str) -> str:
+        """Run Python in the helpdesk's Django (``manage.py shell -c``), as an admin would."""
+        return self._run("manage.py", "shell", "-c", code)
 
     def seed(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self._run("seed.py"))

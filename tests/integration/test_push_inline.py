@@ -82,19 +82,41 @@ def test_a_host_500_leaves_the_retry_to_a_push_job_and_pauses_inline(ctx):
     assert [p[2] for p in client.pushes if p[0] == "T-1"] == [rows[0].batch_key]
 
 
-def test_a_refusal_goes_to_a_push_job_and_the_failed_registry(ctx):
+def test_a_refusal_fails_only_the_refused_row_and_is_recorded_at_once(ctx):
+    # issue 15: the host refuses one command of the batch (the balance); the others are
+    # delivered by the same inline push, the refused row is kept failed in the database
+    # with the host's status and message, and an internal note about it follows
     refusal = ClientError(422, "POST", "http://host/cb", '{"error": "balance is read-only"}')
-    client = FakeClient(fail=[refusal, refusal])
+
+    class RefusesBalance(FakeClient):
+        def push(self, ticket_id, commands, **kw):
+            if any(c.type == "set_balance" for c in commands):
+                raise refusal
+            return super().push(ticket_id, commands, **kw)
+
+    client = RefusesBalance()
     ctx.extras["host-client-factory"] = lambda conn: client
     _accept(ctx, "T-1", "d1")
-    assert queue(ctx.redis, PUSH).count == 1  # handed over at once, not after a backoff
+    rows = _rows(ctx)
+    failed = [r for r in rows if r.state == OutboxState.FAILED]
+    assert [r.command["type"] for r in failed] == ["set_balance"]
+    assert failed[0].refused_status == 422 and "read-only" in (failed[0].last_error or "")
+    assert failed[0].failed_at is not None and failed[0].attempts == 1
+    delivered = {c.type for _, cmds, _ in client.pushes for c in cmds}
+    assert {"set_fields", "set_deadlines", "add_note"} <= delivered
+    assert "set_balance" not in delivered
+    decision_rows = [r for r in rows if not r.idempotency_key.startswith("refused:")]
+    assert {r.state for r in decision_rows} == {OutboxState.SENT, OutboxState.FAILED}
+    # the internal note about the refusal waits for its push job (the connection is not
+    # paused: a refusal says nothing about the host's health)
+    note = [r for r in rows if r.idempotency_key.startswith("refused:")]
+    assert len(note) == 1 and note[0].command["data"]["visibility"] == "internal"
+    assert f"outbox #{failed[0].id}" in note[0].command["data"]["body"]
+    assert not inline_mod._paused(ctx, "generic")
     SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis).work(
         burst=True, with_scheduler=False)
-    failed = FailedJobRegistry(queue=queue(ctx.redis, PUSH))
-    assert len(failed.get_job_ids()) == 1
-    assert {r.state for r in _rows(ctx)} == {OutboxState.FAILED}
-    assert all("read-only" in (r.last_error or "") for r in _rows(ctx))
-    assert client.pushes == [] and client.fail == []  # two attempts, both refused
+    assert _rows(ctx)[note[0].id - 1].state == OutboxState.SENT
+    assert FailedJobRegistry(queue=queue(ctx.redis, PUSH)).get_job_ids() == []
 
 
 def test_rows_of_a_ticket_with_a_push_under_way_wait_for_a_push_job(ctx):

@@ -26,9 +26,12 @@ from tests.jobs_support import SECRET, FakeClient, buy, make_context, payload, s
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
 
 
-def _states(ctx) -> list[str]:
+def _states(ctx, decisions_only: bool = False) -> list[str]:
+    stmt = select(OutboxRow.state).order_by(OutboxRow.id)
+    if decisions_only:  # without the internal notes about refused writes (issue 15)
+        stmt = stmt.where(OutboxRow.idempotency_key.not_like("refused:%"))
     with ctx.db.session() as s:
-        return list(s.execute(select(OutboxRow.state).order_by(OutboxRow.id)).scalars())
+        return list(s.execute(stmt).scalars())
 
 
 def _accept(ctx, ticket: str = "T-1", delivery: str = "d1") -> None:
@@ -90,8 +93,22 @@ def test_500_then_429_are_retried_with_backoff_and_retry_after(ctx):
 
 def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_path,
                                                                      monkeypatch):
-    client = FakeClient(fail=[ClientError(422, "POST", "http://host/cb",
-                                          '{"error": "field balance is read-only"}')])
+    refusal = ClientError(422, "POST", "http://host/cb", '{"error": "field balance is read-only"}')
+
+    class Refusing(FakeClient):
+        """Refuses every write but internal notes while ``refusing`` (issue 15 splits a
+        refused batch row by row and field by field, and notes the refusal on the ticket)."""
+
+        refusing = True
+
+        def push(self, ticket_id, commands, **kw):
+            if self.refusing and not all(
+                    c.type == "add_note" and c.data["visibility"] == "internal"
+                    for c in commands):
+                raise refusal
+            return super().push(ticket_id, commands, **kw)
+
+    client = Refusing()
     ctx.extras["host-client-factory"] = lambda conn: client
     _accept(ctx)
     conn = connect(ctx.settings.redis_url)
@@ -99,7 +116,12 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
         burst=True, with_scheduler=False)
     failed = FailedJobRegistry(queue=queue(conn, PUSH))
     assert len(failed.get_job_ids()) == 1
-    assert set(_states(ctx)) == {OutboxState.FAILED}
+    assert set(_states(ctx, decisions_only=True)) == {OutboxState.FAILED}
+    # the internal note about the refusal was delivered by a push job of its own
+    assert [c.type for _, cmds, _ in client.pushes for c in cmds] == ["add_note"]
+    assert "field balance is read-only" in client.pushes[0][1][0].data["body"]
+    client.pushes.clear()
+    client.refusing = False
     with ctx.db.session() as s:
         assert "read-only" in (s.execute(select(OutboxRow.last_error)).scalars().first() or "")
 
@@ -114,13 +136,13 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     listed = runner.invoke(main, ["jobs", "failed"])
     assert listed.exit_code == 0, listed.output
     assert "push generic/T-1" in listed.output
-    assert "permanent after 1 attempt(s)" in listed.output
+    assert "refused" in listed.output
     assert "field balance is read-only" in listed.output
     assert runner.invoke(main, ["jobs", "retry"]).exit_code == 2  # neither ID nor --all
     retried = runner.invoke(main, ["jobs", "retry", "--all"])
     assert retried.exit_code == 0 and "requeued push-generic-T-1" in retried.output
     assert failed.get_job_ids() == []
-    assert set(_states(ctx)) == {OutboxState.PENDING}
+    assert set(_states(ctx, decisions_only=True)) == {OutboxState.PENDING}
     set_context(ctx)  # the CLI installed its own context; the worker below uses ours
     SimpleWorker([queue(conn, PUSH)], connection=conn).work(burst=True, with_scheduler=False)
     assert set(_states(ctx)) == {OutboxState.SENT}

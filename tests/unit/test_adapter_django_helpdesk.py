@@ -58,3 +58,9 @@ def test_followup_hooks():
     ("00:45:00", 45), ("01:30", 90), ("1 02:00:00", 1560), ("00:00:40", 1), ("00:00:20", 0)])
 def test_durations(text, minutes):
     assert _common.minutes_from_duration(text, "x") == minutes
+
+
+def test_the_ticket_reference_is_the_one_the_helpdesk_shows():
+    # helpdesk/models.py Ticket.ticket_for_url: "<queue slug>-<id>"; notes use it (issue 15)
+    (ev,) = parse("ticket_created")
+    assert ev.ticket.reference == "support-1"

@@ -175,3 +175,15 @@ def test_local_dates_need_the_helpdesk_time_zone():
     assert "options.timezone" in json.dumps(exc.value.errors)
     with pytest.raises(InvalidPayload):
         parse("missing_field")
+
+
+@pytest.mark.parametrize("stamp", ["2026-11-23 10:00:00 +0200", "2026-11-23 08:00:00 UTC",
+                                   "2026-11-23 08:00:00 +0000", "2026-11-23 10:00:00"])
+def test_rails_to_s_dates_with_offset_or_utc(stamp):
+    # Freshdesk renders {{ticket.created_on}} with Rails' default Time#to_s (HOSTS.md §3):
+    # ``+0200``-style offsets, or the literal ``UTC`` for an account set to UTC; a naive one
+    # is read in options.timezone (Europe/Kyiv here). All are the same instant.
+    body = json.loads((FIX / "ticket_created.json").read_bytes())
+    body["ticket"]["created_on"] = stamp
+    (created,) = freshdesk.parse(json.dumps(body).encode(), {}, CONN)
+    assert created.ticket.created_at == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -62,3 +62,19 @@ def test_core_payloads():
     with pytest.raises(InvalidPayload) as exc:
         parse("missing_field")
     assert "issue.id" in exc.value.errors
+
+
+@pytest.mark.parametrize("key", ["4", "acme", "ACME Ltd"])
+def test_project_map_by_id_identifier_or_name_on_both_routes(key):
+    # issue 15: the 5.x plugin payload carries identifier, id and name; Redmine 7's core
+    # payload (redmine/redmine 7.0.0 app/models/webhook_payload.rb: the issue's API JSON)
+    # only id and name. The same project must map to the same company on both routes.
+    conn = Connection(name="rm", kind="redmine", plugin_user_id="40",
+                      company_from=CompanyFrom(source="project", map={key: "client-7"}))
+    (plugin_route,) = redmine.parse((FIX / "ticket_created.json").read_bytes(), {}, conn)
+    assert plugin_route.ticket.company is not None
+    assert plugin_route.ticket.company.id == "client-7"
+    if key != "acme":  # the identifier is not in a core payload at all
+        (core_route,) = redmine.parse((FIX / "own_user_echo.json").read_bytes(), {}, conn)
+        assert core_route.ticket.company is not None
+        assert core_route.ticket.company.id == "client-7"

@@ -110,3 +110,23 @@ def test_time_unit_and_its_setting_must_be_numbers():
         with pytest.raises(InvalidPayload) as exc:
             parse("time_logged", conn)
         assert "options.time_unit_minutes" in exc.value.errors
+
+
+@pytest.mark.parametrize(("sent", "minutes"), [(3.33, 3), ("3.33", 3), (2.5, 3), (0.2, 1),
+                                               (45.0, 45), (45, 45)])
+def test_fractional_accounted_time_is_rounded_half_up_to_minutes(sent, minutes):
+    # zammad/zammad app/jobs/trigger_webhook_job/record_payload/ticket/article.rb sends
+    # ``time_unit.to_f``; its spec for issue #4127 expects 3.33
+    body = json.loads((FIX / "time_logged.json").read_bytes())
+    body["article"]["accounted_time"] = sent
+    (logged,) = zammad.parse(json.dumps(body).encode(), {}, CONN)
+    assert logged.event == "time.logged"
+    assert logged.time_entry is not None and logged.time_entry.minutes == minutes
+
+
+def test_accounted_time_that_is_not_a_number_is_refused():
+    body = json.loads((FIX / "time_logged.json").read_bytes())
+    body["article"]["accounted_time"] = "soon"
+    with pytest.raises(InvalidPayload) as exc:
+        zammad.parse(json.dumps(body).encode(), {}, CONN)
+    assert "article.accounted_time" in exc.value.errors

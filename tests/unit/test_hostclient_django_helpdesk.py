@@ -38,6 +38,8 @@ def test_patch_then_one_followup_for_status_note_and_time(client) -> None:
         matchers.header_matcher(AUTH), matchers.json_params_matcher({
             "on_hold": False, "due_date": "2026-11-24T17:00:00+02:00",
             "custom_task_type": "composite", "custom_units": 2, "custom_credits_left": 8})])
+    # the client reads the ticket before followups (its Resolution is kept, issue 15)
+    responses.get(f"{BASE}/api/tickets/4/", json={"id": 4, "status": 1, "resolution": None})
     responses.post(f"{BASE}/api/followups/", status=201, json={"id": 20}, match=[
         matchers.header_matcher(AUTH), matchers.json_params_matcher({
             "ticket": 4, "comment": "Resolved. Please rate us.", "public": True,
@@ -51,8 +53,8 @@ def test_patch_then_one_followup_for_status_note_and_time(client) -> None:
         Command.add_note("Resolved. Please rate us.", visibility="client"),
         Command.log_time(90),
     ], idempotency_key="k")
-    assert res.steps == ("ticket", "followup-0")
-    assert [c.request.method for c in responses.calls] == ["PATCH", "POST"]
+    assert res.steps == ("ticket", "read", "followup-0")
+    assert [c.request.method for c in responses.calls] == ["PATCH", "GET", "POST"]
 
 
 @responses.activate
@@ -76,17 +78,18 @@ def test_two_visibilities_two_followups_extra_time_is_internal(client) -> None:
     # a status always sets the on_hold flag (leaving hold clears it), silently
     responses.patch(f"{BASE}/api/tickets/4/", json={},
                     match=[matchers.json_params_matcher({"on_hold": False})])
+    responses.get(f"{BASE}/api/tickets/4/", json={"id": 4, "status": 1, "resolution": None})
     responses.post(f"{BASE}/api/followups/", status=201, json={})
     client.push("4", [Command.add_note("Deferred to Monday", visibility="client"),
                       Command.add_note("4th ticket today"),
                       Command.log_time(15, note="triage"), Command.log_time(5),
                       Command.set_status("accepted")], idempotency_key="k")
-    bodies = [json.loads(c.request.body or "") for c in responses.calls[1:]]
+    bodies = [json.loads(c.request.body or "") for c in responses.calls[2:]]
     assert bodies[0] == {"ticket": 4, "comment": "Deferred to Monday\n\ntriage", "public": True,
                          "time_spent": "00:15:00", "new_status": 1}
     assert bodies[1] == {"ticket": 4, "comment": "4th ticket today", "public": False,
                          "time_spent": "00:05:00"}
-    assert [c.request.method for c in responses.calls] == ["PATCH", "POST", "POST"]
+    assert [c.request.method for c in responses.calls] == ["PATCH", "GET", "POST", "POST"]
 
 
 @responses.activate
@@ -120,3 +123,48 @@ def test_list_open_asks_for_open_and_reopened(client) -> None:
     responses.get(f"{BASE}/api/tickets/", match=[matchers.query_param_matcher(
         {"status": "1,2"})], json={"count": 1, "next": None, "results": [_ticket(5)]})
     assert [t["id"] for t in client.list_open()] == [5]
+
+
+@responses.activate
+def test_a_followup_on_a_resolved_ticket_keeps_the_agents_resolution(client) -> None:
+    # helpdesk/update_ticket.py 2.6.1: a followup without new_status takes the ticket's
+    # status, and on a Resolved ticket its comment replaces ticket.resolution
+    responses.get(f"{BASE}/api/tickets/4/",
+                  json={"id": 4, "status": 3, "resolution": "Replaced the toner."})
+    responses.post(f"{BASE}/api/followups/", status=201, json={"id": 21})
+    responses.patch(f"{BASE}/api/tickets/4/", json={}, match=[
+        matchers.json_params_matcher({"resolution": "Replaced the toner."})])
+    res = client.push("4", [Command.add_note("Please rate us 1-5.", visibility="client")],
+                      idempotency_key="k")
+    assert [c.request.method for c in responses.calls] == ["GET", "POST", "PATCH"]
+    assert json.loads(responses.calls[1].request.body or "") == {
+        "ticket": 4, "comment": "Please rate us 1-5.", "public": True}
+    assert res.steps == ("read", "followup-0", "resolution")
+
+
+@responses.activate
+def test_unknown_deadlines_are_left_out_and_custom_datetimes_are_local_wall_time() -> None:
+    conn = Connection(name="dh", kind="django_helpdesk", base_url=BASE,
+                      credentials={"token": Secret("dhkey")},
+                      field_map={"accept_due": "accept_by", "resolve_due": "resolve_by"},
+                      options={"timezone": "Europe/Kyiv"})
+    responses.patch(f"{BASE}/api/tickets/4/", json={}, match=[matchers.json_params_matcher({
+        "due_date": "2026-12-07T08:00:00Z", "custom_accept_by": "2026-12-07T10:00:00"})])
+    with make_client(conn) as c:
+        c.push("4", [Command.set_deadlines(accept_due="2026-12-07T08:00:00Z",
+                                           resolve_due=None)], idempotency_key="k")
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_field_the_helpdesk_refuses_is_dropped_the_rest_lands_and_the_refusal_is_raised(
+        client) -> None:
+    refusal = {"custom_units": ["A valid integer is required."]}
+    responses.patch(f"{BASE}/api/tickets/4/", status=400, json=refusal, match=[
+        matchers.json_params_matcher({"custom_task_type": "bug", "custom_units": "x"})])
+    responses.patch(f"{BASE}/api/tickets/4/", json={}, match=[
+        matchers.json_params_matcher({"custom_task_type": "bug"})])
+    with pytest.raises(ClientError, match="valid integer") as info:
+        client.push("4", [Command.set_fields(task_type="bug", units="x")], idempotency_key="k")
+    assert info.value.status == 400 and info.value.done_steps == ("ticket",)
+    assert len(responses.calls) == 2

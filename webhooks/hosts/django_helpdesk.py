@@ -83,6 +83,9 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     opened = c.instant(first, "date", "ticket.followup_set[].date")
     assert opened is not None
     ticket = _ticket(conn, t, opened)
+    slug = c.text(data, "queue_slug", "queue_slug")
+    if slug:  # the reference the helpdesk shows: queue slug and id (Ticket.ticket_for_url)
+        ticket = replace(ticket, reference=f"{slug}-{ticket.id}")
     fid = c.ident(data, "followup_id", "followup_id", required=False)
     if fid is None:
         user = c.ident(first, "user", "ticket.followup_set[].user", required=False)

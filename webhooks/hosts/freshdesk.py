@@ -107,6 +107,9 @@ def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
 def _instant(data: Mapping[str, Any], key: str, path: str, conn: Connection,
              required: bool) -> datetime | None:
     value = data.get(key)
+    if isinstance(value, str):
+        value = _rails_offset(value)
+        data = {**data, key: value}
     if not isinstance(value, str) or re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
         return c.instant(data, key, path, required=required)
     for fmt in _FORMATS:
@@ -122,6 +125,19 @@ def _instant(data: Mapping[str, Any], key: str, path: str, conn: Connection,
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise c.fail(path, "options.timezone is not an IANA zone") from exc
     return c.instant(data, key, path, required=required)  # raises the ISO error
+
+
+def _rails_offset(value: str) -> str:
+    """Rails' default ``Time#to_s`` as Freshdesk's placeholders render it (HOSTS.md §3):
+    ``2026-12-04 10:10:00 +0200`` or, for an account set to UTC, ``2026-12-04 08:10:00 UTC``,
+    as ISO 8601 with the offset (``+02:00``, ``+00:00``)."""
+    text = value.strip()
+    if text.endswith(" UTC"):
+        return text[:-4].rstrip() + "+00:00"
+    found = re.fullmatch(r"(.*\d)\s+([+-]\d\d):?(\d\d)", text)
+    if found:
+        return f"{found.group(1)}{found.group(2)}:{found.group(3)}"
+    return value
 
 
 def triggered(data: Mapping[str, Any]) -> tuple[str, str]:

@@ -88,8 +88,11 @@ def _ticket(conn: Connection, issue: Mapping[str, Any]) -> Ticket:
     created = c.instant(issue, "created_on", "issue.created_on")
     assert created is not None
     project = c.obj(issue, "project", "issue.project", required=False)
-    proj = (c.text(project, "identifier", "issue.project.identifier")
-            or c.ident(project, "id", "issue.project.id", required=False),
+    # the redmine_webhook plugin (5.x) sends identifier, id and name; Redmine 7's core
+    # payload (app/models/webhook_payload.rb at 7.0.0: the issue's API JSON) only id and
+    # name: a company_from map by identifier, id or name is tried with all of them
+    proj = (c.text(project, "identifier", "issue.project.identifier"),
+            c.ident(project, "id", "issue.project.id", required=False),
             c.text(project, "name", "issue.project.name"))
     status = c.obj(issue, "status", "issue.status", required=False)
     mapped = c.map_status(conn, STATUS_DEFAULTS, c.text(status, "name", "issue.status.name"))
@@ -104,7 +107,7 @@ def _ticket(conn: Connection, issue: Mapping[str, Any]) -> Ticket:
     return Ticket(
         id=issue_id, created_at=created,
         company=company_for(conn.company_from, project=proj, email=author_mail,
-                            custom_fields=custom, organization=proj),
+                            custom_fields=custom, organization=(proj[0] or proj[1], proj[2])),
         requester_id=author_id, requester_email=author_mail,
         subject=c.text(issue, "subject", "issue.subject") or "",
         body=c.text(issue, "description", "issue.description") or "",
@@ -113,7 +116,7 @@ def _ticket(conn: Connection, issue: Mapping[str, Any]) -> Ticket:
             c.obj(issue, "priority", "issue.priority", required=False), "name",
             "issue.priority.name")),
         status=mapped, assignee_id=_person(assignee)[0] if assignee else None,
-        custom_fields=custom, project=proj[0],
+        custom_fields=custom, project=proj[0] or proj[1],
     )
 
 

@@ -153,7 +153,7 @@ def _event_name(conn: Connection, headers: Mapping[str, str], ticket: Mapping[st
     count = c.integer(ticket, "article_count", "ticket.article_count") or 0
     if count <= 1 and updated - created <= CREATED_WINDOW:
         return EventType.CREATED
-    if article and (c.integer(article, "accounted_time", "article.accounted_time") or 0) > 0:
+    if article and _accounted(article) > 0:
         return EventType.TIME_LOGGED
     return EventType.COMMENTED if article else EventType.UPDATED
 
@@ -205,11 +205,12 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
             public=not c.boolean(article, "internal", "article.internal", False),
             body=c.text(article, "body", "article.body") or "", author=author,
         )
-        minutes = c.integer(article, "accounted_time", "article.accounted_time") or 0
+        minutes = _accounted(article)
         if minutes < 0:
             raise c.fail("article.accounted_time", "must not be negative")
         if minutes:
-            time_entry = TimeEntry(id=f"article-{comment.id}", minutes=round(minutes * factor),
+            time_entry = TimeEntry(id=f"article-{comment.id}",
+                                   minutes=_whole_minutes(minutes * factor),
                                    agent_id=author_id)
         actor = author
         occurred = c.instant(article, "created_at", "article.created_at", required=False) or updated
@@ -223,3 +224,31 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         event=event, occurred_at=occurred, ticket=ticket, actor=actor, comment=comment,
         time_entry=time_entry, own_write=own,
     )]
+
+
+def _accounted(article: Mapping[str, Any]) -> float:
+    """``article.accounted_time``: a float in current Zammad (zammad/zammad
+    ``app/jobs/trigger_webhook_job/record_payload/ticket/article.rb``: ``time_unit.to_f``;
+    its spec for issue #4127 expects 3.33, HOSTS.md §1), an integer in older ones (the
+    2021/2022 versions of the same file: ``time_unit.to_i``), text from a custom payload
+    template."""
+    value = article.get("accounted_time")
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, bool):
+        raise c.fail("article.accounted_time", "must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise c.fail("article.accounted_time", "must be a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise c.fail("article.accounted_time", "must be a number")
+    return number
+
+
+def _whole_minutes(minutes: float) -> int:
+    """Fractional minutes rounded half up to whole minutes (3.33 → 3, 2.5 → 3); any time
+    logged at all counts at least one minute (0.2 → 1), so an entry is never lost."""
+    if minutes <= 0:
+        return 0
+    return max(1, int(minutes + 0.5))

@@ -2,7 +2,8 @@
 
 Runs only inside the helpdesk's own virtualenv (never imported by the project's tests).
 Everything that differs per run comes from the environment the harness sets:
-``DH_DB_PATH`` (the SQLite file) and ``DH_WEBHOOK_URL`` (Deskpilot's token URL).
+``DH_DB_PATH`` (the SQLite file), ``DH_WEBHOOK_URL`` (Deskpilot's token URL) and
+``DH_TIME_ZONE`` (the helpdesk's own ``TIME_ZONE``, default UTC).
 """
 
 import os
@@ -62,7 +63,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
-TIME_ZONE = "UTC"
+TIME_ZONE = os.environ.get("DH_TIME_ZONE", "UTC")
 LANGUAGE_CODE = "en-us"
 STATIC_URL = "/static/"
 SITE_ID = 1

@@ -1,7 +1,7 @@
 """Client cabinet: secret per-company links, stored as hashes of their tokens.
 
-Revision ID: 0006_i19
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from plugin.storage.models import UTCDateTime
 
-revision = "0006_i19"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
