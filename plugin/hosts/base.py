@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -197,7 +197,16 @@ class HttpHostClient(HostClient):
         return {}
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base_url + path
+        """``base_url + path``; an absolute URL (a host's own "next page" link, the generic
+        callback) must stay on an origin from settings, so a host answer cannot send our
+        credentials elsewhere."""
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + path
+        allowed = {urlsplit(u)[:2] for u in (self.base_url, self.conn.callback_url) if u}
+        if urlsplit(path)[:2] not in allowed:
+            raise HostError(f"connection {self.conn.name!r}: refused a URL outside the "
+                            f"configured origin ({safe_url(path)})")
+        return path
 
     def _environment(self, url: str) -> tuple[dict[str, str], Any]:
         """Proxies and TLS verification for ``url`` from the environment, as requests itself
@@ -245,6 +254,18 @@ class HttpHostClient(HostClient):
                      self.conn.name, method, attempt, delay, err.__class__.__name__)
             self.sleep(delay)
             waited += delay
+
+
+def segment(value: Any) -> str:
+    """One URL path segment from a value (a ticket, organisation or agent id): every
+    character outside ``A-Z a-z 0-9 - . _ ~`` percent-encoded, so an id can never add a
+    segment, a query or a fragment (``1/../../companies/7?x=`` stays one segment). ``.``
+    and ``..`` (which servers resolve) and the empty segment are refused. Every client
+    builds its paths through this one function."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise HostError(f"refused the id {text!r} as a URL path segment")
+    return quote(text, safe="")
 
 
 def _decode(resp: requests.Response) -> Any:

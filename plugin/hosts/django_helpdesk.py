@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result
+from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result, segment
 from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -64,7 +64,7 @@ class DjangoHelpdeskClient(HttpHostClient):
             patch[f"custom_{key}"] = value
         if patch:
             steps.run("ticket", partial(
-                self.request, "PATCH", f"/api/tickets/{ticket_id}/", json=patch))
+                self.request, "PATCH", f"/api/tickets/{segment(ticket_id)}/", json=patch))
         for i, body in enumerate(followups):
             steps.run(f"followup-{i}", partial(
                 self.request, "POST", "/api/followups/", json=body))
@@ -100,7 +100,7 @@ class DjangoHelpdeskClient(HttpHostClient):
         return body
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/tickets/{ticket_id}/") or {})
+        return dict(self.request("GET", f"/api/tickets/{segment(ticket_id)}/") or {})
 
     def _pages(self, status: str) -> Iterator[dict[str, Any]]:
         url: str | None = "/api/tickets/"
