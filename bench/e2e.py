@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/rules.py must not shadow rules/
 
-from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
+from webhooks.hosts.generic import signed_headers  # noqa: E402
 
 SECRET = "bench-secret-0123456789"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -136,8 +136,8 @@ def run_rate(url: str, host: Host, rate: float, seconds: float, tag: str,
         nonlocal errors
         ticket = f"{tag}-{n}"
         body = event_body(ticket, n)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, SECRET),
-                   DELIVERY_HEADER: str(uuid.uuid4())}
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(body, SECRET, str(uuid.uuid4()))}
         t0 = time.time()
         try:
             r = sess.post(url, data=body, headers=headers, timeout=10)

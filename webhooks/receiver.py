@@ -94,7 +94,9 @@ def receive(name: str, token: str | None = None) -> Response:
         else:
             if not adapter.SIGNED:
                 raise InvalidSignature("this host cannot sign: use the token URL")
-            adapter.verify(body, request.headers, conn.webhook_secrets, now)
+            options = getattr(adapter, "verify_options", None)
+            adapter.verify(body, request.headers, conn.webhook_secrets, now,
+                           **(options(conn) if options else {}))
         events = adapter.parse(body, request.headers, conn)
         for event in events:
             check_event(event)

@@ -17,7 +17,7 @@ from plugin.queue import EVENTS
 from plugin.settings import load_settings
 from plugin.storage import Event, Ticket
 from plugin.storage.migrate import upgrade
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 SECRET = "generic-secret-for-tests"
 CONFIG = str(Path(__file__).resolve().parents[2] / "config")
@@ -52,9 +52,7 @@ def stack(db_url, redis_url, tmp_path):
 
 def post(client, payload, delivery=None, secret=SECRET):
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, secret)}
-    if delivery:
-        headers["X-Deskpilot-Delivery"] = delivery
+    headers = {"Content-Type": "application/json", **signed_headers(body, secret, delivery)}
     return client.post("/webhooks/generic", data=body, headers=headers)
 
 

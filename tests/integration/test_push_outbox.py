@@ -166,7 +166,7 @@ def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
         assert body["ticket_id"] == "T-7"
         assert responses.calls[0].request.headers["X-Deskpilot-Delivery"] == \
             responses.calls[1].request.headers["X-Deskpilot-Delivery"]
-        assert responses.calls[1].request.headers["X-Deskpilot-Signature"].startswith("sha256=")
+        assert responses.calls[1].request.headers["X-Deskpilot-Signature"].startswith("t=")
         assert {c["type"] for c in body["commands"]} >= {"set_deadlines", "set_balance"}
     finally:
         set_context(None)

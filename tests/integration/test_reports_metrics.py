@@ -26,7 +26,7 @@ from plugin.settings import load_settings
 from plugin.storage import registry  # noqa: F401
 from plugin.storage.migrate import upgrade
 from plugin.storage.models import Company, Event
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "generic-secret-for-metrics"
@@ -104,8 +104,7 @@ def test_prepare_keeps_the_files_of_live_processes(tmp_path: Path,
 
 def post(client: Any, payload: Mapping[str, Any], delivery: str) -> int:
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, SECRET),
-               "X-Deskpilot-Delivery": delivery}
+    headers = {"Content-Type": "application/json", **signed_headers(body, SECRET, delivery)}
     return int(client.post("/webhooks/generic", data=body, headers=headers).status_code)
 
 

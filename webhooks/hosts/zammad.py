@@ -41,7 +41,8 @@ SIGNED = True
 SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Zammad-Delivery"
 TRIGGER_HEADER = "X-Zammad-Trigger"
-KEPT_HEADERS = (SIGNATURE_HEADER, DELIVERY_HEADER, TRIGGER_HEADER)
+#: never the signature: a stored body must not be replayable from the events table
+KEPT_HEADERS = (DELIVERY_HEADER, TRIGGER_HEADER)
 
 #: Zammad's default state names → Deskpilot statuses (override: ``status_map.inbound``)
 STATUS_DEFAULTS = {
