@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.actions.base import ActionSpec
+from rules.bounds import Bounds
 from rules.conditions import Condition
 
 
@@ -141,6 +142,8 @@ class RuleSet:
     templates: Mapping[str, Template]
     calendars: Mapping[str, Any]
     files: tuple[str, ...] = ()
+    #: ranges of the numbers from outside (``limits.input``)
+    bounds: Bounds = field(default_factory=Bounds)
 
     def plan(self, name: str | None) -> Plan:
         return (

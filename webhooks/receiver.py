@@ -19,6 +19,7 @@ from plugin.storage.db import utcnow
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
 from webhooks.ids import check_event
+from webhooks.limits import bounds_for, check_numbers
 from webhooks.store import Dependency, store_and_enqueue
 
 log = logging.getLogger("deskpilot.webhook")
@@ -98,8 +99,10 @@ def receive(name: str, token: str | None = None) -> Response:
             adapter.verify(body, request.headers, conn.webhook_secrets, now,
                            **(options(conn) if options else {}))
         events = adapter.parse(body, request.headers, conn)
+        bounds = bounds_for(ctx.settings.config_dir)
         for event in events:
             check_event(event)
+            check_numbers(event, bounds)
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
         count_event(name, "invalid")
