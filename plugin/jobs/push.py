@@ -201,8 +201,11 @@ def send(ctx: Context, conn: Any, ticket_id: str, batch: Batch, now: datetime, *
     return "recorded" if result.recorded else f"sent ({result.calls} call(s))"
 
 
-def push_ticket(connection: str, ticket_id: str, now: datetime | None = None) -> str:
-    """Push the ticket's pending commands to its host (the RQ job)."""
+def push_ticket(connection: str, ticket_id: str, now: datetime | str | None = None) -> str:
+    """Push the ticket's pending commands to its host (the RQ job; ``now`` arrives as ISO
+    8601 text, since jobs carry JSON only)."""
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now)
     ctx = get_context()
     conn = ctx.settings.connection(connection)
     if conn is None:
