@@ -111,7 +111,7 @@ class Settings:
     #: label debit metrics with company ids (off: one ``company="all"`` series)
     metrics_company_labels: bool = False
     #: wrong sign-ins (dashboard, admin API) per client address per window before 429
-    signin_failures_allowed: int = 20
+    signin_failures_allowed: int = 100
     signin_window_seconds: int = 600
 
     def connection(self, name: str) -> Connection | None:
@@ -221,7 +221,7 @@ class SettingsSchema(Schema):
     metrics_tokens = fields.List(_SecretField(validate=validate.Length(min=16)),
                                  load_default=list)
     metrics_company_labels = fields.Boolean(load_default=False)
-    signin_failures_allowed = fields.Integer(load_default=20,
+    signin_failures_allowed = fields.Integer(load_default=100,
                                              validate=validate.Range(min=1, max=100000))
     signin_window_seconds = fields.Integer(load_default=600,
                                            validate=validate.Range(min=1, max=86400))
