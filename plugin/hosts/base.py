@@ -21,6 +21,7 @@ entries are never posted twice.
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import os
 import random
@@ -254,6 +255,15 @@ class HttpHostClient(HostClient):
                      self.conn.name, method, attempt, delay, err.__class__.__name__)
             self.sleep(delay)
             waited += delay
+
+
+def html_text(text: str) -> str:
+    """Plain text for a host that renders note bodies as HTML (Freshdesk): ``< > & " '``
+    escaped, line breaks kept as ``<br>``. User text (a subject, a company name) in a
+    template then shows as text and never runs as markup in the helpdesk. Hosts that take
+    plain text (Zammad ``text/plain`` articles, Zendesk ``body``, Redmine, django-helpdesk)
+    get the text unchanged: escaping there would show the entities."""
+    return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def segment(value: Any) -> str:

@@ -28,7 +28,16 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, basic_auth, hhmm, int_or_str, result, segment
+from plugin.hosts.base import (
+    HttpHostClient,
+    Steps,
+    basic_auth,
+    hhmm,
+    html_text,
+    int_or_str,
+    result,
+    segment,
+)
 from plugin.hosts.coalesce import ChangeSet, changeset
 from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, NotFound
@@ -80,7 +89,7 @@ class FreshdeskClient(HttpHostClient):
         if update:
             steps.run("ticket", lambda: self._put_ticket(ticket_id, update, refused))
         for i, note in enumerate(cs.notes):
-            body = {"body": note.body, "private": note.internal}
+            body = {"body": html_text(note.body), "private": note.internal}
             steps.run(f"note-{i}", partial(
                 self.request, "POST", f"/api/v2/tickets/{segment(ticket_id)}/notes", json=body))
         for i, log in enumerate(cs.time_logs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import defaultdict
@@ -14,6 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import DateTime, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
 
 COLUMNS = (
@@ -248,7 +248,7 @@ def render_json(st: Statement) -> str:
 def render_csv(st: Statement) -> str:
     """Entries only, one row each, with the running balance (money lines in the JSON)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = SafeWriter(buf, lineterminator="\n")  # no formula from a payload's ids
     writer.writerow(COLUMNS)
     for r in st.rows:
         writer.writerow(
