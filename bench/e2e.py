@@ -237,7 +237,8 @@ def main() -> None:
         "database_url": db_url, "redis_url": REDIS_URL, "config_dir": str(ROOT / "config"),
         "var_dir": str(tmp), "log_level": "WARNING",
         "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
-                         "callback_url": f"http://127.0.0.1:{host.port}/callback"}],
+                         "callback_url": f"http://127.0.0.1:{host.port}/callback",
+                         "credentials": {"callback_secret": "callback-" + SECRET}}],
     }
     (tmp / "deskpilot.yaml").write_text(json.dumps(settings))
     env = {**os.environ, "DESKPILOT_SETTINGS": str(tmp / "deskpilot.yaml"),
