@@ -69,7 +69,9 @@ class PurchaseRequestSchema(_Strict):
     price_per_task = fields.Decimal(
         as_string=True,
         validate=validate.Range(min=0, max=MAX_PRICE),
-        metadata={"minimum": 0, "maximum": float(MAX_PRICE)},
+        metadata={"minimum": 0, "maximum": float(MAX_PRICE), "multipleOf": 0.01,
+                  "description": "at most the currency's decimal places (2; 0 for JPY, "
+                                 "KRW, VND, CLP, ISK, UGX, PYG): more are refused, not cut"},
     )
     currency = fields.String(validate=[validate.Length(equal=3), NO_NUL])
     at = fields.AwareDateTime(
