@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/rules.py must not shadow rules/
 
-from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
+from webhooks.hosts.generic import signed_headers  # noqa: E402
 
 SECRET = "bench-secret-0123456789"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -136,8 +136,8 @@ def run_rate(url: str, host: Host, rate: float, seconds: float, tag: str,
         nonlocal errors
         ticket = f"{tag}-{n}"
         body = event_body(ticket, n)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, SECRET),
-                   DELIVERY_HEADER: str(uuid.uuid4())}
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(body, SECRET, str(uuid.uuid4()))}
         t0 = time.time()
         try:
             r = sess.post(url, data=body, headers=headers, timeout=10)
@@ -237,7 +237,8 @@ def main() -> None:
         "database_url": db_url, "redis_url": REDIS_URL, "config_dir": str(ROOT / "config"),
         "var_dir": str(tmp), "log_level": "WARNING",
         "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
-                         "callback_url": f"http://127.0.0.1:{host.port}/callback"}],
+                         "callback_url": f"http://127.0.0.1:{host.port}/callback",
+                         "credentials": {"callback_secret": "callback-" + SECRET}}],
     }
     (tmp / "deskpilot.yaml").write_text(json.dumps(settings))
     env = {**os.environ, "DESKPILOT_SETTINGS": str(tmp / "deskpilot.yaml"),

@@ -51,13 +51,28 @@ def token_status(settings: Settings, token: str | None) -> int | None:
 
 
 def require_admin() -> Response | None:
-    """A ``before_request`` guard for admin blueprints (Authorization: Bearer <token>)."""
-    settings = current_app.extensions["deskpilot"].settings
-    status = token_status(settings, bearer(request.headers.get("Authorization")))
+    """A ``before_request`` guard for admin blueprints (Authorization: Bearer <token>).
+
+    Wrong tokens count towards the per-address sign-in throttle (``plugin.web_sessions``):
+    past the allowed failures the address is answered 429 with ``Retry-After``."""
+    from plugin.web_sessions import Throttle
+
+    ctx = current_app.extensions["deskpilot"]
+    settings = ctx.settings
+    given = bearer(request.headers.get("Authorization"))
+    throttle = Throttle.from_settings(settings)
+    if given:
+        wait = throttle.retry_after(ctx.db, request.remote_addr)
+        if wait is not None:
+            return error_response(429, "too-many-requests",
+                                  f"too many wrong tokens from this address: retry in {wait} s",
+                                  headers={"Retry-After": str(wait)})
+    status = token_status(settings, given)
     if status == 401:
         return error_response(401, "unauthorized", "an admin token is required "
                               "(Authorization: Bearer <token>)")
     if status == 403:
+        throttle.failed(ctx.db, request.remote_addr)
         return error_response(403, "forbidden", "this admin token is not valid")
     return None
 

@@ -48,6 +48,9 @@ _current: Context | None = None
 
 
 def build_context(settings: Settings) -> Context:
+    from plugin.reports.metrics import configure  # issue 16: company labels off by default
+
+    configure(settings)
     return Context(settings=settings, db=Database(settings.database_url),
                    redis_url=settings.redis_url)
 

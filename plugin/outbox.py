@@ -174,13 +174,13 @@ def enqueue_push(conn: Redis, connection: str, ticket_id: str, salt: str = "0",
     ``now`` is the clock the job claims and stamps with (the sweeper's: a batch whose claim
     expired at the sweeper's time is taken over at that time); without it, the job's own.
     """
-    from plugin.queue import PUSH, queue
+    from plugin.queue import PUSH, PUSH_FUNC, queue
 
     try:
         queue(conn, PUSH).enqueue_call(
-            "plugin.jobs.push.push_ticket",
+            PUSH_FUNC,
             args=(connection, ticket_id),
-            kwargs={"now": now} if now is not None else None,
+            kwargs={"now": now.isoformat()} if now is not None else None,
             job_id=push_job_id(connection, ticket_id, salt),
             # gone once done, so the sweeper can tell "queued or running" from "finished"
             result_ttl=0,

@@ -1,4 +1,9 @@
-"""Redis connection and RQ queues; job ids are derived from what they process."""
+"""Redis connection and RQ queues; job ids are derived from what they process.
+
+Redis is a trust boundary: jobs are JSON (rq's ``JSONSerializer``: a job hash holding a
+pickle is refused, never unpickled) and name one of :data:`JOB_FUNCS` (a job naming any
+other function is refused by the worker, see ``plugin.worker.AllowedJob``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 from rq.job import Job
-from rq.serializers import DefaultSerializer
+from rq.serializers import JSONSerializer
 from rq.utils import now, utcformat
 
 log = logging.getLogger("deskpilot.queue")
@@ -35,8 +40,12 @@ def connect(url: str) -> redis.Redis:
     )
 
 
+#: how jobs are written and read: JSON only (a pickle from Redis would be code execution)
+SERIALIZER = JSONSerializer
+
+
 def queue(conn: redis.Redis, name: str = EVENTS) -> Queue:
-    return Queue(name, connection=conn)
+    return Queue(name, connection=conn, serializer=SERIALIZER)
 
 
 def event_job_id(event_id: int) -> str:
@@ -45,6 +54,10 @@ def event_job_id(event_id: int) -> str:
 
 #: the function an event job runs, and everything rq records about such a job
 EVENT_FUNC = "plugin.jobs.process.process_event"
+#: the function a push job runs
+PUSH_FUNC = "plugin.jobs.push.push_ticket"
+#: every function a Deskpilot job may name; the worker refuses any other
+JOB_FUNCS = frozenset({EVENT_FUNC, PUSH_FUNC})
 _EVENT_JOB: dict[str, Any] = {
     "retry": EVENT_RETRY, "timeout": EVENT_JOB_TIMEOUT, "result_ttl": 600,
     "failure_ttl": 30 * 24 * 3600,
@@ -119,17 +132,18 @@ def _enqueue_event_job(conn: redis.Redis, event_id: int) -> None:
 
     The job hash is rq's own (``Job.to_dict`` of a job built once by ``Queue.create_job``
     with the same options, its fixed fields written into a Lua script) with the per-event
-    fields filled in: the timestamps, the pickled call (rq's ``(func_name, instance, args,
-    kwargs)`` tuple, zlib-compressed) and the description. As rq does, atomically: the queue
-    in ``rq:queues``, the hash, the id pushed on the queue; rq's workers, registries and
-    ``Job.fetch`` read it as any other job. One ``EVAL``: one round trip, always (no script
-    cache to miss after a Redis restart). A test compares it with rq's own enqueue.
+    fields filled in: the timestamps, the call as JSON (rq's ``(func_name, instance, args,
+    kwargs)`` tuple through its ``JSONSerializer``, zlib-compressed) and the description.
+    As rq does, atomically: the queue in ``rq:queues``, the hash, the id pushed on the
+    queue; rq's workers, registries and ``Job.fetch`` read it as any other job. One
+    ``EVAL``: one round trip, always (no script cache to miss after a Redis restart). A
+    test compares it with rq's own enqueue.
     """
     job_id = event_job_id(event_id)
     conn.eval(
         _event_job_script(conn), 3,
         Queue.redis_queues_keys, _EVENTS_KEY, Job.key_for(job_id),
         job_id, utcformat(now()),
-        zlib.compress(DefaultSerializer.dumps((EVENT_FUNC, None, (event_id,), {}))),
+        zlib.compress(SERIALIZER.dumps((EVENT_FUNC, None, (event_id,), {}))),
         event_job_description(event_id),
     )

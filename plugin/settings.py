@@ -105,6 +105,14 @@ class Settings:
     worker_count: int = 2
     #: ``<connection>:<ticket id>`` that gets an internal note when a rules edit is rejected
     rules_admin_ticket: str | None = None
+    # -- issue 16 (security): operators' /metrics, sign-in throttling ----------------------
+    #: bearer tokens Prometheus scrapes ``/metrics`` with (admin tokens work too)
+    metrics_tokens: tuple[Secret, ...] = ()
+    #: label debit metrics with company ids (off: one ``company="all"`` series)
+    metrics_company_labels: bool = False
+    #: wrong sign-ins (dashboard, admin API) per client address per window before 429
+    signin_failures_allowed: int = 100
+    signin_window_seconds: int = 600
 
     def connection(self, name: str) -> Connection | None:
         for conn in self.connections:
@@ -118,7 +126,7 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for redaction and for the tests that search output."""
-        out: list[str] = [str(t) for t in self.admin_tokens]
+        out: list[str] = [str(t) for t in (*self.admin_tokens, *self.metrics_tokens)]
         for conn in self.connections:
             out += [str(s) for s in (*conn.webhook_secrets, *conn.webhook_tokens)]
             out += [str(v) for v in conn.credentials.values()]
@@ -209,6 +217,14 @@ class SettingsSchema(Schema):
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]*:[^\s:]+$",
                                  error="use <connection>:<ticket id>"),
     )
+    # -- issue 16 (security) --
+    metrics_tokens = fields.List(_SecretField(validate=validate.Length(min=16)),
+                                 load_default=list)
+    metrics_company_labels = fields.Boolean(load_default=False)
+    signin_failures_allowed = fields.Integer(load_default=100,
+                                             validate=validate.Range(min=1, max=100000))
+    signin_window_seconds = fields.Integer(load_default=600,
+                                           validate=validate.Range(min=1, max=86400))
 
     @validates("timezone")
     def _zone(self, value: str, **_: Any) -> None:
@@ -241,6 +257,7 @@ class SettingsSchema(Schema):
         data["config_dir"] = Path(data["config_dir"])
         data["var_dir"] = Path(data["var_dir"])
         data["admin_tokens"] = tuple(data["admin_tokens"])
+        data["metrics_tokens"] = tuple(data["metrics_tokens"])
         data["connections"] = tuple(data["connections"])
         return Settings(**data)
 
@@ -317,6 +334,8 @@ def load_settings(
             raw[key] = env[var]
     if env.get("DESKPILOT_ADMIN_TOKEN"):
         raw["admin_tokens"] = [env["DESKPILOT_ADMIN_TOKEN"], *raw.get("admin_tokens", [])]
+    if env.get("DESKPILOT_METRICS_TOKEN"):  # issue 16
+        raw["metrics_tokens"] = [env["DESKPILOT_METRICS_TOKEN"], *raw.get("metrics_tokens", [])]
     generic_secret = env.get("DESKPILOT_GENERIC_SECRET")
     if generic_secret and not any(
         isinstance(c, dict) and c.get("name") == "generic" for c in raw.get("connections") or []
@@ -325,7 +344,9 @@ def load_settings(
         raw["connections"] = [
             *(raw.get("connections") or []),
             {"name": "generic", "kind": "generic", "webhook_secrets": [generic_secret],
-             "callback_url": env.get("DESKPILOT_GENERIC_CALLBACK_URL") or None},
+             "callback_url": env.get("DESKPILOT_GENERIC_CALLBACK_URL") or None,
+             "credentials": ({"callback_secret": env["DESKPILOT_GENERIC_CALLBACK_SECRET"]}
+                             if env.get("DESKPILOT_GENERIC_CALLBACK_SECRET") else {})},
         ]
     raw.update(overrides or {})
     try:

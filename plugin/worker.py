@@ -10,9 +10,10 @@ import time
 from typing import Any
 
 from rq import SimpleWorker
+from rq.job import Job
 
 from plugin.context import build_context, set_context
-from plugin.queue import DEFAULT, EVENTS, PUSH, connect
+from plugin.queue import DEFAULT, EVENTS, JOB_FUNCS, PUSH, SERIALIZER, connect
 from plugin.settings import Settings
 
 #: rq takes jobs from the first non-empty queue: pushes first, since a push finishes an
@@ -22,6 +23,26 @@ WORK_ORDER = (PUSH, EVENTS, DEFAULT)
 
 #: seconds between two liveness refreshes of the worker key outside a job's own pipeline
 HEARTBEAT_EVERY = 5.0
+
+
+class RefusedJob(Exception):
+    """A job from Redis that is not one of Deskpilot's (failed, never run)."""
+
+
+class AllowedJob(Job):
+    """A job that runs only a function of :data:`plugin.queue.JOB_FUNCS`.
+
+    Its data is read with the JSON serializer (a pickle fails to load: rq's
+    ``DeserializationError``), and its function is checked before rq imports it, so a job
+    written into Redis by hand runs nothing: it lands in the failed registry.
+    """
+
+    @property
+    def func(self) -> Any:
+        name = self.func_name
+        if name not in JOB_FUNCS:
+            raise RefusedJob(f"job {self.id}: {name!r} is not a Deskpilot job function")
+        return super().func
 
 
 class DeskpilotWorker(SimpleWorker):
@@ -50,7 +71,8 @@ def run_worker(settings: Settings, burst: bool = False,
     ctx = build_context(settings)
     set_context(ctx)
     conn = connect(settings.redis_url)
-    worker = DeskpilotWorker(list(queue_names or WORK_ORDER), connection=conn)
+    worker = DeskpilotWorker(list(queue_names or WORK_ORDER), connection=conn,
+                             serializer=SERIALIZER, job_class=AllowedJob)
     try:
         return bool(worker.work(burst=burst, with_scheduler=False,
                                 logging_level=settings.log_level))

@@ -41,11 +41,19 @@ def read_overrides(rules: RuleSet, ctx: Context) -> Overrides:
         bad.append((o["type_field"], f"unknown type '{task_type}'"))
         task_type = None
     units = _int(cf.get(o["units_field"]))
+    out_of_range = rules.bounds.field_problems(cf)  # limits.input: bounded work and money
     if cf.get(o["units_field"]) not in (None, "") and units is None:
         bad.append(
             (o["units_field"], f"units must be a whole number >= 1, got {cf[o['units_field']]!r}")
         )
+    elif units is not None and o["units_field"] in out_of_range:
+        bad.append((o["units_field"], f"units {out_of_range[o['units_field']]}"))
+        units = None
     estimate = _float(cf.get(o["estimate_field"]))
+    if estimate is not None and o["estimate_field"] in out_of_range:
+        bad.append((o["estimate_field"],
+                    f"estimate hours {out_of_range[o['estimate_field']]}"))
+        estimate = None
     due = _datetime(cf.get(o["due_field"]))
     if cf.get(o["due_field"]) not in (None, "") and due is None:
         bad.append((o["due_field"], "due date must be ISO 8601 with an offset"))

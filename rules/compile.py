@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.actions import ACTIONS
+from rules.bounds import compile_bounds
 from rules.conditions import compile_condition, is_catch_all
 from rules.event import EventType
 from rules.model import (
@@ -175,6 +176,10 @@ def compile_ruleset(
         calendars=dict(calendars),
         files=tuple(files),
         team_language=defaults.get("team_language") or defaults["language"],
+        bounds=compile_bounds(
+            {k: {m: v for m, v in r.items() if v is not None}
+             for k, r in ((single.get("limits") or {}).get("input") or {}).items() if r},
+            overrides),
     )
 
 

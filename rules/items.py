@@ -25,7 +25,9 @@ Time — the rule, ``logged_minutes`` per ticket:
    remembered by id, but its minutes are not added on top: the total includes them
    (Freshdesk's poll renders the total after the entry; Zammad updates ``time_unit`` in the
    accounting's own transaction).
-2. An entry on an event without a total logs its minutes once per id (``time.logged``);
+2. An entry on an event without a total logs its minutes once per id (``time.logged``;
+   an entry without the host's id once per minutes, author and ``occurred_at``:
+   :func:`entry_fingerprint`);
    ``time.updated`` logs the difference from what that id logged before (an id not
    remembered logs its minutes), ``time.deleted`` takes back what that id logged.
 
@@ -132,6 +134,19 @@ def fingerprint(comment: Comment, at: datetime) -> str | None:
     return f"~{digest}@{int(at.timestamp() // 60)}"
 
 
+def entry_fingerprint(event: TicketEvent, entry: TimeEntry) -> str | None:
+    """``~t<hash>`` for a logged entry without host id: its minutes, author and
+    ``occurred_at`` (to the second). The same entry delivered again — a replay under a new
+    delivery id, a host resending it — counts once while the ticket's last
+    :data:`ENTRIES_KEPT` entries remember it; two entries logged at different instants
+    both count. Updates and deletions need the host's id (None: not matched)."""
+    if event.event != EventType.TIME_LOGGED:
+        return None
+    author = entry.agent_id or event.actor.id or ""
+    raw = f"{int(entry.minutes)}|{author}|{int(event.occurred_at.timestamp())}"
+    return "~t" + hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
 def _seen_comment(key: str, comments: Iterable[str]) -> bool:
     if not key.startswith("~"):
         return key in comments
@@ -164,7 +179,7 @@ def _time(event: TicketEvent, seen: Seen) -> tuple[int, dict[str, int], TimeEntr
     total = host_total(event)
     added, new = 0, False
     if entry is not None:
-        eid = str(entry.id) if entry.id is not None else None
+        eid = str(entry.id) if entry.id is not None else entry_fingerprint(event, entry)
         minutes = int(entry.minutes)
         if event.event == EventType.TIME_DELETED:
             added = -entries.pop(eid, 0) if eid is not None else 0

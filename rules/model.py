@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.actions.base import ActionSpec
+from rules.bounds import Bounds
 from rules.conditions import Condition
 
 
@@ -145,6 +146,8 @@ class RuleSet:
     files: tuple[str, ...] = ()
     #: the language of internal notes (``defaults.team_language``; empty: ``language``)
     team_language: str = ""
+    #: ranges of the numbers from outside (``limits.input``)
+    bounds: Bounds = field(default_factory=Bounds)
 
     def plan(self, name: str | None) -> Plan:
         return (

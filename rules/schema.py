@@ -116,8 +116,24 @@ class CapSchema(_Strict):
     exempt_types = fields.List(fields.String(), load_default=list)
 
 
+class RangeSchema(_Strict):
+    min = fields.Float(load_default=None, allow_none=True, allow_nan=False,
+                       validate=validate.Range(min=0, max=1e9))
+    max = fields.Float(load_default=None, allow_none=True, allow_nan=False,
+                       validate=validate.Range(min=0, max=1e9))
+
+
+class InputSchema(_Strict):
+    """``limits.input``: ranges of the numbers from outside (rules/bounds.py)."""
+
+    units = fields.Nested(RangeSchema, load_default=None)
+    estimate_hours = fields.Nested(RangeSchema, load_default=None)
+    time_minutes = fields.Nested(RangeSchema, load_default=None)
+
+
 class LimitsSchema(_Strict):
     daily_cap = fields.Nested(CapSchema, load_default=None)
+    input = fields.Nested(InputSchema, load_default=None)
 
 
 class UnknownCompanySchema(_Strict):

@@ -26,6 +26,7 @@ def make_context(db_url: str, redis_url: str | None = None,
     (``inline_push=False``: every push goes through a push job)."""
     return connections_context(db_url, [
         {"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
+         "credentials": {"callback_secret": "callback-" + SECRET},
          "callback_url": callback_url, "inline_push": inline_push}], redis_url=redis_url)
 
 

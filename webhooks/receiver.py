@@ -18,6 +18,8 @@ from plugin.reports.metrics import count_event
 from plugin.storage.db import utcnow
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
+from webhooks.ids import check_event
+from webhooks.limits import bounds_for, check_numbers
 from webhooks.store import Dependency, store_and_enqueue
 
 log = logging.getLogger("deskpilot.webhook")
@@ -25,6 +27,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 #: headers kept with the raw event (what the adapters need to re-parse it); never secrets
 KEPT_HEADERS = ("content-type", "user-agent")
+#: the events table's ``delivery_key`` column
+DELIVERY_LIMIT = 200
 
 
 def error(status: int, code: str, message: str, errors: Any = None, **headers: str) -> Response:
@@ -91,8 +95,14 @@ def receive(name: str, token: str | None = None) -> Response:
         else:
             if not adapter.SIGNED:
                 raise InvalidSignature("this host cannot sign: use the token URL")
-            adapter.verify(body, request.headers, conn.webhook_secrets, now)
+            options = getattr(adapter, "verify_options", None)
+            adapter.verify(body, request.headers, conn.webhook_secrets, now,
+                           **(options(conn) if options else {}))
         events = adapter.parse(body, request.headers, conn)
+        bounds = bounds_for(ctx.settings.config_dir)
+        for event in events:
+            check_event(event)
+            check_numbers(event, bounds)
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
         count_event(name, "invalid")
@@ -105,6 +115,11 @@ def receive(name: str, token: str | None = None) -> Response:
         return error(422, "invalid-payload", "the payload could not be read")
     key = (events[0].delivery_key if events else None) or adapter.delivery_key(
         body, request.headers) or "sha256:" + body_sha256(body)
+    if len(key) > DELIVERY_LIMIT:  # cut, two long ids would collide: refused instead
+        count_event(name, "invalid")
+        field = getattr(adapter, "DELIVERY_HEADER", "delivery")
+        return error(422, "invalid-payload", "the delivery id is too long",
+                     {field: [f"must be at most {DELIVERY_LIMIT} characters"]})
     try:
         outcome = store_and_enqueue(ctx, conn.name, key, body,
                                     kept_headers(request.headers, adapter), events)

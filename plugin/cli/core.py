@@ -142,7 +142,7 @@ def send_cmd(event_file: Path, url: str, secret: str | None, delivery: str | Non
     """Sign and post a generic event to a Deskpilot receiver."""
     import requests
 
-    from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+    from webhooks.hosts.generic import signed_headers
 
     if secret is None:
         secret = os.environ.get("DESKPILOT_GENERIC_SECRET")
@@ -154,11 +154,8 @@ def send_cmd(event_file: Path, url: str, secret: str | None, delivery: str | Non
                  f"once to create {path}")
         secret = path.read_text().strip()
     body = event_file.read_bytes()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, secret),
-        DELIVERY_HEADER: delivery or str(uuid.uuid4()),
-    }
+    headers = {"Content-Type": "application/json",
+               **signed_headers(body, secret, delivery or str(uuid.uuid4()))}
     try:
         resp = requests.post(url, data=body, headers=headers, timeout=30)
     except requests.RequestException as exc:

@@ -21,6 +21,7 @@ entries are never posted twice.
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import os
 import random
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -201,7 +202,16 @@ class HttpHostClient(HostClient):
         return {}
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base_url + path
+        """``base_url + path``; an absolute URL (a host's own "next page" link, the generic
+        callback) must stay on an origin from settings, so a host answer cannot send our
+        credentials elsewhere."""
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + path
+        allowed = {urlsplit(u)[:2] for u in (self.base_url, self.conn.callback_url) if u}
+        if urlsplit(path)[:2] not in allowed:
+            raise HostError(f"connection {self.conn.name!r}: refused a URL outside the "
+                            f"configured origin ({safe_url(path)})")
+        return path
 
     def _environment(self, url: str) -> tuple[dict[str, str], Any]:
         """Proxies and TLS verification for ``url`` from the environment, as requests itself
@@ -249,6 +259,27 @@ class HttpHostClient(HostClient):
                      self.conn.name, method, attempt, delay, err.__class__.__name__)
             self.sleep(delay)
             waited += delay
+
+
+def html_text(text: str) -> str:
+    """Plain text for a host that renders note bodies as HTML (Freshdesk): ``< > & " '``
+    escaped, line breaks kept as ``<br>``. User text (a subject, a company name) in a
+    template then shows as text and never runs as markup in the helpdesk. Hosts that take
+    plain text (Zammad ``text/plain`` articles, Zendesk ``body``, Redmine, django-helpdesk)
+    get the text unchanged: escaping there would show the entities."""
+    return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def segment(value: Any) -> str:
+    """One URL path segment from a value (a ticket, organisation or agent id): every
+    character outside ``A-Z a-z 0-9 - . _ ~`` percent-encoded, so an id can never add a
+    segment, a query or a fragment (``1/../../companies/7?x=`` stays one segment). ``.``
+    and ``..`` (which servers resolve) and the empty segment are refused. Every client
+    builds its paths through this one function."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise HostError(f"refused the id {text!r} as a URL path segment")
+    return quote(text, safe="")
 
 
 def _decode(resp: requests.Response) -> Any:

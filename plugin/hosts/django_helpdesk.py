@@ -36,7 +36,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result
+from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result, segment
 from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
 from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError
@@ -101,7 +101,7 @@ class DjangoHelpdeskClient(HttpHostClient):
     def _patch(self, ticket_id: str, patch: dict[str, Any], refused: list[ClientError]) -> Any:
         """The ticket PATCH; fields the helpdesk refuses (DRF's 400 names them) are dropped
         and the rest is written, the refusal kept in ``refused`` for the caller to raise."""
-        path = f"/api/tickets/{ticket_id}/"
+        path = f"/api/tickets/{segment(ticket_id)}/"
         try:
             return self.request("PATCH", path, json=patch)
         except ClientError as exc:
@@ -125,7 +125,7 @@ class DjangoHelpdeskClient(HttpHostClient):
         # already resolved: the note is not the resolution, even an empty one stays empty
         if before.get("status") in RESOLVING or (resolution and ends in RESOLVING):
             steps.run("resolution", partial(
-                self.request, "PATCH", f"/api/tickets/{ticket_id}/",
+                self.request, "PATCH", f"/api/tickets/{segment(ticket_id)}/",
                 json={"resolution": resolution}))
 
     def _wall(self, value: Any) -> Any:
@@ -175,7 +175,7 @@ class DjangoHelpdeskClient(HttpHostClient):
         return body
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/tickets/{ticket_id}/") or {})
+        return dict(self.request("GET", f"/api/tickets/{segment(ticket_id)}/") or {})
 
     def _pages(self, status: str) -> Iterator[dict[str, Any]]:
         url: str | None = "/api/tickets/"

@@ -28,7 +28,16 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, basic_auth, hhmm, int_or_str, result
+from plugin.hosts.base import (
+    HttpHostClient,
+    Steps,
+    basic_auth,
+    hhmm,
+    html_text,
+    int_or_str,
+    result,
+    segment,
+)
 from plugin.hosts.coalesce import ChangeSet, changeset
 from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, NotFound
@@ -80,9 +89,9 @@ class FreshdeskClient(HttpHostClient):
         if update:
             steps.run("ticket", lambda: self._put_ticket(ticket_id, update, refused))
         for i, note in enumerate(cs.notes):
-            body = {"body": note.body, "private": note.internal}
+            body = {"body": html_text(note.body), "private": note.internal}
             steps.run(f"note-{i}", partial(
-                self.request, "POST", f"/api/v2/tickets/{ticket_id}/notes", json=body))
+                self.request, "POST", f"/api/v2/tickets/{segment(ticket_id)}/notes", json=body))
         for i, log in enumerate(cs.time_logs):
             entry: dict[str, Any] = {"time_spent": hhmm(log.minutes)}
             if log.note:
@@ -90,11 +99,12 @@ class FreshdeskClient(HttpHostClient):
             if log.agent_id:
                 entry["agent_id"] = int_or_str(log.agent_id)
             steps.run(f"time-{i}", partial(
-                self.request, "POST", f"/api/v2/tickets/{ticket_id}/time_entries", json=entry))
+                self.request, "POST", f"/api/v2/tickets/{segment(ticket_id)}/time_entries",
+                json=entry))
         fields = {str(k): v for k, v in self.company_values(cs)}
         if company_side and fields:
             steps.run("company", lambda: self.request(
-                "PUT", f"/api/v2/companies/{company}", json={"custom_fields": fields}))
+                "PUT", f"/api/v2/companies/{segment(company)}", json={"custom_fields": fields}))
         res = result(ticket_id, steps, skipped)
         return replace(res, detail="; ".join(filter(None, [res.detail, *refused])))
 
@@ -105,7 +115,7 @@ class FreshdeskClient(HttpHostClient):
         ``due_by``/``fr_due_by``, its ``created_at``, its current status), so a 400 naming
         them is retried once without them rather than losing the status and fields.
         """
-        path = f"/api/v2/tickets/{ticket_id}"
+        path = f"/api/v2/tickets/{segment(ticket_id)}"
         try:
             return self.request("PUT", path, json=update)
         except ClientError as exc:
@@ -117,7 +127,7 @@ class FreshdeskClient(HttpHostClient):
             return self.request("PUT", path, json=rest) if rest else None
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/v2/tickets/{ticket_id}") or {})
+        return dict(self.request("GET", f"/api/v2/tickets/{segment(ticket_id)}") or {})
 
     def _pages(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         # List All Tickets: ``per_page`` ≤ 100, ``page`` ≤ 300 (developers.freshdesk.com/api
@@ -142,7 +152,7 @@ class FreshdeskClient(HttpHostClient):
         if agent not in self._agents:
             # View an Agent: ``GET /api/v2/agents/{id}`` → ``{"id", "contact": {"email", …}}``
             try:
-                found = self.request("GET", f"/api/v2/agents/{agent}") or {}
+                found = self.request("GET", f"/api/v2/agents/{segment(agent)}") or {}
             except NotFound:
                 found = {}
             self._agents[agent] = (found.get("contact") or {}).get("email")
@@ -150,10 +160,10 @@ class FreshdeskClient(HttpHostClient):
 
     def ticket_conversations(self, ticket_id: str) -> list[dict[str, Any]]:
         """Replies and notes of the ticket, oldest first (the description is not one)."""
-        return self._rows(f"/api/v2/tickets/{ticket_id}/conversations")
+        return self._rows(f"/api/v2/tickets/{segment(ticket_id)}/conversations")
 
     def ticket_time_entries(self, ticket_id: str) -> list[dict[str, Any]]:
-        return self._rows(f"/api/v2/tickets/{ticket_id}/time_entries")
+        return self._rows(f"/api/v2/tickets/{segment(ticket_id)}/time_entries")
 
     def _rows(self, path: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

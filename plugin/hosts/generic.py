@@ -1,9 +1,11 @@
 """The generic callback of SPEC.md §7: Deskpilot's commands POSTed, signed, to any URL.
 
 Body ``{"delivery_id", "ticket_id", "commands": [{"type": …, …data}]}`` signed like the
-inbound generic webhook: ``X-Deskpilot-Signature: sha256=<hex HMAC-SHA256(secret, body)>``
-with the connection's first webhook secret, plus ``X-Deskpilot-Delivery``. The delivery id
-is the push's idempotency key, so a retried push is recognisable at the receiving end.
+inbound generic webhook (version 2: ``X-Deskpilot-Signature: t=<unix>,v2=<hex>`` covering
+the timestamp, the delivery id and the body) with the connection's own outbound secret,
+``credentials.callback_secret`` — never an inbound webhook secret, so the receiving end
+cannot forge events to us with what it holds — plus ``X-Deskpilot-Delivery``. The delivery
+id is the push's idempotency key, so a retried push is recognisable at the receiving end.
 Without a ``callback_url`` the commands are recorded (logged, and kept in the outbox by the
 caller), never failed.
 """
@@ -20,7 +22,7 @@ from typing import Any
 from plugin.hosts.base import HttpHostClient, Steps, result
 from plugin.hosts.commands import Command, PushResult, coalesce
 from plugin.hosts.errors import HostError
-from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+from webhooks.hosts.generic import signed_headers
 
 log = logging.getLogger("deskpilot.hosts")
 
@@ -48,12 +50,13 @@ class GenericClient(HttpHostClient):
                      ",".join(c.type for c in folded))
             return PushResult(ticket_id=ticket_id, recorded=True,
                               detail="recorded: no callback_url configured")
-        if not self.conn.webhook_secrets:
-            raise HostError(f"connection {self.conn.name!r}: callback needs a webhook secret")
+        secret = self.conn.credentials.get("callback_secret")
+        if not secret:
+            raise HostError(f"connection {self.conn.name!r}: the callback needs its own secret, "
+                            "credentials.callback_secret (not a webhook secret)")
         body = callback_body(idempotency_key, ticket_id, folded)
         headers = {"Content-Type": "application/json",
-                   SIGNATURE_HEADER: sign(body, str(self.conn.webhook_secrets[0])),
-                   DELIVERY_HEADER: idempotency_key}
+                   **signed_headers(body, str(secret), idempotency_key)}
         steps = Steps(done)
         steps.run("callback", partial(
             self.request, "POST", self.conn.callback_url, data=body, headers=headers))

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, result
+from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, result, segment
 from plugin.hosts.coalesce import Note, changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -67,11 +67,12 @@ class RedmineClient(HttpHostClient):
             issue.update(_journal(notes.pop(0)))
         if issue:
             steps.run("issue", lambda: self.write(
-                "PUT", f"/issues/{ticket_id}.json", {"issue": issue}))
+                "PUT", f"/issues/{segment(ticket_id)}.json", {"issue": issue}))
         # One journal per PUT: each further note is its own (notes-only) update.
         for i, note in enumerate(notes, start=1):
             body = {"issue": _journal(note)}
-            steps.run(f"note-{i}", partial(self.write, "PUT", f"/issues/{ticket_id}.json", body))
+            steps.run(f"note-{i}", partial(self.write, "PUT",
+                                           f"/issues/{segment(ticket_id)}.json", body))
         activity = self.conn.options.get("time_activity_id")
         for i, log in enumerate(cs.time_logs):
             entry: dict[str, Any] = {"issue_id": int_or_str(ticket_id),
@@ -85,7 +86,7 @@ class RedmineClient(HttpHostClient):
         return result(ticket_id, steps, skipped)
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        data = self.request("GET", f"/issues/{ticket_id}.json",
+        data = self.request("GET", f"/issues/{segment(ticket_id)}.json",
                             params={"include": "journals"}) or {}
         return dict(data.get("issue") or {})
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, int_or_str, result
+from plugin.hosts.base import HttpHostClient, Steps, int_or_str, result, segment
 from plugin.hosts.coalesce import Note, changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -74,7 +74,7 @@ class ZammadClient(HttpHostClient):
             update["article"] = self._article(notes.pop(0))
         if update:
             steps.run("ticket", lambda: self.request(
-                "PUT", f"/api/v1/tickets/{ticket_id}", json=update))
+                "PUT", f"/api/v1/tickets/{segment(ticket_id)}", json=update))
         for i, note in enumerate(notes, start=1):
             body = {"ticket_id": int_or_str(ticket_id), **self._article(note)}
             steps.run(f"article-{i}", partial(
@@ -85,11 +85,12 @@ class ZammadClient(HttpHostClient):
             if type_id is not None:
                 body["type_id"] = type_id
             steps.run(f"time-{i}", partial(
-                self.request, "POST", f"/api/v1/tickets/{ticket_id}/time_accountings", json=body))
+                self.request, "POST", f"/api/v1/tickets/{segment(ticket_id)}/time_accountings",
+                json=body))
         org = {str(k): v for k, v in self.company_values(cs)}
         if company_side and org:
             steps.run("organization", lambda: self.request(
-                "PUT", f"/api/v1/organizations/{company}", json=org))
+                "PUT", f"/api/v1/organizations/{segment(company)}", json=org))
         return result(ticket_id, steps, skipped)
 
     @staticmethod
@@ -98,7 +99,7 @@ class ZammadClient(HttpHostClient):
                 "internal": note.internal}
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/v1/tickets/{ticket_id}",
+        return dict(self.request("GET", f"/api/v1/tickets/{segment(ticket_id)}",
                                  params={"expand": "true"}) or {})
 
     def _search(self, query: str) -> Iterator[dict[str, Any]]:
@@ -114,11 +115,11 @@ class ZammadClient(HttpHostClient):
             page += 1
 
     def ticket_articles(self, ticket_id: str) -> list[dict[str, Any]]:
-        rows = self.request("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}")
+        rows = self.request("GET", f"/api/v1/ticket_articles/by_ticket/{segment(ticket_id)}")
         return [a for a in rows or [] if isinstance(a, dict)]
 
     def ticket_time_accountings(self, ticket_id: str) -> list[dict[str, Any]]:
-        rows = self.request("GET", f"/api/v1/tickets/{ticket_id}/time_accountings")
+        rows = self.request("GET", f"/api/v1/tickets/{segment(ticket_id)}/time_accountings")
         return [a for a in rows or [] if isinstance(a, dict)]
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:

@@ -30,7 +30,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, iso_date, result
+from plugin.hosts.base import (
+    HttpHostClient,
+    Steps,
+    basic_auth,
+    int_or_str,
+    iso_date,
+    result,
+    segment,
+)
 from plugin.hosts.coalesce import changeset
 from plugin.hosts.commands import Command, PushResult
 
@@ -90,12 +98,12 @@ class ZendeskClient(HttpHostClient):
         org_fields = {str(k): v for k, v in self.company_values(cs)}
         if company_side and org_fields:
             steps.run("organization", lambda: self.request(
-                "PUT", f"/api/v2/organizations/{company}",
+                "PUT", f"/api/v2/organizations/{segment(company)}",
                 json={"organization": {"organization_fields": org_fields}}))
         return result(ticket_id, steps, skipped)
 
     def _put(self, ticket_id: str, ticket: dict[str, Any]) -> Any:
-        return self.request("PUT", f"/api/v2/tickets/{ticket_id}", json={"ticket": ticket})
+        return self.request("PUT", f"/api/v2/tickets/{segment(ticket_id)}", json={"ticket": ticket})
 
     def _time_fields(self, ticket_id: str, seconds: int, steps: Steps,
                      skipped: list[str]) -> list[dict[str, Any]]:
@@ -113,7 +121,7 @@ class ZendeskClient(HttpHostClient):
                 {"id": int_or_str(last_id), "value": seconds}]
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        data = self.request("GET", f"/api/v2/tickets/{ticket_id}") or {}
+        data = self.request("GET", f"/api/v2/tickets/{segment(ticket_id)}") or {}
         return dict(data.get("ticket") or {})
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
@@ -135,7 +143,7 @@ class ZendeskClient(HttpHostClient):
     def ticket_comments(self, ticket_id: str, since: datetime) -> list[dict[str, Any]]:
         """The ticket's comments created after ``since``, newest first; their authors' roles
         are remembered for :meth:`user_roles` (``include=users``)."""
-        url: str | None = f"/api/v2/tickets/{ticket_id}/comments"
+        url: str | None = f"/api/v2/tickets/{segment(ticket_id)}/comments"
         params: dict[str, Any] | None = {"sort": "-created_at", "include": "users",
                                          "page[size]": PAGE}
         out: list[dict[str, Any]] = []
@@ -152,7 +160,7 @@ class ZendeskClient(HttpHostClient):
 
     def ticket_audits(self, ticket_id: str) -> Iterator[dict[str, Any]]:
         """Every audit (update) of the ticket, oldest first (cursor pages, else offset)."""
-        url: str | None = f"/api/v2/tickets/{ticket_id}/audits"
+        url: str | None = f"/api/v2/tickets/{segment(ticket_id)}/audits"
         params: dict[str, Any] | None = {"page[size]": PAGE}
         while url:
             page = self.request("GET", url, params=params) or {}

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from redis import Redis
+from rq.exceptions import DeserializationError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import update
 
 from plugin.context import Context
 from plugin.outbox import OutboxRow, OutboxState
-from plugin.queue import ALL_QUEUES, queue
+from plugin.queue import ALL_QUEUES, SERIALIZER, queue
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,19 @@ def failed_jobs(conn: Redis) -> list[FailedJob]:
     for name in ALL_QUEUES:
         q = queue(conn, name)
         registry = FailedJobRegistry(queue=q)
-        for job in Job.fetch_many(registry.get_job_ids(), connection=conn):
+        for job in Job.fetch_many(registry.get_job_ids(), connection=conn,
+                                  serializer=SERIALIZER):
             if job is None:
                 continue
             ended: datetime | None = job.ended_at
+            try:
+                func, args = job.func_name or "", tuple(job.args or ())
+            except DeserializationError:  # written by hand, not JSON: refused, listed as such
+                func, args = "<not a JSON job: refused>", ()
             out.append(FailedJob(
-                id=job.id, queue=name, description=job.description or job.func_name or "",
+                id=job.id, queue=name, description=job.description or func,
                 failed_at=ended.isoformat(timespec="seconds") if ended else "-",
-                reason=reason_of(job), func=job.func_name or "", args=tuple(job.args or ()),
+                reason=reason_of(job), func=func, args=args,
             ))
     return out
 

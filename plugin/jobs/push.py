@@ -289,8 +289,11 @@ def _observe(ctx: Context, host: str, batch: Batch, outcome: Outcome,
     observe_push(ctx, host, starts if batch.starts else (), utcnow(), received)
 
 
-def push_ticket(connection: str, ticket_id: str, now: datetime | None = None) -> str:
-    """Push the ticket's pending commands to its host (the RQ job)."""
+def push_ticket(connection: str, ticket_id: str, now: datetime | str | None = None) -> str:
+    """Push the ticket's pending commands to its host (the RQ job; ``now`` arrives as ISO
+    8601 text, since jobs carry JSON only)."""
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now)
     ctx = get_context()
     conn = ctx.settings.connection(connection)
     if conn is None:

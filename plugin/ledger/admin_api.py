@@ -244,6 +244,7 @@ def openapi_paths(spec: APISpec) -> None:
     errors = {
         "401": _json("Error", "missing or invalid admin token"),
         "422": _json("Error", "invalid request or refused by the ledger"),
+        "429": _json("Error", "too many wrong tokens from this address (Retry-After)"),
     }
     spec.path(
         path="/api/credits/{company_id}",

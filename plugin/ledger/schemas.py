@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.storage.db import SUPPORTED_YEARS
 
@@ -27,16 +28,50 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+#: digits after the point per currency (ISO 4217 minor units; others: 2); the price column
+#: keeps two, so a currency with three (KWD) is held to two as well
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "PYG": 0}
+
+
+class Whole(fields.Integer):
+    """An integer that refuses fractions (``10.9`` is an error, not 10 tasks)."""
+
+    default_error_messages = {"fraction": "must be a whole number"}
+
+    def _validated(self, value: object) -> int:
+        if isinstance(value, float | Decimal | str) and not isinstance(value, bool):
+            try:
+                exact = Decimal(str(value).strip())
+            except ArithmeticError:
+                raise self.make_error("invalid") from None
+            if exact.is_finite() and exact != exact.to_integral_value():
+                raise self.make_error("fraction")
+        return int(super()._validated(value))
+
+
+def price_places_problem(price: Decimal | None, currency: str | None) -> str | None:
+    """Why ``price`` has more decimals than ``currency`` has (None: it fits)."""
+    if price is None:
+        return None
+    places = min(MINOR_UNITS.get((currency or "").upper(), 2), 2)
+    exponent = price.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        return f"at most {places} decimal places for {currency or 'this currency'}"
+    return None
+
+
 class PurchaseRequestSchema(_Strict):
     """A package to add to a company's deposit."""
 
     # the columns' bounds (INTEGER, NUMERIC(14, 2)): past them PostgreSQL refuses the row
-    tasks = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_TASKS))
+    tasks = Whole(required=True, validate=validate.Range(min=1, max=MAX_TASKS))
     # apispec renders a Decimal's Range bounds as strings; the document needs numbers
     price_per_task = fields.Decimal(
         as_string=True,
         validate=validate.Range(min=0, max=MAX_PRICE),
-        metadata={"minimum": 0, "maximum": float(MAX_PRICE)},
+        metadata={"minimum": 0, "maximum": float(MAX_PRICE), "multipleOf": 0.01,
+                  "description": "at most the currency's decimal places (2; 0 for JPY, "
+                                 "KRW, VND, CLP, ISK, UGX, PYG): more are refused, not cut"},
     )
     currency = fields.String(validate=[validate.Length(equal=3), NO_NUL])
     at = fields.AwareDateTime(
@@ -52,11 +87,18 @@ class PurchaseRequestSchema(_Strict):
         metadata={"description": "idempotency key; a retry buys once"},
     )
 
+    @validates_schema
+    def _price_places(self, data: dict[str, Any], **_: Any) -> None:
+        # stored exactly or refused: 0.001 is not silently 0.00
+        problem = price_places_problem(data.get("price_per_task"), data.get("currency"))
+        if problem:
+            raise ValidationError(problem, "price_per_task")
+
 
 class AdjustmentRequestSchema(_Strict):
     """A manual correction: +N grants, −N takes credits."""
 
-    units = fields.Integer(required=True, validate=validate.Range(min=-100000, max=100000))
+    units = Whole(required=True, validate=validate.Range(min=-100000, max=100000))
     reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
     author = fields.String(validate=[validate.Length(max=100), NO_NUL])
     key = fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])

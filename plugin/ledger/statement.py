@@ -11,7 +11,6 @@ change); ``totals_money`` sums the amounts per kind and currency.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import defaultdict
@@ -23,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import DateTime, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
 
 COLUMNS = (
@@ -300,7 +300,7 @@ def render_json(st: Statement) -> str:
 def render_csv(st: Statement) -> str:
     """Entries only, one row each, with the running balance (money lines in the JSON)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = SafeWriter(buf, lineterminator="\n")  # no formula from a payload's ids
     writer.writerow(COLUMNS)
     for r in st.rows:
         writer.writerow(

@@ -109,7 +109,8 @@ def openapi_paths(spec: Any) -> None:
     ]
     err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     errors = {"401": {"description": "missing or invalid admin token", **err},
-              "422": {"description": "invalid period", **err}}
+              "422": {"description": "invalid period", **err},
+              "429": {"description": "too many wrong tokens from this address", **err}}
     report = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}}
     for path, summary, extra in (
         ("/api/reports/summary", "The whole quality report of the period", []),

@@ -1,14 +1,14 @@
 """``/dashboard``: server-rendered KPI tiles, weekly trend, breach and stuck lists, credits.
 
 Sign in once with ``/dashboard?token=<admin token>`` (the token is swapped for a cookie and
-removed from the address bar) or with the login form. The cookie holds an HMAC of the
-token, never the token itself.
+removed from the address bar) or with the login form. The cookie holds a server-side
+session's random token (``plugin.web_sessions``), never the admin token: logout deletes the
+session, so every copy of the cookie stops working. Wrong tokens are throttled per client
+address (429). Every page is sent with anti-framing and no-store headers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,8 @@ from plugin.reports.chart import trend_svg
 from plugin.reports.kpis import BY_KEY
 from plugin.reports.report import fmt, fmt_target
 from plugin.reports.service import PeriodError, report_for
-from plugin.settings import Settings
 from plugin.storage.db import utcnow
+from plugin.web_sessions import SESSION_TTL, Throttle, create_session, revoke, session_for
 
 ROOT = Path(__file__).resolve().parent.parent
 bp = Blueprint("dashboard", __name__, template_folder=str(ROOT / "templates"),
@@ -52,39 +52,73 @@ def dp_local(value: str | None) -> str:
     return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _cookie_value(token: str) -> str:
-    return hmac.new(token.encode(), b"deskpilot-dashboard", hashlib.sha256).hexdigest()
+#: sent with every dashboard answer: never framed (clickjacking), never cached
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
-def _signed_in(settings: Settings) -> bool:
-    got = request.cookies.get(COOKIE, "")
-    hits = [hmac.compare_digest(got, _cookie_value(str(t))) for t in settings.admin_tokens]
-    return bool(got) and any(hits)
-
-
-def _sign_in(token: str, target: str) -> Response:
-    resp = make_response(redirect(target))
-    resp.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Strict",
-                    secure=request.is_secure, max_age=12 * 3600, path="/dashboard")
+@bp.after_request
+def _page_headers(resp: Response) -> Response:
+    for key, value in PAGE_HEADERS.items():
+        resp.headers[key] = value
     return resp
+
+
+def _signed_in(ctx: Any) -> bool:
+    return session_for(ctx.db, request.cookies.get(COOKIE), "admin") is not None
+
+
+def _sign_in(ctx: Any, target: str) -> Response:
+    resp = make_response(redirect(target))
+    resp.set_cookie(COOKIE, create_session(ctx.db, "admin"), httponly=True, samesite="Strict",
+                    secure=request.is_secure, max_age=int(SESSION_TTL.total_seconds()),
+                    path="/dashboard")
+    return resp
+
+
+def _refused(ctx: Any, token: str) -> Any:
+    """A wrong (403) or missing (401) token; wrong ones count towards the throttle."""
+    if token:
+        Throttle.from_settings(ctx.settings).failed(ctx.db, request.remote_addr)
+    code = 403 if token else 401
+    return render_template("dashboard.html", login=True, error="Unknown token"), code
+
+
+def _throttled(ctx: Any) -> Any:
+    """429 while this address has had too many wrong sign-ins (None: go on)."""
+    wait = Throttle.from_settings(ctx.settings).retry_after(ctx.db, request.remote_addr)
+    if wait is None:
+        return None
+    return (render_template("dashboard.html", login=True,
+                            error=f"Too many wrong sign-ins: try again in {wait} s"),
+            429, {"Retry-After": str(wait)})
 
 
 @bp.route("/dashboard/login", methods=["GET", "POST"])
 def login() -> Any:
     """The sign-in form (POST checks the admin token)."""
-    settings = current_app.extensions["deskpilot"].settings
+    ctx = current_app.extensions["deskpilot"]
     if request.method == "POST":
+        throttled = _throttled(ctx)
+        if throttled is not None:
+            return throttled
         token = request.form.get("token", "")
-        if token_ok(settings, token):
-            return _sign_in(token, url_for("dashboard.dashboard"))
+        if token_ok(ctx.settings, token):
+            return _sign_in(ctx, url_for("dashboard.dashboard"))
         # a token was given and is wrong: 403 (401 is for no credentials at all)
-        code = 403 if token else 401
-        return render_template("dashboard.html", login=True, error="Unknown token"), code
+        return _refused(ctx, token)
     return render_template("dashboard.html", login=True, error=None)
 
 
-@bp.get("/dashboard/logout")
+@bp.route("/dashboard/logout", methods=["GET", "POST"])
 def logout() -> Response:
+    """Sign out: the server-side session is deleted (every copy of the cookie dies)."""
+    revoke(current_app.extensions["deskpilot"].db, request.cookies.get(COOKIE))
     resp = make_response(redirect(url_for("dashboard.login")))
     resp.delete_cookie(COOKIE, path="/dashboard")
     return resp
@@ -96,13 +130,15 @@ def dashboard() -> Any:
     ctx = current_app.extensions["deskpilot"]
     token = request.args.get("token")
     if token is not None:
+        throttled = _throttled(ctx)
+        if throttled is not None:
+            return throttled
         args = {k: v for k, v in request.args.items() if k != "token"}
         if token_ok(ctx.settings, token):
             query = f"?{urlencode(args)}" if args else ""
-            return _sign_in(token, url_for("dashboard.dashboard") + query)
-        code = 403 if token else 401
-        return render_template("dashboard.html", login=True, error="Unknown token"), code
-    if not _signed_in(ctx.settings):
+            return _sign_in(ctx, url_for("dashboard.dashboard") + query)
+        return _refused(ctx, token)
+    if not _signed_in(ctx):
         return redirect(url_for("dashboard.login"))
     now = utcnow()
     args = request.args
@@ -113,7 +149,7 @@ def dashboard() -> Any:
                                 args.get("manager") or None)
             balances = _balances(session, now, args.get("company") or None)
             attention = attention_list(session, now, args.get("company") or None)
-            refused = _refused(session, args.get("company") or None)
+            refused = _refused_writes(session, args.get("company") or None)
     except PeriodError as exc:
         return render_template("dashboard.html", login=False, report=None,
                                error=str(exc), args=args), 422
@@ -139,7 +175,7 @@ def _balances(session: Any, now: Any, company: str | None) -> list[dict[str, Any
     return balances(session, now, company)
 
 
-def _refused(session: Any, company: str | None) -> list[dict[str, Any]]:
+def _refused_writes(session: Any, company: str | None) -> list[dict[str, Any]]:
     """Writes the host refused and nobody resent or discarded yet (issue 15)."""
     from plugin.jobs.refusals import list_refused
 

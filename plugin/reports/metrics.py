@@ -11,13 +11,14 @@ Queue depths are read at scrape time (rq queues are built in; more with
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -32,6 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from plugin.auth import bearer, error_response
 from plugin.reports.metrics_dir import ENV
 
 log = logging.getLogger("deskpilot.metrics")
@@ -59,13 +61,28 @@ def count_event(host: str, outcome: str) -> None:
     EVENTS.labels(host=host, outcome=_STORE_OUTCOMES.get(outcome, outcome)).inc()
 
 
+#: label debits by company id (``metrics_company_labels``; set by :func:`configure`)
+_COMPANY_LABELS = False
+#: the one series debits count in when company labels are off
+ALL_COMPANIES = "all"
+
+
+def configure(settings: Any) -> None:
+    """Apply the settings that shape metrics (called where settings are loaded)."""
+    global _COMPANY_LABELS
+    _COMPANY_LABELS = bool(getattr(settings, "metrics_company_labels", False))
+
+
 def count_debits(session: Any, company: str, result: Any) -> None:
     """Count the debits a ledger call posted (``result.posted``), once the transaction
-    commits: a job rolled back and retried must not count twice."""
+    commits: a job rolled back and retried must not count twice. The client company's id
+    is a label only when ``metrics_company_labels`` asks for it (the client list is not
+    an operator's business)."""
     posted = [e for e in getattr(result, "posted", ()) if getattr(e, "kind", None) == "debit"]
     if not posted:
         return
     units = sum(-int(e.units) for e in posted)
+    company = company if _COMPANY_LABELS else ALL_COMPANIES
 
     def _count(_session: Any) -> None:
         DEBITS.labels(company=company).inc(len(posted))
@@ -164,7 +181,21 @@ def scrape_registry() -> CollectorRegistry:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text exposition of every Deskpilot metric."""
+    """Prometheus text exposition of every Deskpilot metric, for operators only:
+    ``Authorization: Bearer <metrics or admin token>`` (401 without, 403 wrong; 404 when
+    no token is configured at all, so nothing is served unprotected)."""
+    settings = current_app.extensions["deskpilot"].settings
+    tokens = (*settings.metrics_tokens, *settings.admin_tokens)
+    if not tokens:
+        return error_response(404, "not-found", "metrics are off: set metrics_tokens "
+                              "(or DESKPILOT_METRICS_TOKEN)")
+    given = bearer(request.headers.get("Authorization"))
+    if not given:
+        return error_response(401, "unauthorized", "a metrics token is required "
+                              "(Authorization: Bearer <token>)")
+    hits = [hmac.compare_digest(given.encode(), str(t).encode()) for t in tokens]
+    if not any(hits):
+        return error_response(403, "forbidden", "this metrics token is not valid")
     register_depth("rq", _rq_depths_bound())
     return Response(generate_latest(scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
 

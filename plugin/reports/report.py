@@ -6,7 +6,6 @@ the same numbers for the same period.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin.csv_cells import SafeWriter
 from plugin.reports import lists
 from plugin.reports import queries as q
 from plugin.reports.credits import credit_summary
@@ -193,7 +193,7 @@ def render_table(report: Report) -> str:
 
 def render_csv(report: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")  # no formula from a payload's ids
     w.writerow(["dimension", "group", "kpi", "value", "target", "ok", "n"])
     rows: list[tuple[str, str, dict[str, Kpi]]] = [("all", "", report.kpis)]
     rows += [(dim, name, ks) for dim, groups in report.by.items() for name, ks in groups.items()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def private_file(path: Path) -> None:
+    """Create ``path`` (and a missing parent directory) readable by its owner only: the
+    SQLite file holds the ledger and every raw event (0600; the directory 0700). SQLite
+    gives its ``-wal`` and ``-shm`` files the database file's mode. An existing file keeps
+    the mode its owner gave it."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; busy_timeout serialises writers instead of
     # failing them with "database is locked".
@@ -49,8 +63,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the per-dialect settings Deskpilot relies on."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith(
+                "file:"):
+            private_file(Path(parsed.database))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

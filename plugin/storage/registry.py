@@ -4,6 +4,7 @@ Each capability that adds tables adds its models module here (and a migration).
 """
 
 from plugin import outbox as outbox_models  # noqa: F401
+from plugin import web_sessions as web_session_models  # noqa: F401
 from plugin.cabinet import models as cabinet_models  # noqa: F401
 from plugin.jobs import models as jobs_models  # noqa: F401
 from plugin.ledger import models as ledger_models  # noqa: F401

@@ -70,8 +70,11 @@ def _status(conn: Any, job_id: str) -> str | None:
     from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.job import Job
 
+    from plugin.queue import SERIALIZER
+
     try:
-        return str(Job.fetch(job_id, connection=conn).get_status(refresh=True).value)
+        return str(Job.fetch(job_id, connection=conn, serializer=SERIALIZER)
+                   .get_status(refresh=True).value)
     except (NoSuchJobError, InvalidJobOperation):
         return None
 

@@ -97,6 +97,7 @@ class Stack:
             "connections": [{
                 "name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
                 "callback_url": self.host.url, "timeout_seconds": self.host_timeout,
+                "credentials": {"callback_secret": "callback-" + SECRET},
             }],
         }))
         self.cli("db", "upgrade")

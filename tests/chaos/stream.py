@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign
+from webhooks.hosts.generic import signed_headers
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,8 @@ class Sender:
         return s
 
     def post(self, d: Delivery) -> int:
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(d.body, self.secret),
-                   DELIVERY_HEADER: d.delivery_id}
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(d.body, self.secret, d.delivery_id)}
         code = 0
         for attempt in range(self.max_attempts):
             with self.log.lock:

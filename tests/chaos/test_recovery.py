@@ -21,7 +21,7 @@ from rq import SimpleWorker
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from plugin.queue import ALL_QUEUES, EVENTS, connect, enqueue_event, event_job_id, queue
+from plugin.queue import ALL_QUEUES, EVENTS, SERIALIZER, connect, enqueue_event, event_job_id, queue
 from plugin.scheduler import tick
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState
@@ -31,7 +31,8 @@ pytestmark = pytest.mark.redis
 
 
 def _drain(ctx) -> None:
-    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis).work(burst=True, with_scheduler=False)
+    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis, serializer=SERIALIZER).work(
+        burst=True, with_scheduler=False)
 
 
 def _state(ctx, event_id: int) -> str:

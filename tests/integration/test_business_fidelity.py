@@ -334,7 +334,7 @@ def test_client_notes_in_the_company_language_internal_in_the_team_language(
         desk = Desk(ctx)
         desk.file("L-1", f"2026-12-07T10:00:00{KYIV}")  # no account: internal note too
         (reply,) = desk.notes("L-1", "client")
-        assert reply.startswith("We have received your request L-1"), reply
+        assert reply.startswith("We have received your request #L-1"), reply  # host reference
         assert any("невідома" in n for n in desk.notes("L-1", "internal"))  # team: uk
         # another company, no configured language: the requester's locale decides
         desk.post(_event("L-2", "ticket.created", f"2026-12-07T10:05:00{KYIV}",

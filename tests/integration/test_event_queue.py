@@ -19,7 +19,7 @@ import plugin.jobs.process
 import plugin.queue
 from plugin.context import set_context
 from plugin.jobs.admin import failed_jobs, retry_failed
-from plugin.queue import ALL_QUEUES, EVENTS, connect, enqueue_event, queue
+from plugin.queue import ALL_QUEUES, EVENTS, SERIALIZER, connect, enqueue_event, queue
 from plugin.storage import Event
 from tests.jobs_support import make_context, payload, store
 
@@ -52,9 +52,9 @@ def test_one_trip_writes_what_rqs_own_enqueue_writes(conn):
         utcparse(ours[0][stamp].decode())
     assert conn.ttl("rq:job:event-41") == -1  # no expiry, as rq leaves it
 
-    job = Job.fetch("event-41", connection=conn)
+    job = Job.fetch("event-41", connection=conn, serializer=SERIALIZER)
     assert (job.func_name, job.args, job.kwargs) == ("plugin.jobs.process.process_event",
-                                                     (41,), {})
+                                                     [41], {})  # JSON: a list
     assert (job.retries_left, job.retry_intervals, job.timeout) == (2, [0], 120)
     assert (job.result_ttl, job.failure_ttl, job.origin) == (600, 30 * 24 * 3600, EVENTS)
     assert job.description == "process event 41" and job.get_status() == "queued"
@@ -100,7 +100,8 @@ def test_a_worker_runs_retries_and_lists_a_one_trip_job_like_any_rq_job(
         enqueue_event(ctx.redis, eid, one_trip=True)
         worker_conn = connect(redis_url)
         SimpleWorker([queue(worker_conn, n) for n in ALL_QUEUES],
-                     connection=worker_conn).work(burst=True, with_scheduler=False)
+                     connection=worker_conn, serializer=SERIALIZER).work(
+            burst=True, with_scheduler=False)
         assert runs == [eid] * 3  # the first run and EVENT_RETRY's two immediate retries
         failed = FailedJobRegistry(queue=queue(ctx.redis, EVENTS))
         assert failed.get_job_ids() == [f"event-{eid}"]
@@ -112,7 +113,8 @@ def test_a_worker_runs_retries_and_lists_a_one_trip_job_like_any_rq_job(
         assert retry_failed(ctx, f"event-{eid}") == [f"event-{eid}"]
         set_context(ctx)
         SimpleWorker([queue(worker_conn, n) for n in ALL_QUEUES],
-                     connection=worker_conn).work(burst=True, with_scheduler=False)
+                     connection=worker_conn, serializer=SERIALIZER).work(
+            burst=True, with_scheduler=False)
         worker_conn.close()
         assert f"event-{eid}" in FinishedJobRegistry(
             queue=queue(ctx.redis, EVENTS)).get_job_ids()

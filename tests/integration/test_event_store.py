@@ -20,7 +20,7 @@ from plugin.settings import load_settings
 from plugin.storage import Event
 from plugin.storage.db import Database
 from webhooks import store
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 KYIV = timezone(timedelta(hours=2))
 SECRET = "store-secret-0123456789"
@@ -99,8 +99,7 @@ def _post(client, delivery: str):
         "ticket": {"id": "T-1", "created_at": "2026-11-23T10:00:00+02:00"},
     }).encode()
     return client.post("/webhooks/generic", data=body, headers={
-        "Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, SECRET),
-        "X-Deskpilot-Delivery": delivery})
+        "Content-Type": "application/json", **signed_headers(body, SECRET, delivery)})
 
 
 def _queued(redis_url: str) -> int:

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from plugin.app import create_app
 from plugin.context import build_context, set_context
-from plugin.queue import EVENTS
+from plugin.queue import EVENTS, SERIALIZER
 from plugin.settings import load_settings
 from plugin.storage import Event, Ticket
 from plugin.storage.migrate import upgrade
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 SECRET = "generic-secret-for-tests"
 CONFIG = str(Path(__file__).resolve().parents[2] / "config")
@@ -52,9 +52,7 @@ def stack(db_url, redis_url, tmp_path):
 
 def post(client, payload, delivery=None, secret=SECRET):
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, secret)}
-    if delivery:
-        headers["X-Deskpilot-Delivery"] = delivery
+    headers = {"Content-Type": "application/json", **signed_headers(body, secret, delivery)}
     return client.post("/webhooks/generic", data=body, headers=headers)
 
 
@@ -70,7 +68,8 @@ def test_event_is_stored_queued_and_processed_by_a_real_worker(stack):
         "status": "duplicate", "event_id": event_id, "reason": "delivery already received"}
     conn = redis.Redis.from_url(ctx.redis_url)
     assert Queue(EVENTS, connection=conn).count == 1  # the duplicate enqueued nothing
-    SimpleWorker([Queue(EVENTS, connection=conn)], connection=conn).work(burst=True)
+    SimpleWorker([Queue(EVENTS, connection=conn, serializer=SERIALIZER)], connection=conn,
+                 serializer=SERIALIZER).work(burst=True)
     with ctx.db.session() as s:
         row = s.get(Event, event_id)
         assert row.state == "processed" and row.attempts == 1

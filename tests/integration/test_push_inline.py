@@ -16,7 +16,7 @@ from plugin.jobs import inline as inline_mod
 from plugin.jobs.process import process_event
 from plugin.jobs.push import push_ticket
 from plugin.outbox import OutboxRow, OutboxState
-from plugin.queue import ALL_QUEUES, PUSH, queue
+from plugin.queue import ALL_QUEUES, PUSH, SERIALIZER, queue
 from plugin.scheduler import sweep_outbox
 from tests.jobs_support import FakeClient, buy, make_context, payload, store
 
@@ -74,7 +74,7 @@ def test_a_host_500_leaves_the_retry_to_a_push_job_and_pauses_inline(ctx):
     _accept(ctx, "T-2", "d2")
     assert queue(ctx.redis, PUSH).count == 1
     assert sweep_outbox(ctx, due) == "1 enqueued"  # T-1's retry is due
-    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis, serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
     # T-1 retried under the key of its first attempt; nothing was sent twice
@@ -113,7 +113,8 @@ def test_a_refusal_fails_only_the_refused_row_and_is_recorded_at_once(ctx):
     assert len(note) == 1 and note[0].command["data"]["visibility"] == "internal"
     assert f"outbox #{failed[0].id}" in note[0].command["data"]["body"]
     assert not inline_mod._paused(ctx, "generic")
-    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis).work(
+    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis,
+                 serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     assert _rows(ctx)[note[0].id - 1].state == OutboxState.SENT
     assert FailedJobRegistry(queue=queue(ctx.redis, PUSH)).get_job_ids() == []
@@ -149,7 +150,7 @@ def test_a_worker_killed_between_commit_and_send_leaves_a_claim_the_sweeper_rese
     # a `scheduler tick --now` ahead of the wall clock: its push job claims at the tick's
     # time, so the expired claim is taken over instead of being "busy" on the worker's clock
     assert sweep_outbox(ctx, now + timedelta(minutes=3)) == "1 enqueued"
-    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis, serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
     assert len(client.pushes) == 1 and client.pushes[0][2] == rows[0].batch_key
@@ -198,7 +199,7 @@ def test_rows_behind_a_batch_backing_off_are_not_claimed_and_keep_their_order(
     assert later and {(r.state, r.batch_key) for r in later} == {(OutboxState.PENDING, None)}
     assert client.pushes == []  # nothing overtook the first batch
     assert queue(ctx.redis, PUSH).count == 1  # a push job carries them in their turn
-    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis).work(
+    SimpleWorker([queue(ctx.redis, PUSH)], connection=ctx.redis, serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
     keys = [p[2] for p in client.pushes]

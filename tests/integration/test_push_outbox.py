@@ -20,7 +20,7 @@ from plugin.hosts.errors import ClientError, RateLimited, ServerError
 from plugin.jobs.process import process_event
 from plugin.jobs.push import push_ticket
 from plugin.outbox import OutboxRow, OutboxState, enqueue_push
-from plugin.queue import ALL_QUEUES, PUSH, connect, enqueue_event, queue
+from plugin.queue import ALL_QUEUES, PUSH, SERIALIZER, connect, enqueue_event, queue
 from tests.jobs_support import SECRET, FakeClient, buy, make_context, payload, store
 
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     ctx.extras["host-client-factory"] = lambda conn: client
     _accept(ctx)
     conn = connect(ctx.settings.redis_url)
-    SimpleWorker([queue(conn, n) for n in ALL_QUEUES], connection=conn).work(
+    SimpleWorker([queue(conn, n) for n in ALL_QUEUES], connection=conn, serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     failed = FailedJobRegistry(queue=queue(conn, PUSH))
     assert len(failed.get_job_ids()) == 1
@@ -144,7 +144,8 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     assert failed.get_job_ids() == []
     assert set(_states(ctx, decisions_only=True)) == {OutboxState.PENDING}
     set_context(ctx)  # the CLI installed its own context; the worker below uses ours
-    SimpleWorker([queue(conn, PUSH)], connection=conn).work(burst=True, with_scheduler=False)
+    SimpleWorker([queue(conn, PUSH)], connection=conn, serializer=SERIALIZER).work(
+        burst=True, with_scheduler=False)
     assert set(_states(ctx)) == {OutboxState.SENT}
     assert len(client.pushes) == 1
 
@@ -155,7 +156,8 @@ def test_event_to_host_through_a_real_simple_worker(ctx):
     eid = store(ctx, payload("T-9", "ticket.created", "2026-11-16T10:00:00+02:00",
                              actor="client"), "w1")
     enqueue_event(ctx.redis, eid)
-    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis).work(
+    SimpleWorker([queue(ctx.redis, n) for n in ALL_QUEUES], connection=ctx.redis,
+                 serializer=SERIALIZER).work(
         burst=True, with_scheduler=False)
     assert [p[0] for p in client.pushes] == ["T-9"]
     assert "add_note" in client.types()
@@ -188,7 +190,7 @@ def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
         assert body["ticket_id"] == "T-7"
         assert responses.calls[0].request.headers["X-Deskpilot-Delivery"] == \
             responses.calls[1].request.headers["X-Deskpilot-Delivery"]
-        assert responses.calls[1].request.headers["X-Deskpilot-Signature"].startswith("sha256=")
+        assert responses.calls[1].request.headers["X-Deskpilot-Signature"].startswith("t=")
         assert {c["type"] for c in body["commands"]} >= {"set_deadlines", "set_balance"}
     finally:
         set_context(None)

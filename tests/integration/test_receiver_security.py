@@ -89,8 +89,7 @@ HOSTS = [
          body_defines_key=True),
     Host("helpdesk", "django_helpdesk", None, ("ticket", "id"),
          ("ticket", "followup_set", 0, "date"), {"plugin_user_id": 3}, body_defines_key=True),
-    Host("generic", "generic", lambda b, s, d: {generic.SIGNATURE_HEADER: generic.sign(b, s),
-                                                generic.DELIVERY_HEADER: d},
+    Host("generic", "generic", lambda b, s, d: generic.signed_headers(b, s, d),
          ("ticket", "id"), ("ticket", "created_at"), {"plugin_user_id": "dp-bot"}),
 ]
 IDS = [h.name for h in HOSTS]

@@ -131,7 +131,8 @@ def test_api_needs_a_valid_token_and_a_valid_period(stack: Context) -> None:
 def test_metrics_endpoint_exposes_counters(stack: Context) -> None:
     EVENTS.labels(host="generic", outcome="duplicate").inc()
     JOB_LATENCY.labels(host="generic").observe(0.3)
-    body = api(stack, "/metrics", token=None).get_data(as_text=True)
+    assert api(stack, "/metrics", token=None).status_code == 401  # operators only (issue 16)
+    body = api(stack, "/metrics").get_data(as_text=True)  # an admin token reads it too
     assert 'deskpilot_events_total{host="generic",outcome="duplicate"}' in body
     assert "deskpilot_job_latency_seconds_bucket" in body
     assert "# TYPE deskpilot_queue_depth gauge" in body

@@ -26,10 +26,11 @@ from plugin.settings import load_settings
 from plugin.storage import registry  # noqa: F401
 from plugin.storage.migrate import upgrade
 from plugin.storage.models import Company, Event
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "generic-secret-for-metrics"
+METRICS_TOKEN = "metrics-token-for-prometheus-0123"
 EVENT = {
     "event": "ticket.created", "occurred_at": "2026-11-23T10:05:00+02:00",
     "actor": {"kind": "client", "id": "u-17"},
@@ -58,7 +59,8 @@ def ctx(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Context]:
     upgrade(sqlite_url)
     settings = load_settings(
         {"DESKPILOT_CONFIG_DIR": str(ROOT / "config"), "DESKPILOT_GENERIC_SECRET": SECRET},
-        {"database_url": sqlite_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var")},
+        {"database_url": sqlite_url, "redis_url": redis_url, "var_dir": str(tmp_path / "var"),
+         "metrics_tokens": [METRICS_TOKEN], "metrics_company_labels": True},
     )
     context = build_context(settings)
     set_context(context)
@@ -83,7 +85,8 @@ def test_counters_of_another_process_reach_metrics(ctx: Context, tmp_path: Path,
 
     Queue("metrics-probe", connection=ctx.redis).enqueue("os.getpid")
     monkeypatch.setenv(ENV, str(var / "prometheus"))
-    body = create_app(context=ctx).test_client().get("/metrics").get_data(as_text=True)
+    body = create_app(context=ctx).test_client().get(
+        "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
     assert 'deskpilot_events_total{host="zammad",outcome="duplicate"} 1.0' in body
     assert 'deskpilot_events_total{host="zammad",outcome="received"} 1.0' in body
     assert 'deskpilot_job_latency_seconds_sum{host="zammad"} 1.5' in body
@@ -104,8 +107,7 @@ def test_prepare_keeps_the_files_of_live_processes(tmp_path: Path,
 
 def post(client: Any, payload: Mapping[str, Any], delivery: str) -> int:
     body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Deskpilot-Signature": sign(body, SECRET),
-               "X-Deskpilot-Delivery": delivery}
+    headers = {"Content-Type": "application/json", **signed_headers(body, SECRET, delivery)}
     return int(client.post("/webhooks/generic", data=body, headers=headers).status_code)
 
 

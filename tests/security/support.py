@@ -24,6 +24,7 @@ SECRETS = {
     "api_key": "SEKRET-host-api-key-8fa2c4",
     "api_token": "SEKRET-host-api-token-c3d4e5",
     "host_token": "SEKRET-host-token-a9b8c7",
+    "callback": "SEKRET-callback-secret-e6f7a1",
 }
 LIMIT = 8192
 
@@ -38,7 +39,8 @@ def connections(callback_url: str | None = None) -> list[dict[str, Any]]:
             "base_url": "http://helpdesk.invalid/",
             "credentials": {"password": SECRETS["api_password"], "api_key": SECRETS["api_key"],
                             "api_token": SECRETS["api_token"], "token": SECRETS["host_token"],
-                            "email": "bot@desk.example"},
+                            "email": "bot@desk.example",
+                            "callback_secret": SECRETS["callback"]},
             **h.conn,
         }
         if h.kind == "generic":

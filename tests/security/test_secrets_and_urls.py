@@ -103,7 +103,7 @@ def test_outbound_requests_go_only_to_urls_from_settings(tmp_path, sqlite_url, r
     from rq import SimpleWorker
 
     from plugin.context import set_context
-    from plugin.queue import ALL_QUEUES
+    from plugin.queue import ALL_QUEUES, SERIALIZER
     from tests.jobs_support import buy
 
     responses.add(responses.POST, CALLBACK, json={"ok": True})
@@ -122,7 +122,8 @@ def test_outbound_requests_go_only_to_urls_from_settings(tmp_path, sqlite_url, r
     body = json.dumps(data).encode()
     assert app.test_client().post(url_of(host), data=body,
                                   headers=_headers(host, body, SECRETS["new"])).status_code == 202
-    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis).work(burst=True, with_scheduler=False)
+    SimpleWorker(list(ALL_QUEUES), connection=ctx.redis, serializer=SERIALIZER).work(
+        burst=True, with_scheduler=False)
     urls = [call.request.url for call in responses.calls]
     assert urls, "the decision should have been pushed to the callback"
     assert set(urls) == {CALLBACK}

@@ -31,7 +31,9 @@ def _call(client: Any, url: str) -> dict[str, Any]:
 
 
 def _client(verify: bool = True) -> Any:
+    # inside.example: a second configured origin (absolute URLs must stay on one)
     return make_client(Connection(name="gen", kind="generic", verify_tls=verify,
+                                  base_url="https://inside.example",
                                   callback_url="https://hooks.example/x",
                                   webhook_secrets=(Secret("s3cret-generic-1"),)))
 

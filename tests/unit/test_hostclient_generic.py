@@ -13,15 +13,18 @@ from plugin.hosts import CLIENTS, make_client
 from plugin.hosts.commands import Command
 from plugin.hosts.errors import ServerError
 from plugin.settings import HOST_KINDS, Connection, Secret
-from webhooks.hosts.generic import sign, verify
+from webhooks.base import InvalidSignature
+from webhooks.hosts.generic import verify
 
 URL = "https://hooks.example/deskpilot"
 SECRET = Secret("s3cret-generic-1")
+INBOUND = Secret("inbound-webhook-secret-3")
 
 
 def conn(callback_url: str | None = URL) -> Connection:
     return Connection(name="gen", kind="generic", callback_url=callback_url,
-                      webhook_secrets=(SECRET, Secret("older-secret-2")))
+                      credentials={"callback_secret": SECRET},
+                      webhook_secrets=(INBOUND, Secret("older-secret-2")))
 
 
 def test_every_host_kind_has_a_client() -> None:
@@ -50,9 +53,11 @@ def test_signed_callback_with_delivery_id() -> None:
     assert res.calls == 1 and not res.recorded
     req = responses.calls[0].request
     raw = req.body if isinstance(req.body, bytes) else (req.body or "").encode()
-    assert req.headers["X-Deskpilot-Signature"] == sign(raw, SECRET)
+    assert req.headers["X-Deskpilot-Signature"].startswith("t=")  # version 2
     assert req.headers["X-Deskpilot-Delivery"] == "out-7"
     verify(raw, req.headers, [SECRET], now=datetime.now(UTC))  # the inbound verifier accepts it
+    with pytest.raises(InvalidSignature):  # signed with its own secret, not an inbound one
+        verify(raw, req.headers, [INBOUND, "older-secret-2"], now=datetime.now(UTC))
     assert json.loads(raw) == {"delivery_id": "out-7", "ticket_id": "T-1", "commands": [
         {"type": "set_status", "status": "in_progress"},
         {"type": "log_time", "minutes": 30, "note": None, "agent_id": "a-3"}]}

@@ -199,6 +199,24 @@ def _time_entry(top: Mapping[str, Any], ticket_id: str, updated: datetime) -> Ti
                      agent_id=c.ident(entry, "agent_id", "time_entry.agent_id", required=False))
 
 
+def _own_note(conn: Connection, comment: Comment) -> bool:
+    """Deskpilot's own note echoed back: decided by its author first, then by the marker.
+
+    A client's reply is never our echo, whatever its text says (a client could otherwise
+    hide a reply by starting it with the marker); with ``options.plugin_agent_name`` (the
+    API user's name as Freshdesk renders it) the author must be that agent.
+    """
+    author = comment.author
+    if author.kind == "client":
+        return False
+    options = conn.options or {}
+    agent = options.get("plugin_agent_name")
+    if agent and (author.name or "").casefold() != str(agent).casefold():
+        return False
+    marker = str(options.get("own_marker", OWN_MARKER))
+    return comment.body.lstrip().startswith(marker)
+
+
 def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[TicketEvent]:
     data = require_object(load_json(body))
     name = c.text(data, "event", "event")
@@ -249,8 +267,7 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         comment = _comment(top, version, performer, client)
         if comment is not None:
             actor = comment.author
-            marker = str(conn.options.get("own_marker", OWN_MARKER)) if conn.options else OWN_MARKER
-            own = comment.body.lstrip().startswith(marker)
+            own = _own_note(conn, comment)
     elif event == EventType.TIME_LOGGED:
         time_entry = _time_entry(top, ticket_id, updated)
     return [TicketEvent(

@@ -1,11 +1,23 @@
 """The generic webhook of SPEC.md §7: Deskpilot's own format, for any host or script.
 
-Signed with ``X-Deskpilot-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``;
-the delivery id is ``X-Deskpilot-Delivery`` or, when absent, the SHA-256 of the body.
+Signature version 2 (the default): ``X-Deskpilot-Signature: t=<unix seconds>,v2=<hex>``
+where ``<hex>`` is HMAC-SHA256(secret, ``"<t>.<delivery id>."`` + raw body) and the delivery
+id is the ``X-Deskpilot-Delivery`` header ("" when absent). The timestamp must be within the
+connection's ``options.signature_tolerance_seconds`` (300) of our clock, and the delivery id
+is covered, so a captured delivery cannot be replayed later or under a new delivery id.
+Several ``v2=`` entries may be sent (a sender rotating secrets signs with each); every
+configured secret is tried (rotation on our side).
+
+Version 1 (``sha256=<hex HMAC-SHA256(secret, raw body)>``, SPEC §7 as first published) is
+accepted only on a connection with ``options.accept_legacy_signature: true``.
+
+The delivery id is ``X-Deskpilot-Delivery`` or, when absent, the SHA-256 of the body.
 """
 
 from __future__ import annotations
 
+import hmac
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -44,24 +56,94 @@ KIND = "generic"
 SIGNED = True
 SIGNATURE_HEADER = "X-Deskpilot-Signature"
 DELIVERY_HEADER = "X-Deskpilot-Delivery"
-KEPT_HEADERS = (SIGNATURE_HEADER, DELIVERY_HEADER)
+#: never the signature: a stored body must not be replayable from the events table
+KEPT_HEADERS = (DELIVERY_HEADER,)
+#: how far a v2 timestamp may be from our clock (``options.signature_tolerance_seconds``)
+TOLERANCE_SECONDS = 300
+#: the most ``v2=`` entries read from one header (a sender rotating needs two or three)
+MAX_SIGNATURES = 8
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value for ``body``."""
+def _digest(secret: str, timestamp: int, delivery: str, body: bytes) -> str:
+    return hmac_hex(secret, f"{timestamp}.{delivery}.".encode() + body)
+
+
+def sign(body: bytes, secret: str, *, delivery: str = "", timestamp: float | None = None
+         ) -> str:
+    """The v2 signature header value for ``body`` sent with the delivery id ``delivery``.
+
+    The one signing function: ``deskpilot send``, the generic callback and the tests use it.
+    """
+    t = int(time.time() if timestamp is None else timestamp)
+    return f"t={t},v2={_digest(secret, t, delivery, body)}"
+
+
+def signed_headers(body: bytes, secret: str, delivery: str | None = None, *,
+                   timestamp: float | None = None) -> dict[str, str]:
+    """The signature and delivery headers of one generic delivery."""
+    headers = {SIGNATURE_HEADER: sign(body, secret, delivery=delivery or "",
+                                      timestamp=timestamp)}
+    if delivery:
+        headers[DELIVERY_HEADER] = delivery
+    return headers
+
+
+def sign_legacy(body: bytes, secret: str) -> str:
+    """Version 1 (body only, replayable): for connections that still accept it."""
     return "sha256=" + hmac_hex(secret, body)
 
 
-def verify(body: bytes, headers: Mapping[str, str], secrets: Any, now: datetime) -> None:
-    given = header(headers, SIGNATURE_HEADER)
+def verify_options(conn: Connection) -> dict[str, Any]:
+    """What ``verify`` needs from the connection (the receiver passes it on)."""
+    options = conn.options or {}
+    return {"legacy": options.get("accept_legacy_signature") is True,
+            "tolerance": int(options.get("signature_tolerance_seconds", TOLERANCE_SECONDS))}
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: Any, now: datetime, *,
+           legacy: bool = False, tolerance: int = TOLERANCE_SECONDS) -> None:
+    given = (header(headers, SIGNATURE_HEADER) or "").strip()
     if not secrets:
         raise InvalidSignature("no secret configured for this connection")
-    check_any(given, [sign(body, s) for s in secrets])
+    if not given:
+        raise InvalidSignature("signature missing")
+    if given.startswith("sha256="):
+        if not legacy:
+            raise InvalidSignature("the version 1 signature (sha256=) is not accepted on this "
+                                   "connection: sign with t=<unix>,v2=<hex> (README)")
+        check_any(given, [sign_legacy(body, str(s)) for s in secrets])
+        return
+    stamp, given_sigs = _parse_v2(given)
+    if abs(now.timestamp() - stamp) > tolerance:
+        raise InvalidSignature(f"signature timestamp is more than {tolerance} s from our clock")
+    delivery = (header(headers, DELIVERY_HEADER) or "").strip()
+    expected = [_digest(str(s), stamp, delivery, body) for s in secrets]
+    matched = False
+    for sig in given_sigs:
+        for candidate in expected:
+            # no early exit: the time taken does not reveal which secret matched
+            matched |= hmac.compare_digest(sig.encode(), candidate.encode())
+    if not matched:
+        raise InvalidSignature("signature does not match")
+
+
+def _parse_v2(value: str) -> tuple[int, list[str]]:
+    stamp: int | None = None
+    sigs: list[str] = []
+    for part in value.split(",")[:MAX_SIGNATURES + 1]:
+        key, _, item = part.strip().partition("=")
+        if key == "t" and item.isdigit() and len(item) <= 12:
+            stamp = int(item)
+        elif key == "v2" and item:
+            sigs.append(item)
+    if stamp is None or not sigs:
+        raise InvalidSignature("signature must be t=<unix seconds>,v2=<hex>")
+    return stamp, sigs
 
 
 def delivery_key(body: bytes, headers: Mapping[str, str]) -> str:
     given = (header(headers, DELIVERY_HEADER) or "").strip()
-    return given[:200] if given else "sha256:" + body_sha256(body)
+    return given if given else "sha256:" + body_sha256(body)  # over 200: 422 (receiver)
 
 
 class _Id(fields.Field):

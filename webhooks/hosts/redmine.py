@@ -31,7 +31,8 @@ from webhooks.hosts import _common as c
 KIND = "redmine"
 SIGNED = True
 SIGNATURE_HEADER = "X-Redmine-Signature-256"
-KEPT_HEADERS = (SIGNATURE_HEADER,)
+#: never the signature: a stored body must not be replayable from the events table
+KEPT_HEADERS: tuple[str, ...] = ()
 
 STATUS_DEFAULTS = {"new": "new", "in progress": "in_progress", "feedback": "waiting_client",
                    "resolved": "resolved", "closed": "closed", "rejected": "closed"}
