@@ -29,7 +29,7 @@ from plugin.scheduler import tick
 from plugin.settings import load_settings
 from plugin.storage.models import Company, Ticket
 from tests.jobs_support import ROOT, SECRET
-from webhooks.hosts.generic import sign
+from webhooks.hosts.generic import signed_headers
 
 KYIV = "+02:00"
 TOKEN = "admin-token-0123456789"
@@ -61,8 +61,7 @@ class Desk:
         self.n += 1
         raw = json.dumps(body).encode()
         resp = self.client.post("/webhooks/generic", data=raw, headers={
-            "Content-Type": "application/json", "X-Deskpilot-Signature": sign(raw, SECRET),
-            "X-Deskpilot-Delivery": f"d-{self.n}"})
+            "Content-Type": "application/json", **signed_headers(raw, SECRET, f"d-{self.n}")})
         assert resp.status_code == 202, resp.json
         assert process_event(resp.json["event_id"], now) == "processed"
 
@@ -362,9 +361,9 @@ def test_new_years_day_2027_is_not_a_working_day(desk):
 # -- 9. statements in money -----------------------------------------------------------------
 def test_statement_shows_money_beside_units(desk):
     _buy(desk.ctx, "acme", 10, datetime(2026, 12, 1, tzinfo=UTC), "p-1")
-    desk.file("$-1", f"2026-12-07T10:00:00{KYIV}")
-    desk.update("$-1", f"2026-12-07T10:10:00{KYIV}", "accepted", "new")
-    desk.update("$-1", f"2026-12-07T12:00:00{KYIV}", "resolved", "accepted")
+    desk.file("M-1", f"2026-12-07T10:00:00{KYIV}")
+    desk.update("M-1", f"2026-12-07T10:10:00{KYIV}", "accepted", "new")
+    desk.update("M-1", f"2026-12-07T12:00:00{KYIV}", "resolved", "accepted")
     with desk.ctx.db.session() as s:
         st = ledger.statement(s, "acme").to_json()
     by_kind = {e["kind"]: e for e in st["entries"]}

@@ -101,7 +101,8 @@ CASES: dict[str, tuple[dict[str, Any], Callable[[Seen], None]]] = {
                   _freshdesk),
     "redmine": ({"credentials": {"api_key": "k"},
                  "field_map": {"task_type": 76, "units": 77, "resolve_due": 78}}, _redmine),
-    "generic": ({"webhook_secrets": [SECRET], "callback_url": f"{BASE}/callback"}, _generic),
+    "generic": ({"webhook_secrets": [SECRET], "callback_url": f"{BASE}/callback",
+                 "credentials": {"callback_secret": "callback-secret-of-its-own"}}, _generic),
 }
 
 
