@@ -104,3 +104,19 @@ def test_a_deleted_time_entry_keeps_its_hours_and_issue():
     assert ev.event == "time.deleted" and ev.ticket.id == "311"
     assert ev.time_entry is not None and ev.time_entry.minutes == 255
     assert ev.time_entry.id == "77" and ev.time_entry.agent_id == "5"
+
+
+def test_a_core_note_carries_no_private_flag_so_it_reads_as_public_unless_flagged():
+    # Issue::Webhookable#journal_payload sends no ``private_notes``; a private note the
+    # webhook's user may see arrives looking public (see the closing note of issue 21).
+    # A sender that adds the flag (a plugin posting this format) is honoured.
+    journal = {"id": 903, "created_on": "2026-12-04T10:20:00Z", "notes": "internal only",
+               "user": {"id": 5, "name": "Ivan Petrenko"}, "details": []}
+    body = {"type": "issue.updated", "timestamp": "2026-12-04T10:20:00Z",
+            "data": {"issue": issue(), "journal": journal}}
+    (core,) = parse(body, conn())
+    assert core.event == "ticket.commented" and core.comment is not None and core.comment.public
+    flagged = {**body, "data": {"issue": issue(), "journal": {**journal,
+                                                              "private_notes": True}}}
+    (private,) = parse(flagged, conn())
+    assert private.comment is not None and not private.comment.public
