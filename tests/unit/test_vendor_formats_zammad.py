@@ -117,3 +117,9 @@ def test_a_full_default_note_payload_without_organization_parses():
     assert ev.comment is not None and not ev.comment.public
     assert ev.comment.author.kind == "agent" and ev.actor.id == "12"
     assert ev.occurred_at.microsecond == 456000 and ev.time_entry is None
+
+
+def test_an_odd_or_missing_number_leaves_the_default_reference():
+    for odd in (None, "", {"n": 1}, True):
+        (ev,) = parse(payload(number=odd), conn())
+        assert ev.ticket.reference is None

@@ -247,8 +247,11 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
 def _reference(t: Mapping[str, Any]) -> str | None:
     """Zammad shows (and mails) a ticket by its ``number`` ("#10081"), not by its
     database ``id``; client notes name it the same way."""
-    number = c.text(t, "number", "ticket.number")
-    return f"#{number.strip()}" if number and number.strip() else None
+    number = t.get("number")
+    if isinstance(number, bool) or not isinstance(number, str | int):
+        return None  # optional: a shape we don't know leaves the default "#<id>"
+    text = str(number).strip()
+    return f"#{text}" if text and len(text) <= 100 else None
 
 
 def _accounted(article: Mapping[str, Any]) -> float:
