@@ -176,8 +176,7 @@ def company_for(
         domain = email.rsplit("@", 1)[1].strip().lower()
         candidates = [domain]
     elif source == "custom_field" and custom_fields and rule.field:
-        value = custom_fields.get(rule.field)
-        candidates = [str(value)] if value not in (None, "") else []
+        candidates = _field_values(custom_fields.get(rule.field))
     elif source == "project" and project:
         # (id, name), or (identifier, id, name) where the host has both (Redmine): a map
         # entry by any of them matches, whichever of them the payload carries
@@ -187,6 +186,22 @@ def company_for(
         if cand in rule.map:
             return Company(id=rule.map[cand], name=name)
     return Company(id=candidates[0], name=name) if candidates else None
+
+
+def _field_values(value: Any) -> list[str]:
+    """A custom field's value as company candidates.
+
+    A multi-value field comes as a list (Redmine 7 renders ``"multiple": true`` fields'
+    ``value`` as an array: redmine/redmine ``app/helpers/custom_fields_helper.rb``
+    ``render_api_custom_values`` at 7.0.0; Zammad sends a multiselect attribute as an
+    array): each non-empty item is a candidate, the first one names the company when no
+    map entry matches. Zammad's external data source field is ``{"value", "label"}``.
+    """
+    if isinstance(value, dict):
+        value = value.get("value")
+    items = value if isinstance(value, list) else [value]
+    return [str(v).strip() for v in items
+            if isinstance(v, str | int | float) and not isinstance(v, bool) and str(v).strip()]
 
 
 def own_user(conn: Connection, *user_ids: Any) -> bool:

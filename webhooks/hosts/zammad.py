@@ -107,6 +107,11 @@ def _custom_fields(ticket: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in ticket.items():
         if key in STANDARD_KEYS or key.endswith("_id") or key.endswith("_ids"):
             continue
+        if isinstance(value, dict) and "value" in value:
+            # an external data source attribute stores ``{"value", "label"}`` (zammad/zammad
+            # ``lib/can_selector/advanced_sorting/external_data_source_field_sort.rb`` sorts
+            # by ``->>'value'``): the value is what a company map or a rule compares
+            value = value.get("value")
         if value is None or isinstance(value, str | int | float | bool):
             out[key] = value
         elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
@@ -142,10 +147,22 @@ def _units(value: Any, path: str) -> float | None:
     return units
 
 
+def _trigger_name(raw: str | None) -> str | None:
+    """``X-Zammad-Trigger`` is the trigger's name as typed (``TriggerWebhookJob#headers``:
+    ``'X-Zammad-Trigger' => trigger.name``), sent as raw UTF-8 bytes; a WSGI server hands
+    header bytes over as Latin-1, so "Заявка создана" arrives as mojibake. Undo that."""
+    if raw is None:
+        return None
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not Latin-1-decoded UTF-8: already text (or plain ASCII)
+        return raw
+
+
 def _event_name(conn: Connection, headers: Mapping[str, str], ticket: Mapping[str, Any],
                 article: Mapping[str, Any], created: datetime, updated: datetime) -> str:
     triggers = conn.options.get("trigger_events") if conn.options else None
-    trigger = header(headers, TRIGGER_HEADER)
+    trigger = _trigger_name(header(headers, TRIGGER_HEADER))
     if isinstance(triggers, Mapping) and trigger in triggers:
         named = str(triggers[trigger])
         return named if named in EventType.ALL else EventType.UNKNOWN
@@ -193,6 +210,7 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         channel=CHANNELS.get(str(create_type or "").lower()),
         assignee_id=None if owner in (None, "1") else owner,  # user 1 is Zammad's "-" nobody
         custom_fields=custom, organization=org_pair[1] or org_pair[0],
+        reference=_reference(t),
     )
     event = _event_name(conn, headers, t, article, created, updated)
     comment = time_entry = None
@@ -225,6 +243,16 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         event=event, occurred_at=occurred, ticket=ticket, actor=actor, comment=comment,
         time_entry=time_entry, own_write=own,
     )]
+
+
+def _reference(t: Mapping[str, Any]) -> str | None:
+    """Zammad shows (and mails) a ticket by its ``number`` ("#10081"), not by its
+    database ``id``; client notes name it the same way."""
+    number = t.get("number")
+    if isinstance(number, bool) or not isinstance(number, str | int):
+        return None  # optional: a shape we don't know leaves the default "#<id>"
+    text = str(number).strip()
+    return f"#{text}" if text and len(text) <= 100 else None
 
 
 def _accounted(article: Mapping[str, Any]) -> float:

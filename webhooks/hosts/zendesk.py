@@ -133,9 +133,11 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     )
     user = c.obj(data, "current_user", "current_user", required=False)
     user_id = _value(user, "id", "current_user.id")
-    role = (_value(user, "role", "current_user.role") or "").lower()
-    actor = Actor(kind="client" if role == "end-user" else "agent" if role else "system",
-                  id=user_id)
+    # the API says "end-user"; the placeholder renders the role's label ("End-user",
+    # "End user" in some accounts): compare letters only
+    role = re.sub(r"[^a-z]", "", (_value(user, "role", "current_user.role") or "").lower())
+    actor = Actor(kind="client" if role in ("enduser", "customer") else "agent" if role
+                  else "system", id=user_id)
     comment = time_entry = None
     raw_comment = c.obj(data, "comment", "comment", required=False)
     if name == EventType.COMMENTED and _value(raw_comment, "body", "comment.body"):
