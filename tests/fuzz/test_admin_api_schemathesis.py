@@ -122,8 +122,12 @@ def test_operation_conforms_to_the_document(admin_schema: Any, method: str, path
     run()
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS,
-                         ids=[f"{m} {p}" for m, p in OPERATIONS])
+#: operations whose credential is a client's cabinet link token, not the admin token
+CABINET = [(m, p) for m, p in OPERATIONS if p.startswith("/api/cabinet")]
+ADMIN = [op for op in OPERATIONS if op not in CABINET]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN, ids=[f"{m} {p}" for m, p in ADMIN])
 def test_operation_refuses_missing_and_wrong_tokens(admin_app: Flask, method: str,
                                                     path: str) -> None:
     client = admin_app.test_client()
@@ -133,6 +137,21 @@ def test_operation_refuses_missing_and_wrong_tokens(admin_app: Flask, method: st
         resp = client.open(url, method=method, headers=headers, json={})
         assert resp.status_code == status, (headers, resp.get_json())
         assert resp.get_json()["status"] == status
+
+
+@pytest.mark.parametrize(("method", "path"), CABINET, ids=[f"{m} {p}" for m, p in CABINET])
+def test_cabinet_operation_answers_one_404_to_every_wrong_credential(
+        admin_app: Flask, method: str, path: str) -> None:
+    # a cabinet link is the only credential: no token, a wrong one and even the admin token
+    # all get the same 404, which says nothing about whether a company exists
+    client = admin_app.test_client()
+    url = path.replace("{token}", "nope-" + "x" * 40)
+    bodies = set()
+    for headers in ({}, {"Authorization": "Bearer nope"}, AUTH):
+        resp = client.open(url, method=method, headers=headers)
+        assert resp.status_code == 404, (headers, resp.get_data(as_text=True))
+        bodies.add(resp.get_data())
+    assert len(bodies) == 1
 
 
 # -- regressions: defects schemathesis found (500s), now client errors --------------------------
