@@ -8,7 +8,7 @@ and money (units are credits, estimate hours are billed), so each has a range, s
       input:
         units: {min: 1, max: 100}            # the units custom field (whole numbers)
         estimate_hours: {min: 0, max: 1000}  # the estimate custom field
-        time_minutes: {min: 0, max: 1440}    # one time entry
+        time_minutes: {min: 0, max: 10080}   # one time entry (a week)
 
 The receiver refuses a value outside its range with a 422 naming the field (before
 anything is stored); the engine refuses it too (an override it cannot use, as for a
@@ -55,7 +55,7 @@ class Range:
 DEFAULTS: Mapping[str, Range] = {
     "units": Range(Decimal(1), Decimal(100), whole=True),
     "estimate_hours": Range(Decimal(0), Decimal(1000)),
-    "time_minutes": Range(Decimal(0), Decimal(1440), whole=True),
+    "time_minutes": Range(Decimal(0), Decimal(10080), whole=True),
 }
 
 
