@@ -2,7 +2,8 @@
 #
 #   REDMINE_INSTANCE=<name> RAILS_ENV=production bin/rails runner seed.rb IN.json OUT.json
 #
-# IN.json:  {"webhook_url": "...", "secret": "...", "companies": [{"identifier", "name"}]}
+# IN.json:  {"webhook_url": "...", "secret": "...", "companies": [{"identifier", "name"}],
+#            "webhook_projects": [identifiers the plugin posts for; the others are polled only]}
 # OUT.json: ids and API keys of what was created (users, projects, statuses, custom fields).
 # Run once on a migrated database with the default data loaded (redmine:load_default_data).
 require 'json'
@@ -13,7 +14,8 @@ out = {}
 Setting.rest_api_enabled = '1'
 Setting.default_language = 'en'
 Setting.plugin_deskpilot_webhooks = {
-  'url' => conf['webhook_url'].to_s, 'secret' => conf['secret'].to_s, 'user_login' => 'deskpilot'
+  'url' => conf['webhook_url'].to_s, 'secret' => conf['secret'].to_s, 'user_login' => 'deskpilot',
+  'projects' => Array(conf['webhook_projects']).join(','),
 }
 
 # -- statuses: New, Accepted, In Progress, Waiting for client, Resolved, Closed, Rejected

@@ -66,14 +66,17 @@ class RedmineSite:
         self._run("bin/rake", "db:migrate")
         self._run("bin/rake", "redmine:load_default_data")
 
-    def seed(self, webhook_url: str, secret: str, companies: dict[str, str]) -> dict[str, Any]:
+    def seed(self, webhook_url: str, secret: str, companies: dict[str, str],
+             webhook_projects: list[str]) -> dict[str, Any]:
         """Run seed.rb: users and API keys, statuses, roles, custom fields, one project per
-        company (``{identifier: name}``), the plugin's settings. Returns what it created."""
+        company (``{identifier: name}``), the plugin's settings (posting for
+        ``webhook_projects`` only). Returns what it created."""
         given = self.workdir / "seed-in.json"
         made = self.workdir / "seed-out.json"
         given.write_text(json.dumps({
             "webhook_url": webhook_url, "secret": secret,
             "companies": [{"identifier": k, "name": v} for k, v in companies.items()],
+            "webhook_projects": webhook_projects,
         }))
         self._run("bin/rails", "runner", str(SEED), str(given), str(made))
         seeded: dict[str, Any] = json.loads(made.read_text())
