@@ -297,6 +297,12 @@ def test_8_a_refused_write_costs_only_itself(rm_stack: RedmineStack) -> None:
     assert close_to(stack.agent.field(now, "accept_due"),
                     add_working(filed, timedelta(hours=1), stack.calendar))
     assert len(stack.ours(iid, private=False)) == 1
+    # the refusal does not hold up the ticket's later writes
+    stack.agent.update(iid, notes="Taking this one.", status_id=stack.status("in_progress"),
+                       task_type="simple", units=1)
+    stack.wait(lambda: len(stack.ours(iid, private=False)) >= 2, "the acceptance note")
+    stack.settle(iid)
+    assert stack.deskpilot.balance(company).reserved == 1
 
 
 def test_9_redmine_refuses_what_it_cannot_store_with_422_and_errors(
