@@ -6,10 +6,11 @@ custom_fields: [{id, value}], notes, private_notes}}`` answered 204; time entrie
 ``POST /time_entries.json {"time_entry": {issue_id, hours, activity_id, comments}}``.
 EVERY write carries ``X-Skip-Webhooks: 1`` so the redmine_webhook plugin does not echo our
 own changes back (suer/redmine_webhook). Redmine has no company object: balances go to an
-issue custom field. ``due_date`` holds only the date (the resolution deadline's, or the acceptance deadline's
-until there is one), so the times go to string custom fields (``field_map["accept_due"]``,
-``["resolve_due"]``): Redmine 5/6 have no datetime custom field. Polling: ``GET /issues.json?updated_on=>=…&status_id=*``
-(Redmine REST API "Listing issues", ``updated_on`` filter with operators).
+issue custom field. ``due_date`` holds only the date (the resolution deadline's, or the
+acceptance deadline's until there is one), so the times go to string custom fields
+(``field_map["accept_due"]``, ``["resolve_due"]``): Redmine 5/6 have no datetime custom
+field. Polling: ``GET /issues.json?updated_on=>=…&status_id=*`` (Redmine REST API
+"Listing issues", ``updated_on`` filter with operators), then each issue's journals.
 """
 
 from __future__ import annotations
