@@ -319,3 +319,40 @@ def test_9_redmine_refuses_what_it_cannot_store_with_422_and_errors(
     assert with_time.json() == {"errors": ["Due date is not a valid date"]}
     assert date.fromisoformat("2026-12-07")  # the form due_date takes
     stack.settle(iid)
+
+
+def test_10_corrected_and_deleted_time_and_a_deleted_issue_arrive_as_such(
+    rm_stack: RedmineStack,
+) -> None:
+    """time_entry.updated/deleted and issue.deleted from the plugin, on the real payloads."""
+    stack = rm_stack
+    company = funded(stack, "globex")
+    issue = file_and_wait(stack, "globex", "Update the delivery terms page")
+    iid = issue["id"]
+    stack.agent.update(iid, notes="On it.", status_id=stack.status("in_progress"),
+                       task_type="simple", units=1)
+    stack.wait(lambda: len(stack.ours(iid, private=False)) >= 2, "the acceptance note")
+    stack.settle(iid)
+    reserved = stack.deskpilot.balance(company).reserved
+
+    def logged() -> int:
+        state = stack.deskpilot.ticket(iid)
+        return int(state.facts["state"].get("logged_minutes") or 0) if state else 0
+
+    entry = stack.agent.log_time(iid, 0.5, "first look")
+    stack.wait(lambda: logged() == 30 or None, "30 logged minutes")
+    stack.agent.call("PUT", f"/time_entries/{entry['id']}.json", (204,),
+                     json={"time_entry": {"hours": 0.75}})
+    stack.wait(lambda: logged() == 45 or None, "the corrected 45 minutes")
+    stack.agent.call("DELETE", f"/time_entries/{entry['id']}.json", (204,))
+    stack.wait(lambda: logged() == 0 or None, "the deleted entry taken back")
+    stack.settle(iid)
+    kinds = [json.loads(e.body)["type"] for e in stack.deskpilot.events(iid)]
+    assert kinds.count("time_entry.updated") == 1 and kinds.count("time_entry.deleted") == 1
+
+    # an administrator deletes the issue: its reservation is released
+    stack.admin.call("DELETE", f"/issues/{iid}.json", (204,))
+    stack.wait(lambda: stack.deskpilot.balance(company).reserved == reserved - 1 or None,
+               "the reservation released by issue.deleted")
+    stack.settle(iid)
+    assert "issue.deleted" in [json.loads(e.body)["type"] for e in stack.deskpilot.events(iid)]
