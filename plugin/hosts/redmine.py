@@ -113,6 +113,17 @@ class RedmineClient(HttpHostClient):
             full = self.get_ticket(str(issue.get("id")))
             yield {**issue, "journals": full.get("journals") or []}
 
+    def ticket_time_entries(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The issue's time entries (``GET /time_entries.json?issue_id=``), every page."""
+        out: list[dict[str, Any]] = []
+        while True:
+            data = self.request("GET", "/time_entries.json", params={
+                "issue_id": ticket_id, "limit": PAGE, "offset": len(out)}) or {}
+            page = data.get("time_entries") or []
+            out.extend(page)
+            if not page or len(out) >= int(data.get("total_count") or 0):
+                return out
+
     def list_open(self) -> Iterator[dict[str, Any]]:
         return self._pages({"status_id": "open", "sort": "id"})
 

@@ -131,3 +131,36 @@ def test_poll_without_journals_in_the_window_is_a_snapshot_and_the_import_a_crea
     assert _kinds(redmine_bodies(CONN, issue, None, Seen())) == [("issue.created", None)]
     unchanged = _issue(created_on="2026-12-01T08:00:00Z", updated_on="2026-12-01T08:00:00Z")
     assert redmine_bodies(CONN, unchanged, SINCE, Seen()) == []
+
+
+class _TimeClient:
+    def __init__(self, entries: list[dict[str, Any]]):
+        self.entries = entries
+
+    def ticket_time_entries(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.entries
+
+
+def test_poll_rebuilds_time_entries_with_the_webhooks_keys_skipping_our_own() -> None:
+    from plugin.hosts.reconcile_items import Window, redmine_items
+
+    entry = json.loads(body("plugin5_time_entry"))["data"]["time_entry"]
+    changed = {**entry, "id": 2, "hours": 0.75, "updated_on": "2026-12-05T05:50:00Z"}
+    ours = {**entry, "id": 3, "user": {"id": 5, "name": "Deskpilot Bot"}}
+    older = {**entry, "id": 4, "created_on": "2026-12-04T08:00:00Z",
+             "updated_on": "2026-12-04T08:00:00Z"}
+    other_issue = {**entry, "id": 5, "issue": {"id": 99}}
+    window = Window(SINCE, datetime(2026, 12, 5, 6, 0, tzinfo=UTC))
+    items = redmine_items(_TimeClient([changed, entry, ours, older, other_issue]), CONN,
+                          {"id": 1}, window)
+    assert [(i.body.key, i.own) for i in items] == [
+        ("time-1-created-2026-12-05T05:37:51Z", False),
+        ("time-3-created-2026-12-05T05:37:51Z", True),
+        ("time-2-updated-2026-12-05T05:50:00Z", False),
+    ]
+    (first,) = redmine.parse(items[0].body.body, items[0].body.headers, CONN)
+    (webhook,) = redmine.parse(body("plugin5_time_entry"), {}, CONN)
+    assert first.delivery_key == webhook.delivery_key == items[0].body.key
+    (updated,) = redmine.parse(items[2].body.body, items[2].body.headers, CONN)
+    assert updated.event == "time.updated" and updated.time_entry is not None
+    assert updated.time_entry.minutes == 45

@@ -120,3 +120,12 @@ def test_due_date_shows_the_acceptance_deadline_until_there_is_a_resolution_dead
                                              resolve_due="2026-11-27T00:30:00+02:00")],
                 idempotency_key="b")
     assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_time_entries_of_an_issue_page_by_offset(client: RedmineClient) -> None:
+    for offset, ids in ((0, range(100)), (100, range(100, 120))):
+        responses.get(f"{BASE}/time_entries.json", match=[matchers.query_param_matcher(
+            {"issue_id": "12", "limit": "100", "offset": str(offset)})],
+            json={"time_entries": [{"id": i} for i in ids], "total_count": 120})
+    assert [e["id"] for e in client.ticket_time_entries("12")] == list(range(120))

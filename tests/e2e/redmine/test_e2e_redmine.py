@@ -246,6 +246,7 @@ def test_6_the_poll_path_files_accepts_and_resolves_without_the_plugin(
 
     stack.agent.update(iid, notes="Imported.", status_id=stack.status("resolved"),
                        task_type="simple", units=1)
+    stack.agent.log_time(iid, 0.5, "the import")
     stack.deskpilot.must("hosts", "reconcile", CONNECTION)
     stack.wait(lambda: len(debits(stack, company, iid)) == 1, "the debit after a poll")
     stack.settle(iid)
@@ -253,6 +254,9 @@ def test_6_the_poll_path_files_accepts_and_resolves_without_the_plugin(
     stack.settle(iid)
     assert [e.units for e in debits(stack, company, iid)] == [-1]
     assert stack.agent.field(stack.agent.issue(iid), "balance") == "9"
+    # the time entry was polled too, and counted once over two polls
+    state = stack.deskpilot.ticket(iid)
+    assert state is not None and state.facts["state"]["logged_minutes"] == 30, state.facts
 
 
 def test_7_the_plugin_retries_while_deskpilot_is_down(rm_stack: RedmineStack) -> None:
