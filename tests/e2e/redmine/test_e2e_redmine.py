@@ -59,11 +59,10 @@ def explain(stack: RedmineStack, company: str, issue_id: int) -> str:
     ])
 
 
-def funded(stack: RedmineStack, ident: str, tasks: int = 10) -> str:
-    """The company's package, bought once per session."""
+def funded(stack: RedmineStack, ident: str) -> str:
+    """The company's id; its package of 10 tasks was bought when the stack started."""
     company = stack.company(ident)
-    if not stack.deskpilot.ledger_entries(company):
-        stack.deskpilot.buy_credits(company, tasks)
+    assert stack.deskpilot.ledger_entries(company), f"no package bought for {company}"
     return company
 
 
