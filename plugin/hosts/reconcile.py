@@ -64,6 +64,9 @@ log = logging.getLogger("deskpilot.hosts")
 
 #: hosts whose real delivery keys a poll cannot rebuild: deduped by ticket state instead
 SNAPSHOT_KINDS = frozenset({"zammad", "zendesk", "freshdesk"})
+#: hosts whose polls look up what Deskpilot holds: Redmine's poll offers ``issue.created``
+#: for an issue created in the window, stored only when the ticket is unknown (``_store_one``)
+SEEN_KINDS = SNAPSHOT_KINDS | {"redmine"}
 
 
 @dataclass
@@ -107,7 +110,8 @@ def _store(ctx: Any, conn: Connection, client: Any, tickets: Iterable[dict[str, 
     try:
         for ticket in tickets:
             report.tickets += 1
-            seen = seen_ticket(ctx, conn.name, str(ticket.get("id"))) if snapshots else Seen()
+            seen = (seen_ticket(ctx, conn.name, str(ticket.get("id")))
+                    if conn.kind in SEEN_KINDS else Seen())
             reason = _skip_reason(conn, ticket, since, seen) if snapshots else None
             if reason:
                 report.count(reason)

@@ -45,12 +45,48 @@ def helpdesk_bodies(conn: Connection, t: dict[str, Any], since: datetime | None,
     return out
 
 
+def _redmine_journal(j: dict[str, Any]) -> dict[str, Any]:
+    """A journal as GET /issues/:id.json?include=journals shows it, in the webhook's shape
+    (redmine/redmine 7.0.0 ``app/models/concerns/issue/webhookable.rb``)."""
+    return {"id": j.get("id"), "created_on": j.get("created_on"), "notes": j.get("notes"),
+            "private_notes": bool(j.get("private_notes")), "user": j.get("user") or {},
+            "details": [{"property": d.get("property"), "prop_key": d.get("name"),
+                         "old_value": d.get("old_value"), "value": d.get("new_value")}
+                        for d in j.get("details") or []]}
+
+
 def redmine_bodies(conn: Connection, issue: dict[str, Any], since: datetime | None,
                    seen: Seen) -> list[Body]:
-    kind = "issue.created" if since is None else "issue.updated"
-    stamp = issue.get("created_on") if since is None else issue.get("updated_on")
-    payload = {"type": kind, "timestamp": stamp, "data": {"issue": issue}}
-    return [Body(dump(payload), dict(JSON_HEADERS))]
+    """The events a poll rebuilds, in the format and with the keys of the webhooks (Redmine 7
+    core and our plugin), so a poll of what a webhook delivered is a duplicate:
+
+    - ``issue.created`` for an issue created in the window (any, for the import), keyed by
+      ``created_on``; stored only when Deskpilot does not know the ticket (``reconcile``);
+    - one ``issue.updated`` per journal in the window, not our own, with that journal
+      (key ``issue-<id>-journal-<jid>``): the journal says who changed what;
+    - else, when the issue changed after its creation, the journal-less ``issue.updated``
+      snapshot keyed by ``updated_on``.
+
+    Each body carries the issue as it is now (as a late webhook would).
+    """
+    journals = issue.get("journals") or []
+    snapshot = {k: v for k, v in issue.items() if k != "journals"}
+    created, updated = issue.get("created_on"), issue.get("updated_on")
+    out: list[dict[str, Any]] = []
+    if since is None or _after(created, since):
+        out.append({"type": "issue.created", "timestamp": created, "data": {"issue": snapshot}})
+    if since is not None:
+        mine = conn.plugin_user_id
+        fresh = [j for j in sorted(journals, key=_fid) if _after(j.get("created_on"), since)]
+        for j in fresh:
+            if mine is not None and str((j.get("user") or {}).get("id")) == mine:
+                continue  # our own note or field write
+            out.append({"type": "issue.updated", "timestamp": j.get("created_on"),
+                        "data": {"issue": snapshot, "journal": _redmine_journal(j)}})
+        if not fresh and updated != created:
+            out.append({"type": "issue.updated", "timestamp": updated,
+                        "data": {"issue": snapshot}})
+    return [Body(dump(payload), dict(JSON_HEADERS)) for payload in out]
 
 
 def _tag(since: datetime | None) -> str:

@@ -247,7 +247,28 @@ def _zammad(ticket: dict[str, Any], article: dict[str, Any], key: str, own: bool
 
 
 #: per host kind: the items of one updated ticket in the poll's window
+def redmine_items(client: Any, conn: Connection, t: Mapping[str, Any],
+                  window: Window) -> list[Item]:
+    """Time entries of the issue changed in the window, as the ``time_entry.created`` (never
+    changed since) or ``time_entry.updated`` event Redmine 7 and our plugin send, with the
+    adapter's key ``time-<id>-<action>-<updated_on>``: a delivered one is a duplicate. (Notes
+    and field changes come with the issue's journals: ``reconcile_bodies.redmine_bodies``.)"""
+    tid = str(t.get("id"))
+    out: list[tuple[Any, Item]] = []
+    for e in client.ticket_time_entries(tid):
+        at = e.get("updated_on") or e.get("created_on")
+        if str((e.get("issue") or {}).get("id")) != tid or not window.holds(at):
+            continue
+        action = "created" if e.get("updated_on") == e.get("created_on") else "updated"
+        payload = {"type": f"time_entry.{action}", "timestamp": at, "data": {"time_entry": e}}
+        key = f"time-{e.get('id')}-{action}-{e.get('updated_on')}"
+        out.append((at, Item(Body(dump(payload), dict(JSON_HEADERS), key),
+                             own_user(conn, (e.get("user") or {}).get("id")))))
+    return _in_order(out)
+
+
 ITEMS: dict[str, Callable[[Any, Connection, Mapping[str, Any], Window], list[Item]]] = {
+    "redmine": redmine_items,
     "zendesk": zendesk_items,
     "freshdesk": freshdesk_items,
     "zammad": zammad_items,

@@ -6,9 +6,11 @@ custom_fields: [{id, value}], notes, private_notes}}`` answered 204; time entrie
 ``POST /time_entries.json {"time_entry": {issue_id, hours, activity_id, comments}}``.
 EVERY write carries ``X-Skip-Webhooks: 1`` so the redmine_webhook plugin does not echo our
 own changes back (suer/redmine_webhook). Redmine has no company object: balances go to an
-issue custom field. ``due_date`` holds only the date, so the time goes to a custom field
-(``field_map["resolve_due"]``). Polling: ``GET /issues.json?updated_on=>=…&status_id=*``
-(Redmine REST API "Listing issues", ``updated_on`` filter with operators).
+issue custom field. ``due_date`` holds only the date (the resolution deadline's, or the
+acceptance deadline's until there is one), so the times go to string custom fields
+(``field_map["accept_due"]``, ``["resolve_due"]``): Redmine 5/6 have no datetime custom
+field. Polling: ``GET /issues.json?updated_on=>=…&status_id=*`` (Redmine REST API
+"Listing issues", ``updated_on`` filter with operators), then each issue's journals.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class RedmineClient(HttpHostClient):
         if cs.assignee:
             issue["assigned_to_id"] = int_or_str(cs.assignee)
         if cs.deadlines is not None:
-            issue["due_date"] = iso_date(cs.deadlines.get("resolve_due"))
+            # until acceptance the acceptance deadline is the one ``due_date`` shows (SPEC §2)
+            issue["due_date"] = iso_date(cs.deadlines.get("resolve_due")
+                                         or cs.deadlines.get("accept_due"))
         custom = [{"id": int_or_str(k), "value": _text(v)}
                   for k, v in self.ticket_values(cs, skipped, company_side=False)]
         if custom:
@@ -102,9 +106,24 @@ class RedmineClient(HttpHostClient):
                 return
 
     def list_updated(self, since: datetime) -> Iterator[dict[str, Any]]:
+        """Issues updated since ``since``, each with its ``journals`` (the list endpoint has
+        none): who changed an issue is only in its journals (README, Redmine)."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return self._pages({"updated_on": f">={stamp}", "status_id": "*",
-                            "sort": "updated_on"})
+        for issue in self._pages({"updated_on": f">={stamp}", "status_id": "*",
+                                  "sort": "updated_on"}):
+            full = self.get_ticket(str(issue.get("id")))
+            yield {**issue, "journals": full.get("journals") or []}
+
+    def ticket_time_entries(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The issue's time entries (``GET /time_entries.json?issue_id=``), every page."""
+        out: list[dict[str, Any]] = []
+        while True:
+            data = self.request("GET", "/time_entries.json", params={
+                "issue_id": ticket_id, "limit": PAGE, "offset": len(out)}) or {}
+            page = data.get("time_entries") or []
+            out.extend(page)
+            if not page or len(out) >= int(data.get("total_count") or 0):
+                return out
 
     def list_open(self) -> Iterator[dict[str, Any]]:
         return self._pages({"status_id": "open", "sort": "id"})

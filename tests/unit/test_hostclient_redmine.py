@@ -93,6 +93,39 @@ def test_list_updated_pages_by_offset(client: RedmineClient) -> None:
     responses.get(f"{BASE}/issues.json", match=[matchers.query_param_matcher(
         {**base_q, "offset": "100"})], json={"issues": [{"id": i} for i in range(100, 150)],
                                              "total_count": 150})
+    # each listed issue is read once more for its journals (the list carries none)
+    for i in range(150):
+        responses.get(f"{BASE}/issues/{i}.json", match=[matchers.query_param_matcher(
+            {"include": "journals"})], json={"issue": {"id": i, "journals": [{"id": 1000 + i}]}})
     rows = list(client.list_updated(datetime(2026, 11, 23, 8, 0, tzinfo=UTC)))
     assert [r["id"] for r in rows] == list(range(150))
+    assert [r["journals"] for r in rows[:2]] == [[{"id": 1000}], [{"id": 1001}]]
     assert all("X-Skip-Webhooks" not in c.request.headers for c in responses.calls)
+
+
+@responses.activate
+def test_due_date_shows_the_acceptance_deadline_until_there_is_a_resolution_deadline(
+    client: RedmineClient,
+) -> None:
+    """Redmine's due_date is a date: the acceptance deadline's (in its own offset) at filing,
+    the resolution deadline's once there is one; the times go to the mapped string fields."""
+    responses.put(f"{BASE}/issues/12.json", status=204, match=[matchers.json_params_matcher(
+        {"issue": {"due_date": "2026-11-24", "custom_fields": [{"id": 7, "value": ""}]}})])
+    responses.put(f"{BASE}/issues/12.json", status=204, match=[matchers.json_params_matcher(
+        {"issue": {"due_date": "2026-11-27",
+                   "custom_fields": [{"id": 7, "value": "2026-11-27T00:30:00+02:00"}]}})])
+    client.push("12", [Command.set_deadlines(accept_due="2026-11-24T00:30:00+02:00")],
+                idempotency_key="a")
+    client.push("12", [Command.set_deadlines(accept_due="2026-11-24T00:30:00+02:00",
+                                             resolve_due="2026-11-27T00:30:00+02:00")],
+                idempotency_key="b")
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_time_entries_of_an_issue_page_by_offset(client: RedmineClient) -> None:
+    for offset, ids in ((0, range(100)), (100, range(100, 120))):
+        responses.get(f"{BASE}/time_entries.json", match=[matchers.query_param_matcher(
+            {"issue_id": "12", "limit": "100", "offset": str(offset)})],
+            json={"time_entries": [{"id": i} for i in ids], "total_count": 120})
+    assert [e["id"] for e in client.ticket_time_entries("12")] == list(range(120))

@@ -5,7 +5,10 @@
   journal id.
 - 7.x core: ``{"type": "issue.updated", "timestamp", "data": {"issue", "journal"}}`` (also
   ``time_entry.*``), signed ``X-Redmine-Signature-256: sha256=<hex HMAC-SHA256>``; no
-  delivery id either, so the key is built from the object ids the same way.
+  delivery id either, so the key is built from the object ids the same way. Deskpilot's own
+  plugin for 5.x/6.x (``templates/redmine/deskpilot_webhooks``) posts the same format, its
+  journal adding ``private_notes`` (Redmine 7's leaves it out: there a note reads as public).
+- A journal by the issue's author is the client speaking; any other user is an agent.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ SIGNATURE_HEADER = "X-Redmine-Signature-256"
 KEPT_HEADERS: tuple[str, ...] = ()
 
 STATUS_DEFAULTS = {"new": "new", "in progress": "in_progress", "feedback": "waiting_client",
-                   "resolved": "resolved", "closed": "closed", "rejected": "closed"}
+                   "resolved": "resolved", "closed": "closed", "rejected": "closed",
+                   # the statuses a support team adds (README, Redmine)
+                   "accepted": "accepted", "waiting for client": "waiting_client"}
 PRIORITY_DEFAULTS = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent",
                      "immediate": "urgent"}
 CORE_EVENTS = {
@@ -143,7 +148,9 @@ def _issue_event(conn: Connection, name: str, issue: Mapping[str, Any],
         jid = c.ident(journal, "id", "journal.id")
         uid, uname, _ = _person(c.obj(journal, "author", "journal.author", required=False)
                                 or c.obj(journal, "user", "journal.user", required=False))
-        actor = Actor(kind="agent", id=uid, name=uname)
+        # the issue's author commenting on it is the client, not an agent
+        kind = "client" if uid is not None and uid == ticket.requester_id else "agent"
+        actor = Actor(kind=kind, id=uid, name=uname)
         notes = c.text(journal, "notes", "journal.notes")
         if notes:
             comment = Comment(id=jid, public=not c.boolean(journal, "private_notes",
