@@ -76,7 +76,7 @@ def credits_group(click_ctx: click.Context) -> None:
     from plugin.jobs.balance import install
 
     # a purchase or adjustment pushes the balance and resumes held tasks, in this context
-    ctx = build_context(settings_or_exit())
+    ctx = build_context(settings_or_exit(up_state=True))
     set_context(ctx)
     install()
 
