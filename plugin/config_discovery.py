@@ -35,25 +35,23 @@ class Found:
     source: str
 
 
-def _packaged(package: str, checkout_dir: str) -> Path:
-    try:
-        path = Path(str(resources.files(package)))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
-    # an editable install: the checkout's own directory
+def _packaged(name: str, checkout_dir: str) -> Path:
+    # ``plugin/<name>`` in an installed wheel (a data directory, no __init__.py: read through
+    # the regular package ``plugin``); in an editable install, the checkout's own directory
+    path = Path(str(resources.files("plugin") / name))
+    if path.is_dir():
+        return path
     return Path(__file__).resolve().parent.parent / checkout_dir
 
 
 def packaged_config() -> Path:
     """The shipped configuration directory (read-only: edit a copy from ``deskpilot init``)."""
-    return _packaged("plugin.defaults", "config")
+    return _packaged("defaults", "config")
 
 
 def packaged_examples() -> Path:
     """The shipped example events (``examples/`` in the repository)."""
-    return _packaged("plugin.examples", "examples")
+    return _packaged("examples", "examples")
 
 
 def discover(env: Mapping[str, str] | None = None, allow_packaged: bool = False) -> Found:

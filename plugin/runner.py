@@ -72,14 +72,12 @@ SCHEDULER_INTERVAL = 5.0
 
 
 def _scheduler_context(env: dict[str, str]) -> Any:
-    import logging
-
     from plugin.context import build_context, set_context
+    from plugin.logs import configure
     from plugin.settings import load_settings
 
     settings = load_settings(env)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_level)
     ctx = build_context(settings)
     set_context(ctx)
     return ctx

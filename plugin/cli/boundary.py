@@ -22,12 +22,11 @@ def debug_enabled() -> bool:
 
 def classify(exc: BaseException) -> tuple[str, int] | None:
     """``(message, exit code)`` for an expected error; ``None`` for anything else."""
-    from rules.source import SourceError
-
     from plugin.config_discovery import ConfigMissing
     from plugin.ledger.accounts import LedgerError
     from plugin.ledger.plans import PlansError
     from plugin.settings import SettingsError
+    from rules.source import SourceError
 
     if isinstance(exc, ConfigMissing | SettingsError | PlansError):
         return str(exc), 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import uuid
@@ -14,7 +13,6 @@ from typing import NoReturn
 import click
 
 from plugin.settings import Settings, SettingsError, load_settings
-
 
 DEFAULT_SEND_URL = "http://127.0.0.1:8700/webhooks/generic"
 
@@ -51,11 +49,10 @@ def settings_or_exit(up_state: bool = False) -> Settings:
 
 def startup_problems(settings: Settings) -> list[str]:
     """What keeps a long-running process from processing: rules, plans, reports config."""
-    from rules.loader import load_rules
-    from rules.source import SourceError
-
     from plugin.ledger.plans import PlansError, load_plans
     from plugin.reports.service import load_config
+    from rules.loader import load_rules
+    from rules.source import SourceError
 
     problems: list[str] = []
     try:
@@ -87,10 +84,9 @@ def start_or_exit(what: str) -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    from plugin.logs import configure
+
+    configure(settings.log_level)
 
 
 def metrics_dir(settings: Settings) -> None:
@@ -132,6 +128,7 @@ def serve_cmd(host: str, port: int, workers: int, threads: int) -> None:
     settings = start_or_exit("serve")
     require_redis(settings, "serve")
     metrics_dir(settings)
+    setup_logging(settings)  # the receiver's outcomes (webhook.queued, …) at INFO
     sys.argv = [sys.argv[0]]  # gunicorn reads argv; our options are already parsed
     serve(host, port, workers, threads)
 

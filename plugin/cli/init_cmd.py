@@ -115,6 +115,8 @@ def init_cmd(directory: Path, force: bool) -> None:
         fail(f"error: {config} already exists; edit it, or pass --force to rewrite its shipped "
              "files (config/deskpilot.yaml and its secrets are kept)")
     source = packaged_config()
+    if not (source / "rules").is_dir():
+        fail(f"error: the packaged configuration is missing ({source}): reinstall deskpilot")
     if source.resolve() == config.resolve():
         fail(f"error: {config} is the shipped configuration itself")
     directory.mkdir(parents=True, exist_ok=True)
