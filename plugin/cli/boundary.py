@@ -37,6 +37,12 @@ def classify(exc: BaseException) -> tuple[str, int] | None:
     mro = {f"{k.__module__}.{k.__name__}" for k in type(exc).__mro__}
     if mro & {"redis.exceptions.ConnectionError", "redis.exceptions.TimeoutError"}:
         return f"cannot reach Redis: {exc}", 1
+    orig = str(getattr(exc, "orig", "") or "")
+    if mro & {"sqlalchemy.exc.OperationalError", "sqlalchemy.exc.ProgrammingError"} and (
+        "no such table" in orig or ("relation" in orig and "does not exist" in orig)
+    ):
+        return ("the database has no Deskpilot schema yet: run `deskpilot db upgrade` "
+                "(`deskpilot up` does it at start)"), 1
     if mro & {"sqlalchemy.exc.OperationalError", "sqlalchemy.exc.InterfaceError"}:
         first = str(getattr(exc, "orig", exc)).strip().splitlines()
         return f"database unavailable: {first[0] if first else type(exc).__name__}", 1

@@ -213,8 +213,9 @@ def _send_secret(state: dict[str, object]) -> str:
         return str(state["generic_secret"])
     path = var_dir_guess() / "generic_secret"
     if not path.exists():
-        fail(f"no secret: pass --secret, set DESKPILOT_GENERIC_SECRET or start `deskpilot up` "
-             f"(it keeps the secret in {path} and its address in var/up.json)")
+        fail(f"error: no secret to sign with: pass --secret or set DESKPILOT_GENERIC_SECRET, or "
+             f"run `deskpilot init` and `deskpilot up` here (up keeps its address and secret "
+             f"in {path.parent / 'up.json'})")
     return path.read_text().strip()
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
@@ -53,6 +53,26 @@ def _ledger() -> Iterator[_Ledger]:
         yield _Ledger(plans, db)
     finally:
         db.dispose()
+
+
+def _validated(schema_name: str, values: dict[str, Any], options: dict[str, str]) -> None:
+    """Check CLI values with the admin API's own request schema (the same bounds, once).
+
+    Exits 2 with one line per refused option, e.g. ``--units: Must be greater than …``.
+    """
+    from marshmallow import ValidationError
+
+    from plugin.ledger import schemas
+
+    schema = getattr(schemas, schema_name)()
+    try:
+        schema.load({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
+        for field, msgs in messages.items():
+            text = "; ".join(str(m) for m in msgs) if isinstance(msgs, list) else str(msgs)
+            click.echo(f"error: {options.get(str(field), str(field))}: {text}", err=True)
+        raise SystemExit(2) from None
 
 
 def _instant(text: str | None) -> datetime:
@@ -106,6 +126,10 @@ def buy_cmd(
     from plugin.ledger.admin import buy, parse_money
     from plugin.ledger.hooks import balance_changed
 
+    _validated("PurchaseRequestSchema",
+               {"tasks": tasks, "price_per_task": price, "currency": currency, "key": key},
+               {"tasks": "--tasks", "price_per_task": "--price", "currency": "--currency",
+                "key": "--key"})
     at = _instant(at_text)
     with _ledger() as ledger:
         bought = ledger.run(
@@ -194,6 +218,9 @@ def adjust_cmd(company: str, units: int, reason: str, author: str | None, key: s
     from plugin.ledger.hooks import balance_changed
     from plugin.storage.db import utcnow
 
+    _validated("AdjustmentRequestSchema",
+               {"units": units, "reason": reason, "author": author, "key": key},
+               {"units": "--units", "reason": "--reason", "author": "--author", "key": "--key"})
     now = utcnow()
     with _ledger() as ledger:
         entry, new = ledger.run(
