@@ -292,8 +292,11 @@ def _classify(items: list, type_names: list[str], problems: list[Problem]) -> li
                 )
             )
         _name_check(src, (*base, "type"), raw["type"], type_names, "type", problems)
+        known = len(problems)
         cond = compile_condition(src, raw["when"], (*base, "when"), problems)
-        if is_catch_all(cond) and catch_all is None:
+        # an invalid condition compiles to "always" so evaluation can go on; it is reported
+        # once, as itself, not again as the reason the rules after it are unreachable
+        if is_catch_all(cond) and catch_all is None and len(problems) == known:
             catch_all = raw["name"]
         out.append(ClassifyRule(raw["name"], cond, raw["type"], raw["units"]))
     return out
@@ -304,6 +307,7 @@ def _policies(
 ) -> list[Policy]:
     out: list[Policy] = []
     seen: dict[str, tuple[Source, PathKey]] = {}
+    invalid: set[str] = set()
     for src, i, raw in items:
         base: PathKey = ("policies", i)
         _dupes(src, (*base, "name"), raw["name"], seen, "policy", problems)
@@ -329,10 +333,14 @@ def _policies(
                 problems.append(src.problem((*tpath, "cutoff"), "cutoff is not a time of day"))
                 h, m = 16, 0
             targets[tname] = Target(t["kind"], t["hours"], time(h, m), t["fallback"])
+        known = len(problems)
+        when = compile_condition(src, raw["when"], (*base, "when"), problems)
+        if len(problems) > known:
+            invalid.add(raw["name"])  # reported once; not "catch-all" for the overlap check
         pol = Policy(
             name=raw["name"],
             types=frozenset(raw["types"]),
-            when=compile_condition(src, raw["when"], (*base, "when"), problems),
+            when=when,
             calendar=tuple(raw["calendar"]),
             pause_when=(
                 compile_condition(src, raw["pause_when"], (*base, "pause_when"), problems)
@@ -346,7 +354,7 @@ def _policies(
             if shared:
                 verdict = (
                     "it never applies to them"
-                    if is_catch_all(prev.when)
+                    if is_catch_all(prev.when) and prev.name not in invalid
                     else "the first matching policy wins"
                 )
                 problems.append(
