@@ -15,7 +15,7 @@ from typing import Any
 
 from rules.actions import ACTIONS
 from rules.conditions import compile_condition, is_catch_all
-from rules.event import EventType
+from rules.event import EventType, company_key
 from rules.model import (
     Automation,
     Cap,
@@ -459,6 +459,7 @@ def _routing(
                 )
             )
         for j, company in enumerate(m["companies"]):
+            company = company_key(company)
             if company in company_manager:
                 problems.append(
                     src.problem(
@@ -477,9 +478,9 @@ def _routing(
                 "calendar",
                 problems,
             )
-            company_calendar[cid] = c["calendar"]
+            company_calendar[company_key(cid)] = c["calendar"]
         if c["language"]:
-            company_language[cid] = c["language"]
+            company_language[company_key(cid)] = c["language"]
     return company_manager, manager_calendar, company_calendar, company_language
 
 

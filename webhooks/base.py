@@ -181,9 +181,12 @@ def company_for(
     elif source == "project" and project:
         proj_id, name = project
         candidates = [c for c in (proj_id, name) if c]
+    folded = {str(k).casefold(): v for k, v in rule.map.items()}
     for cand in candidates:
         if cand in rule.map:
             return Company(id=rule.map[cand], name=name)
+        if str(cand).casefold() in folded:  # map keys match regardless of case, like ids
+            return Company(id=folded[str(cand).casefold()], name=name)
     return Company(id=candidates[0], name=name) if candidates else None
 
 

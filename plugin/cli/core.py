@@ -70,12 +70,14 @@ def startup_problems(settings: Settings) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def start_or_exit(what: str) -> Settings:
+def start_or_exit(what: str, needs_redis: bool = True) -> Settings:
     """Settings *and* rules of a long-running process, or exit 2 with every problem listed.
 
     No process accepts webhooks (or takes jobs) it cannot process.
     """
     settings = settings_or_exit()
+    if needs_redis:
+        require_redis(settings, what)
     problems = startup_problems(settings)
     if problems:
         fail(f"deskpilot {what}: the configuration in {settings.config_dir} does not load:\n  "
@@ -112,7 +114,7 @@ def up_cmd(host: str, port: int, redis_port: int | None) -> None:
     """Receiver, worker and scheduler on embedded defaults (SQLite, embedded Redis)."""
     from plugin.runner import run_up
 
-    settings = start_or_exit("up")
+    settings = start_or_exit("up", needs_redis=False)
     sys.exit(run_up(settings, host, port, redis_port))
 
 
@@ -126,7 +128,6 @@ def serve_cmd(host: str, port: int, workers: int, threads: int) -> None:
     from plugin.server import serve
 
     settings = start_or_exit("serve")
-    require_redis(settings, "serve")
     metrics_dir(settings)
     setup_logging(settings)  # the receiver's outcomes (webhook.queued, …) at INFO
     sys.argv = [sys.argv[0]]  # gunicorn reads argv; our options are already parsed
@@ -141,7 +142,6 @@ def worker_cmd(burst: bool, queues: str | None) -> None:
     from plugin.worker import run_worker
 
     settings = start_or_exit("worker")
-    require_redis(settings, "worker")
     metrics_dir(settings)
     setup_logging(settings)
     names = [q.strip() for q in queues.split(",")] if queues else None
@@ -158,7 +158,6 @@ def scheduler_cmd(ctx: click.Context) -> None:
     from plugin.scheduler import run_forever
 
     settings = start_or_exit("scheduler")
-    require_redis(settings, "scheduler")
     metrics_dir(settings)
     setup_logging(settings)
     run_forever(build_context(settings))

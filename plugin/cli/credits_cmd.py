@@ -75,6 +75,15 @@ def _validated(schema_name: str, values: dict[str, Any], options: dict[str, str]
         raise SystemExit(2) from None
 
 
+def _company(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Company ids are case-insensitive: ``ACME`` is ``acme`` (rules.event.company_key)."""
+    from rules.event import company_key
+
+    if not company_key(value):
+        raise click.BadParameter("a company id is required")
+    return company_key(value)
+
+
 def _instant(text: str | None) -> datetime:
     from plugin.ledger.accounts import LedgerError
     from plugin.ledger.admin import parse_instant
@@ -108,7 +117,7 @@ def credits_group(click_ctx: click.Context) -> None:
 
 
 @credits_group.command("buy")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--tasks", type=int, required=True, help="credits in the package")
 @click.option("--price", help="price per task (default: the plan's)")
 @click.option("--currency", help="ISO currency (default: the plan's)")
@@ -155,7 +164,7 @@ def buy_cmd(
 
 
 @credits_group.command("balance")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--at", "at_text", metavar="ISO", help="as of this instant (default: now)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
@@ -182,7 +191,7 @@ def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
 
 
 @credits_group.command("statement")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--from", "start", metavar="ISO", help="first instant (default: the beginning)")
 @click.option("--to", "end", metavar="ISO", help="exclusive end (default: now)")
 @click.option(
@@ -207,7 +216,7 @@ def statement_cmd(company: str, start: str | None, end: str | None, fmt: str) ->
 
 
 @credits_group.command("adjust")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--units", type=int, required=True, help="+N grants, -N takes credits")
 @click.option("--reason", required=True)
 @click.option("--author", help="who made the correction")
