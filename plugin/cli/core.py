@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import uuid
 from datetime import datetime
@@ -15,6 +16,9 @@ import click
 from plugin.settings import Settings, SettingsError, load_settings
 
 DEFAULT_SEND_URL = "http://127.0.0.1:8700/webhooks/generic"
+#: set by ``up`` for its children: the config directory it validated (saves each child,
+#: the gunicorn master above all, loading the whole rule set only to check it again)
+CHECKED_ENV = "DESKPILOT_STARTUP_CHECKED"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -78,6 +82,8 @@ def start_or_exit(what: str, needs_redis: bool = True) -> Settings:
     settings = settings_or_exit()
     if needs_redis:
         require_redis(settings, what)
+    if os.environ.get(CHECKED_ENV) == str(settings.config_dir.absolute()):
+        return settings  # a child of `up`, which checked this directory before starting it
     problems = startup_problems(settings)
     if problems:
         fail(f"deskpilot {what}: the configuration in {settings.config_dir} does not load:\n  "
@@ -105,6 +111,19 @@ def require_redis(settings: Settings, what: str) -> str:
     return settings.redis_url
 
 
+def startup_check_main(what: str) -> None:
+    """``start_or_exit`` as a process of its own (exit 0 when everything loads)."""
+    from plugin.cli.boundary import debug_enabled, handle
+
+    try:
+        start_or_exit(what, needs_redis=False)
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        sys.exit(handle(exc))
+    sys.exit(0)
+
+
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
@@ -114,7 +133,15 @@ def up_cmd(host: str, port: int, redis_port: int | None) -> None:
     """Receiver, worker and scheduler on embedded defaults (SQLite, embedded Redis)."""
     from plugin.runner import run_up
 
-    settings = start_or_exit("up", needs_redis=False)
+    settings = settings_or_exit()
+    # the rules, plans and reports config are checked in a child process: the supervisor
+    # (which runs the scheduler) need not keep everything the check imports in memory
+    checked = subprocess.run([sys.executable, "-c", "from plugin.cli.core import "
+                              "startup_check_main; startup_check_main('up')"],
+                             capture_output=True, text=True)
+    if checked.returncode != 0:
+        click.echo(checked.stderr.rstrip("\n") or checked.stdout.rstrip("\n"), err=True)
+        sys.exit(checked.returncode)
     sys.exit(run_up(settings, host, port, redis_port))
 
 

@@ -68,6 +68,15 @@ def _sign_in(token: str, target: str) -> Response:
     return resp
 
 
+#: the sign-in page when no token could ever match (a first run without ``deskpilot up``)
+NO_TOKEN = ("No admin token is configured: set admin_tokens in config/deskpilot.yaml or "
+            "DESKPILOT_ADMIN_TOKEN (`deskpilot up` generates one and prints the dashboard URL).")
+
+
+def _token_error(settings: Any) -> str:
+    return "Unknown token" if settings.admin_tokens else NO_TOKEN
+
+
 @bp.route("/dashboard/login", methods=["GET", "POST"])
 def login() -> Any:
     """The sign-in form (POST checks the admin token)."""
@@ -78,8 +87,9 @@ def login() -> Any:
             return _sign_in(token, url_for("dashboard.dashboard"))
         # a token was given and is wrong: 403 (401 is for no credentials at all)
         code = 403 if token else 401
-        return render_template("dashboard.html", login=True, error="Unknown token"), code
-    return render_template("dashboard.html", login=True, error=None)
+        return render_template("dashboard.html", login=True, error=_token_error(settings)), code
+    return render_template("dashboard.html", login=True,
+                           error=None if settings.admin_tokens else NO_TOKEN)
 
 
 @bp.get("/dashboard/logout")
@@ -100,7 +110,8 @@ def dashboard() -> Any:
             query = f"?{urlencode(args)}" if args else ""
             return _sign_in(token, url_for("dashboard.dashboard") + query)
         code = 403 if token else 401
-        return render_template("dashboard.html", login=True, error="Unknown token"), code
+        return render_template("dashboard.html", login=True,
+                               error=_token_error(ctx.settings)), code
     if not _signed_in(ctx.settings):
         return redirect(url_for("dashboard.login"))
     now = utcnow()
