@@ -52,6 +52,11 @@ def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("DESKPILOT_"):
             monkeypatch.delenv(name)
+    # `deskpilot --config/--debug` set these for the process (and up's children): undone
+    # after each test, so they do not leak into later tests of this pytest process
+    for name in ("DESKPILOT_CONFIG_DIR", "DESKPILOT_DEBUG"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     here = tmp_path / "empty"
     here.mkdir()
     monkeypatch.chdir(here)
