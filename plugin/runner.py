@@ -94,7 +94,8 @@ def announce(state: dict[str, Any], secret_from: str, token_from: str, embedded:
                f"{state['dashboard_url']}?token={state['admin_token']}")
     click.echo(f"  {redis_kind}: {state['redis_url']}")
     click.echo(f"  state for send/jobs/credits/scheduler tick: {state_path}")
-    click.echo("  try: deskpilot send examples/01-filed.json")
+    if Path("examples/01-filed.json").is_file():
+        click.echo("  try: deskpilot send examples/01-filed.json")
 
 
 def run_up(settings: Settings, host: str, port: int, redis_port: int | None = None) -> int:
