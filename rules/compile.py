@@ -490,9 +490,13 @@ def _plans(src: Source | None) -> tuple[dict[str, Plan], str, str]:
     plans: dict[str, Plan] = {}
     for name, raw in (data.get("plans") or {}).items():
         if isinstance(raw, dict):
-            plans[str(name)] = Plan(
-                str(raw.get("on_insufficient", "hold")), int(raw.get("low_balance_threshold", 2))
-            )
+            # a wrong threshold (null, text) is the ledger's plans check to report
+            # (plugin.ledger.plans, run at every process start); the engine keeps the default
+            try:
+                threshold = int(raw.get("low_balance_threshold", 2))
+            except (TypeError, ValueError):
+                threshold = 2
+            plans[str(name)] = Plan(str(raw.get("on_insufficient", "hold")), threshold)
     default = str(data.get("default_plan") or "standard")
     plans.setdefault(default, Plan())
     return plans, default, str(data.get("no_account") or "flag")
