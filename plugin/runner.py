@@ -83,6 +83,18 @@ def _scheduler_context(env: dict[str, str]) -> Any:
     return ctx
 
 
+def shown_url(url: str) -> str:
+    """``url`` with a password in it replaced by ``***`` (the state file keeps it, 0600)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
+
+
 def announce(state: dict[str, Any], secret_from: str, token_from: str, embedded: bool,
              state_path: Path) -> None:
     """What a local user needs to talk to this ``up``, printed once at start."""
@@ -92,7 +104,7 @@ def announce(state: dict[str, Any], secret_from: str, token_from: str, embedded:
     click.echo(f"  generic webhook secret ({secret_from}): {state['generic_secret']}")
     click.echo(f"  dashboard (admin token {token_from}): "
                f"{state['dashboard_url']}?token={state['admin_token']}")
-    click.echo(f"  {redis_kind}: {state['redis_url']}")
+    click.echo(f"  {redis_kind}: {shown_url(state['redis_url'])}")
     click.echo(f"  state for send/jobs/credits/scheduler tick: {state_path}")
     if Path("examples/01-filed.json").is_file():
         click.echo("  try: deskpilot send examples/01-filed.json")

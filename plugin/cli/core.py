@@ -126,7 +126,7 @@ def startup_check_main(what: str) -> None:
 
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--redis-port", type=click.IntRange(1, 65535), default=None,
               help="Port of the embedded Redis (default: a free one).")
 def up_cmd(host: str, port: int, redis_port: int | None) -> None:

@@ -19,7 +19,7 @@ EXAMPLE = str(ROOT / "examples" / "01-filed.json")
 
 #: commands that need a configuration: exit 2 naming `deskpilot init`
 NEEDS_CONFIG = [
-    ["up", "--port", "0"],
+    ["up", "--port", "18999"],
     ["serve"],
     ["worker", "--burst"],
     ["scheduler"],
@@ -135,7 +135,7 @@ def test_init_refuses_to_overwrite_and_keeps_secrets_with_force(empty_dir: Path)
     assert code == 0 and "packaged defaults" not in output
 
 
-@pytest.mark.parametrize("command", [["up", "--port", "0"], ["serve"], ["worker"],
+@pytest.mark.parametrize("command", [["up", "--port", "18999"], ["serve"], ["worker"],
                                      ["scheduler"]], ids=" ".join)
 def test_long_running_processes_refuse_rules_that_do_not_load(
     empty_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
