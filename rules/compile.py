@@ -17,7 +17,7 @@ from typing import Any
 from rules.actions import ACTIONS
 from rules.bounds import compile_bounds
 from rules.conditions import compile_condition, is_catch_all
-from rules.event import EventType
+from rules.event import EventType, company_key
 from rules.model import (
     Automation,
     Cap,
@@ -302,8 +302,11 @@ def _classify(items: list, type_names: list[str], problems: list[Problem]) -> li
                 )
             )
         _name_check(src, (*base, "type"), raw["type"], type_names, "type", problems)
+        known = len(problems)
         cond = compile_condition(src, raw["when"], (*base, "when"), problems)
-        if is_catch_all(cond) and catch_all is None:
+        # an invalid condition compiles to "always" so evaluation can go on; it is reported
+        # once, as itself, not again as the reason the rules after it are unreachable
+        if is_catch_all(cond) and catch_all is None and len(problems) == known:
             catch_all = raw["name"]
         out.append(ClassifyRule(raw["name"], cond, raw["type"], raw["units"]))
     return out
@@ -314,6 +317,7 @@ def _policies(
 ) -> list[Policy]:
     out: list[Policy] = []
     seen: dict[str, tuple[Source, PathKey]] = {}
+    invalid: set[str] = set()
     for src, i, raw in items:
         base: PathKey = ("policies", i)
         _dupes(src, (*base, "name"), raw["name"], seen, "policy", problems)
@@ -339,10 +343,14 @@ def _policies(
                 problems.append(src.problem((*tpath, "cutoff"), "cutoff is not a time of day"))
                 h, m = 16, 0
             targets[tname] = Target(t["kind"], t["hours"], time(h, m), t["fallback"])
+        known = len(problems)
+        when = compile_condition(src, raw["when"], (*base, "when"), problems)
+        if len(problems) > known:
+            invalid.add(raw["name"])  # reported once; not "catch-all" for the overlap check
         pol = Policy(
             name=raw["name"],
             types=frozenset(raw["types"]),
-            when=compile_condition(src, raw["when"], (*base, "when"), problems),
+            when=when,
             calendar=tuple(raw["calendar"]),
             pause_when=(
                 compile_condition(src, raw["pause_when"], (*base, "pause_when"), problems)
@@ -356,7 +364,7 @@ def _policies(
             if shared:
                 verdict = (
                     "it never applies to them"
-                    if is_catch_all(prev.when)
+                    if is_catch_all(prev.when) and prev.name not in invalid
                     else "the first matching policy wins"
                 )
                 problems.append(
@@ -461,6 +469,7 @@ def _routing(
                 )
             )
         for j, company in enumerate(m["companies"]):
+            company = company_key(company)
             if company in company_manager:
                 problems.append(
                     src.problem(
@@ -479,9 +488,9 @@ def _routing(
                 "calendar",
                 problems,
             )
-            company_calendar[cid] = c["calendar"]
+            company_calendar[company_key(cid)] = c["calendar"]
         if c["language"]:
-            company_language[cid] = c["language"]
+            company_language[company_key(cid)] = c["language"]
     return company_manager, manager_calendar, company_calendar, company_language
 
 
@@ -491,10 +500,14 @@ def _plans(src: Source | None) -> tuple[dict[str, Plan], str, str]:
     plans: dict[str, Plan] = {}
     for name, raw in (data.get("plans") or {}).items():
         if isinstance(raw, dict):
-            plans[str(name)] = Plan(
-                str(raw.get("on_insufficient", "hold")), int(raw.get("low_balance_threshold", 2)),
-                str(raw.get("held_resolved", "overdraft")),
-            )
+            # a wrong threshold (null, text) is the ledger's plans check to report
+            # (plugin.ledger.plans, run at every process start); the engine keeps the default
+            try:
+                threshold = int(raw.get("low_balance_threshold", 2))
+            except (TypeError, ValueError):
+                threshold = 2
+            plans[str(name)] = Plan(str(raw.get("on_insufficient", "hold")), threshold,
+                                   str(raw.get("held_resolved", "overdraft")))
     default = str(data.get("default_plan") or "standard")
     plans.setdefault(default, Plan())
     return plans, default, str(data.get("no_account") or "flag")

@@ -60,10 +60,22 @@ class Actor:
 
 @dataclass(frozen=True)
 class Company:
-    """The client company a ticket belongs to, as the connection resolved it."""
+    """The client company a ticket belongs to, as the connection resolved it.
+
+    The id is canonical (:func:`company_key`): ``ACME`` and ``acme`` are one company.
+    """
 
     id: str
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", company_key(self.id))
+
+
+def company_key(company_id: str) -> str:
+    """The canonical company id: company ids are case-insensitive everywhere (receiver
+    mappings, CLI, API, reports, rules), so every boundary stores and compares this form."""
+    return str(company_id).strip().casefold()
 
 
 @dataclass(frozen=True)

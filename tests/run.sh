@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv || exit 1
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' || exit 1
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' || exit 1
 
 status=0
 declare -a summary

@@ -182,9 +182,12 @@ def company_for(
         # entry by any of them matches, whichever of them the payload carries
         name = project[-1]
         candidates = [c for c in project if c]
+    folded = {str(k).casefold(): v for k, v in rule.map.items()}
     for cand in candidates:
         if cand in rule.map:
             return Company(id=rule.map[cand], name=name)
+        if str(cand).casefold() in folded:  # map keys match regardless of case, like ids
+            return Company(id=folded[str(cand).casefold()], name=name)
     return Company(id=candidates[0], name=name) if candidates else None
 
 

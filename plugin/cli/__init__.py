@@ -1,17 +1,21 @@
 """The ``deskpilot`` command line. Each command group lives in its own module.
 
 Commands are imported only when invoked, so a process (the gunicorn master of ``serve``, a
-``send``) does not carry the whole application in memory.
+``send``) does not carry the whole application in memory. Every command runs inside one
+error boundary (:mod:`plugin.cli.boundary`): no traceback for anything a user can cause.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+from typing import Any
 
 import click
 
 #: command name → "module:attribute"; every capability registers its group here
 COMMANDS = {
+    "init": "plugin.cli.init_cmd:init_cmd",
     "up": "plugin.cli.core:up_cmd",
     "serve": "plugin.cli.core:serve_cmd",
     "worker": "plugin.cli.core:worker_cmd",
@@ -29,7 +33,7 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use, run inside the error boundary."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -43,8 +47,28 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        from plugin.cli.boundary import debug_enabled, handle
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            ctx.exit(handle(exc))
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deskpilot")
-def main() -> None:
+@click.option("--config", "config_dir", metavar="DIR", default=None,
+              help="Configuration directory (default: $DESKPILOT_CONFIG_DIR, else ./config).")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also DESKPILOT_DEBUG=1).")
+def main(config_dir: str | None, debug: bool) -> None:
     """Deskpilot: working-time deadlines, task rules and prepaid credits for your helpdesk."""
+    # through the environment, so the children of `up` see the same choices
+    if config_dir:
+        os.environ["DESKPILOT_CONFIG_DIR"] = config_dir
+    if debug:
+        os.environ["DESKPILOT_DEBUG"] = "1"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
@@ -55,6 +55,35 @@ def _ledger() -> Iterator[_Ledger]:
         db.dispose()
 
 
+def _validated(schema_name: str, values: dict[str, Any], options: dict[str, str]) -> None:
+    """Check CLI values with the admin API's own request schema (the same bounds, once).
+
+    Exits 2 with one line per refused option, e.g. ``--units: Must be greater than …``.
+    """
+    from marshmallow import ValidationError
+
+    from plugin.ledger import schemas
+
+    schema = getattr(schemas, schema_name)()
+    try:
+        schema.load({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
+        for field, msgs in messages.items():
+            text = "; ".join(str(m) for m in msgs) if isinstance(msgs, list) else str(msgs)
+            click.echo(f"error: {options.get(str(field), str(field))}: {text}", err=True)
+        raise SystemExit(2) from None
+
+
+def _company(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Company ids are case-insensitive: ``ACME`` is ``acme`` (rules.event.company_key)."""
+    from rules.event import company_key
+
+    if not company_key(value):
+        raise click.BadParameter("a company id is required")
+    return company_key(value)
+
+
 def _instant(text: str | None) -> datetime:
     from plugin.ledger.accounts import LedgerError
     from plugin.ledger.admin import parse_instant
@@ -76,7 +105,7 @@ def credits_group(click_ctx: click.Context) -> None:
     from plugin.jobs.balance import install
 
     # a purchase or adjustment pushes the balance and resumes held tasks, in this context
-    ctx = build_context(settings_or_exit())
+    ctx = build_context(settings_or_exit(up_state=True))
     set_context(ctx)
     install()
 
@@ -88,7 +117,7 @@ def credits_group(click_ctx: click.Context) -> None:
 
 
 @credits_group.command("buy")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--tasks", type=int, required=True, help="credits in the package")
 @click.option("--price", help="price per task (default: the plan's)")
 @click.option("--currency", help="ISO currency (default: the plan's)")
@@ -106,6 +135,10 @@ def buy_cmd(
     from plugin.ledger.admin import buy, parse_money
     from plugin.ledger.hooks import balance_changed
 
+    _validated("PurchaseRequestSchema",
+               {"tasks": tasks, "price_per_task": price, "currency": currency, "key": key},
+               {"tasks": "--tasks", "price_per_task": "--price", "currency": "--currency",
+                "key": "--key"})
     at = _instant(at_text)
     with _ledger() as ledger:
         bought = ledger.run(
@@ -131,7 +164,7 @@ def buy_cmd(
 
 
 @credits_group.command("balance")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--at", "at_text", metavar="ISO", help="as of this instant (default: now)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
@@ -158,7 +191,7 @@ def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
 
 
 @credits_group.command("statement")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--from", "start", metavar="ISO", help="first instant (default: the beginning)")
 @click.option("--to", "end", metavar="ISO", help="exclusive end (default: now)")
 @click.option(
@@ -183,7 +216,7 @@ def statement_cmd(company: str, start: str | None, end: str | None, fmt: str) ->
 
 
 @credits_group.command("adjust")
-@click.argument("company")
+@click.argument("company", callback=_company)
 @click.option("--units", type=int, required=True, help="+N grants, -N takes credits")
 @click.option("--reason", required=True)
 @click.option("--author", help="who made the correction")
@@ -194,6 +227,9 @@ def adjust_cmd(company: str, units: int, reason: str, author: str | None, key: s
     from plugin.ledger.hooks import balance_changed
     from plugin.storage.db import utcnow
 
+    _validated("AdjustmentRequestSchema",
+               {"units": units, "reason": reason, "author": author, "key": key},
+               {"units": "--units", "reason": "--reason", "author": "--author", "key": "--key"})
     now = utcnow()
     with _ledger() as ledger:
         entry, new = ledger.run(

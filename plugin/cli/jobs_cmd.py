@@ -19,7 +19,7 @@ def _context() -> Context:
     from plugin.cli.core import require_redis, settings_or_exit
     from plugin.context import build_context, set_context
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(up_state=True)
     require_redis(settings, "jobs")
     ctx = build_context(settings)
     set_context(ctx)

@@ -21,7 +21,14 @@ from rules.state_json import StateError, state_from_json
 
 
 def _default_config() -> str:
-    return os.environ.get("DESKPILOT_CONFIG_DIR") or "config"
+    """--config / DESKPILOT_CONFIG_DIR, else ./config, else the packaged defaults (read-only)."""
+    from plugin.config_discovery import discover
+
+    found = discover(allow_packaged=True)
+    if found.source == "packaged defaults":
+        click.echo(f"(no config/ here: using the packaged defaults in {found.path}; "
+                   "`deskpilot init` copies them to edit)", err=True)
+    return str(found.path)
 
 
 @click.group("rules")
@@ -124,15 +131,16 @@ def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None)
     Nothing is written without --apply; --apply re-types ledger charges through reversals.
     """
     from plugin.rules_replay import apply_changes, parse_since, replay_events
-    from plugin.settings import load_settings
     from plugin.storage import Database
 
     try:
         start = parse_since(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
+    from plugin.cli.core import settings_or_exit
+
+    settings = settings_or_exit()
     rules = _load_or_exit(config or _default_config())
-    settings = load_settings()
     db = Database(settings.database_url)
     try:
         if workers is None:

@@ -40,6 +40,7 @@ from plugin.ledger.schemas import (
     StatementSchema,
 )
 from plugin.storage.db import utcnow
+from rules.event import company_key
 
 T = TypeVar("T")
 credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
@@ -49,6 +50,13 @@ credits_api.before_request(require_admin)
 
 
 credits_api.before_request(require_printable_input)
+
+
+@credits_api.url_value_preprocessor
+def _canonical_company(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Company ids are case-insensitive: ``/api/credits/ACME`` is ``acme`` (rules.event)."""
+    if values and isinstance(values.get("company_id"), str):
+        values["company_id"] = company_key(values["company_id"])
 #: as long as the body's ``key`` may be (see the request schemas)
 MAX_KEY = 200
 

@@ -69,6 +69,15 @@ def _page_headers(resp: Response) -> Response:
     return resp
 
 
+#: the sign-in page when no token could ever match (a first run without ``deskpilot up``)
+NO_TOKEN = ("No admin token is configured: set admin_tokens in config/deskpilot.yaml or "
+            "DESKPILOT_ADMIN_TOKEN (`deskpilot up` generates one and prints the dashboard URL).")
+
+
+def _token_error(settings: Any) -> str:
+    return "Unknown token" if settings.admin_tokens else NO_TOKEN
+
+
 def _signed_in(ctx: Any) -> bool:
     return session_for(ctx.db, request.cookies.get(COOKIE), "admin") is not None
 
@@ -86,7 +95,7 @@ def _refused(ctx: Any, token: str) -> Any:
     if token:
         Throttle.from_settings(ctx.settings).failed(ctx.db, request.remote_addr)
     code = 403 if token else 401
-    return render_template("dashboard.html", login=True, error="Unknown token"), code
+    return render_template("dashboard.html", login=True, error=_token_error(ctx.settings)), code
 
 
 def _throttled(ctx: Any) -> Any:
@@ -112,7 +121,8 @@ def login() -> Any:
             return _sign_in(ctx, url_for("dashboard.dashboard"))
         # a token was given and is wrong: 403 (401 is for no credentials at all)
         return _refused(ctx, token)
-    return render_template("dashboard.html", login=True, error=None)
+    return render_template("dashboard.html", login=True,
+                           error=None if ctx.settings.admin_tokens else NO_TOKEN)
 
 
 @bp.route("/dashboard/logout", methods=["GET", "POST"])

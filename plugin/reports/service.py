@@ -26,6 +26,7 @@ from plugin.reports.report import Report, build_report
 from plugin.settings import Settings
 from plugin.storage.db import SUPPORTED_YEARS, in_supported_range
 from rules.calendar import Calendar, load_calendars
+from rules.event import company_key
 
 #: a report without --from/--to covers the last 28 days and today
 DEFAULT_DAYS = 28
@@ -133,7 +134,8 @@ def report_for(
     cal = team_calendar(settings, cfg.team_calendar)
     a, b = period(start, end, cal.tz, now)
     return build_report(
-        session, a, b, now, cal, Filters(company, manager), cfg.targets,
+        session, a, b, now, cal, Filters(company_key(company) if company else None, manager),
+        cfg.targets,
         timedelta(hours=cfg.idle_hours), trend_weeks,
         link=lambda conn, tid: ticket_url(settings, conn, tid),
     )

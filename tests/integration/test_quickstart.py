@@ -64,6 +64,21 @@ def test_up_runs_the_whole_loop_and_stops_cleanly(tmp_path):
         printed = (tmp_path / "up.log").read_text()
         # a new secret is printed once, with the webhook URL, for the admin to copy
         assert secret in printed and f"{base}/webhooks/generic" in printed
+        # up prints the hub: receiver, dashboard URL with its admin token, Redis URL
+        state = json.loads((tmp_path / "var" / "up.json").read_text())
+        token = (tmp_path / "var" / "admin_token").read_text().strip()
+        assert f"{base}/dashboard?token={token}" in printed and state["redis_url"] in printed
+        assert state["webhook_url"] == f"{base}/webhooks/generic"
+        # the README's second command, run as printed from the checkout (no --url, --secret:
+        # they come from the running up's var/up.json)
+        readme = (ROOT / "README.md").read_text()
+        printed_send = ".venv/bin/deskpilot send examples/01-filed.json"
+        assert printed_send in readme
+        as_printed = subprocess.run([*exe, *printed_send.split()[1:]], capture_output=True,
+                                    text=True, cwd=ROOT,
+                                    env={**env, "DESKPILOT_VAR_DIR": str(tmp_path / "var")})
+        assert as_printed.returncode == 0 and as_printed.stdout.startswith("202 "), (
+            as_printed.stdout, as_printed.stderr)
         event_file = tmp_path / "event.json"
         event_file.write_text(json.dumps(EVENT))
         send = [*exe, "send", str(event_file), "--url", f"{base}/webhooks/generic",
@@ -81,7 +96,7 @@ def test_up_runs_the_whole_loop_and_stops_cleanly(tmp_path):
 
         db = sqlite3.connect(tmp_path / "var" / "deskpilot.sqlite3")
         deadline = time.monotonic() + 30
-        while db.execute("select state from events").fetchone()[0] != "processed":
+        while {row[0] for row in db.execute("select state from events")} != {"processed"}:
             assert time.monotonic() < deadline, "event not processed within 30 s"
             time.sleep(0.3)
         db.close()
@@ -102,3 +117,5 @@ def test_up_runs_the_whole_loop_and_stops_cleanly(tmp_path):
         time.sleep(0.2)
     assert alive_in_group(proc.pid) == [], "orphans left behind"
     assert proc.returncode == 0
+    assert not (tmp_path / "var" / "up.json").exists()  # removed when up stops
+    assert "webhook.queued conn=generic" in (tmp_path / "up.log").read_text()
