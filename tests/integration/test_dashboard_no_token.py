@@ -17,6 +17,7 @@ def _app(tmp_path: Path, sqlite_url: str, token: str | None):  # type: ignore[no
     if token:
         env["DESKPILOT_ADMIN_TOKEN"] = token
     ctx = build_context(load_settings(env))
+    ctx.db.create_all()  # sign-in failures and sessions live in the database
     return create_app(context=ctx), ctx
 
 

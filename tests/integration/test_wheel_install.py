@@ -68,7 +68,8 @@ def test_built_wheel_runs_from_an_empty_directory(tmp_path: Path) -> None:
     files = _package_files(bin_dir / "python")
     shipped = {str(p.relative_to(ROOT / "config")) for p in (ROOT / "config").rglob("*.yaml")}
     assert {f"plugin/defaults/{name}" for name in shipped} <= files
-    templates = {p.name for p in (ROOT / "webhooks/hosts/templates").rglob("*") if p.is_file()}
+    base = ROOT / "webhooks/hosts/templates"  # the Redmine plugin lives in subdirectories
+    templates = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()}
     assert {f"webhooks/hosts/templates/{n}" for n in templates} <= files and templates
     assert {"plugin/templates/dashboard.html", "plugin/static/dashboard.css",
             "plugin/migrations/env.py", "plugin/migrations/script.py.mako",

@@ -119,7 +119,7 @@ def test_a_statement_csv_neutralises_a_payload_sourced_id(env: dict[str, str]) -
     from plugin.storage.models import Company
 
     ctx = build_context(load_settings(env))
-    company = '=HYPERLINK("http://evil.example","x")'
+    company = '=hyperlink("http://evil.example","x")'  # canonical (case-folded) id
     try:
         at = datetime(2026, 11, 20, tzinfo=UTC)
         with ctx.db.session() as s:

@@ -62,7 +62,8 @@ def test_a_multiple_custom_field_names_the_company_by_its_values():
     assert ev.ticket.company is not None and ev.ticket.company.id == "globex"
     unmapped = conn(company_from=CompanyFrom(source="custom_field", field="Client"))
     (raw,) = parse(body, unmapped)
-    assert raw.ticket.company is not None and raw.ticket.company.id == "ACME Ltd"
+    # the canonical (case-folded) id
+    assert raw.ticket.company is not None and raw.ticket.company.id == "acme ltd"
     empty = {**body, "data": {"issue": issue(custom_fields=[
         {"id": 3, "name": "Client", "multiple": True, "value": []}])}}
     (none,) = parse(empty, unmapped)
