@@ -44,7 +44,7 @@ def event_job_id(event_id: int) -> str:
 
 
 #: the function an event job runs, and everything rq records about such a job
-EVENT_FUNC = "plugin.jobs.process.process_event"
+EVENT_FUNC = "plugin.processing.process.process_event"
 _EVENT_JOB: dict[str, Any] = {
     "retry": EVENT_RETRY, "timeout": EVENT_JOB_TIMEOUT, "result_ttl": 600,
     "failure_ttl": 30 * 24 * 3600,

@@ -23,14 +23,14 @@ from typing import Any, TextIO
 import click
 from sqlalchemy import select
 
-from plugin.jobs.apply import ticket_key
-from plugin.jobs.state import store_ticket_state, ticket_state
+from plugin.processing.apply import ticket_key
+from plugin.processing.state import store_ticket_state, ticket_state
 from plugin.rules_replay_parse import parsed
 from plugin.storage import Company, Database, Event, Ticket
+from rules.config.model import RuleSet
 from rules.decision import CompanyState, Decision, State, TicketState, iso, updated
 from rules.engine import evaluate
 from rules.event import EventType
-from rules.model import RuleSet
 
 #: credits replay pretends every company has: what-if is about rules, not balances
 NOT_LIMITING = 10**9
@@ -245,8 +245,8 @@ def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[st
     Returns one line per ticket saying what was done.
     """
     from plugin import ledger
-    from plugin.hosts.commands import Command
-    from plugin.outbox import add_commands
+    from plugin.outbox.commands import Command
+    from plugin.outbox.rows import add_commands
 
     done: list[str] = []
     for ch in changes:

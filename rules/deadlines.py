@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules import targets
-from rules.business_time import Pause, add_working
+from rules.calendar.business_time import Pause, add_working
+from rules.config.model import Target
 from rules.decision import TicketState
-from rules.model import Target
 
 NAMES = ("accept", "first_response", "resolve")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -14,10 +14,10 @@ from typing import Any
 from rules import items, lifecycle
 from rules.actions.base import Run
 from rules.classify import classify, read_overrides
+from rules.config.model import Policy, RuleSet
 from rules.decision import Decision, State
 from rules.event import Actor, EventType, Ticket, TicketEvent
 from rules.fields import Context
-from rules.model import Policy, RuleSet
 from rules.templates import renderer
 
 TIMER_EVENT = "timer.tick"

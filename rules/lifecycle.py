@@ -13,13 +13,13 @@ from typing import Any
 
 from rules import credits, deadlines
 from rules.actions.base import Run
-from rules.business_time import is_open, working_between
+from rules.calendar.business_time import is_open, working_between
 from rules.cap import CapResult, apply_cap
 from rules.classify import Overrides
+from rules.config.model import Automation, Policy, RuleSet
 from rules.decision import Decision, Money, TicketState, Transitions
 from rules.event import EventType
 from rules.fields import Context
-from rules.model import Automation, Policy, RuleSet
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
 DONE = ("resolved", "closed")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # rules.model imports the actions, which import this module
-    from rules.model import RuleSet
+if TYPE_CHECKING:  # rules.config.model imports the actions, which import this module
+    from rules.config.model import RuleSet
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 

@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from plugin.hosts.coalesce import ChangeSet
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import HostError, HostUnavailable, error_for, retry_delay, safe_url
+from plugin.outbox.coalesce import ChangeSet
+from plugin.outbox.commands import Command, PushResult
 from plugin.settings import Connection
 
 log = logging.getLogger("deskpilot.hosts")

@@ -19,8 +19,8 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result
-from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
-from plugin.hosts.commands import Command, PushResult
+from plugin.outbox.coalesce import ChangeSet, TimeLog, changeset
+from plugin.outbox.commands import Command, PushResult
 
 OPEN_STATUSES = "1,2"
 #: reconciliation also looks at resolved tickets (a resolution missed while we were down)

@@ -29,9 +29,9 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, basic_auth, hhmm, int_or_str, result
-from plugin.hosts.coalesce import ChangeSet, changeset
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, NotFound
+from plugin.outbox.coalesce import ChangeSet, changeset
+from plugin.outbox.commands import Command, PushResult
 
 PAGE = 100
 #: Freshdesk refuses ``page`` above 300 on List All Tickets

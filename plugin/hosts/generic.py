@@ -18,8 +18,8 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, result
-from plugin.hosts.commands import Command, PushResult, coalesce
 from plugin.hosts.errors import HostError
+from plugin.outbox.commands import Command, PushResult, coalesce
 from webhooks.hosts.generic import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 
 log = logging.getLogger("deskpilot.hosts")

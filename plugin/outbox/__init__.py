@@ -1,0 +1,1 @@
+"""The outbox: host commands written with the decision, then pushed to the host."""

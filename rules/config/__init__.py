@@ -1,0 +1,1 @@
+"""The rules' config pipeline: YAML source -> schema -> compiled RuleSet."""
