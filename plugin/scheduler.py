@@ -2,7 +2,8 @@
 
 Each periodic task is a function ``(ctx, now) -> str`` registered in :data:`TASKS` with its
 interval; :func:`tick` runs every task that is due. Ticket timers (acceptance overdue,
-breach warnings, auto-close, deferred starts) live in the database (``plugin.processing.timers``), so a
+breach warnings, auto-close, deferred starts) live in the database
+(``plugin.processing.timers`` arms them, ``plugin.processing.firing`` fires them), so a
 flushed Redis or a restart loses none: every tick reads the due ones from the table. Workers
 run without rq's own scheduler; retries of pushes are re-enqueued from here too.
 """
@@ -23,7 +24,7 @@ from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
 from plugin.outbox.rows import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
-from plugin.processing.timers import fire_due_timers
+from plugin.processing.firing import fire_due_timers
 from plugin.queue import EVENT_JOB_TIMEOUT, enqueue_event, event_job_id
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # rules.config.model imports the actions, which import this module
-    from rules.config.model import RuleSet
+
+class Texts(Protocol):
+    """A template's text per language (:class:`rules.config.model.Template`)."""
+
+    @property
+    def texts(self) -> Mapping[str, str]: ...
+
+
+class Languages(Protocol):
+    """What rendering needs of a :class:`~rules.config.model.RuleSet`.
+
+    A protocol, not the class: the rule set holds the actions, which import this module.
+    """
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def company_language(self) -> Mapping[str, str]: ...
+
+    @property
+    def templates(self) -> Mapping[str, Texts]: ...
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 
@@ -70,12 +90,12 @@ def fmt_value(value: Any, lang: str) -> str:
     return str(value)
 
 
-def language_for(rules: RuleSet, company: str | None) -> str:
+def language_for(rules: Languages, company: str | None) -> str:
     return rules.company_language.get(company or "") or rules.language
 
 
 def renderer(
-    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None
+    rules: Languages, values: Callable[[], Mapping[str, Any]], company: str | None
 ) -> Callable[[str], str]:
     """``render(template_name) -> text`` in the company's language (else the default, else en)."""
     lang = language_for(rules, company)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from plugin import ledger
+from plugin.ledger.service import current_debit
 from plugin.outbox.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
 from plugin.outbox.push import CLAIM_TTL, Batch
 from plugin.outbox.rows import add_commands, row_key
@@ -23,9 +25,11 @@ from plugin.processing.credits import Credits, read_credits
 from plugin.processing.models import TimerKind
 from plugin.processing.state import encode_ticket_state, mirror_state, set_slot
 from plugin.processing.tickets import is_new, take_snapshot
+from plugin.processing.timers import arm_ticket_timers
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
+from rules.engine import with_state
 
 log = logging.getLogger("deskpilot.jobs")
 
@@ -94,8 +98,6 @@ def _debited_cycle(session: Session, company: str, tkey: str, reverses: str | No
                    fallback: int) -> int:
     # The ledger keeps every re-typed debit in the cycle of the first debit, while the engine
     # bumps its cycle on each re-type: find the cycle that holds the live debit.
-    from plugin.ledger.service import current_debit
-
     top = fallback
     if reverses:
         try:
@@ -111,8 +113,6 @@ def _debited_cycle(session: Session, company: str, tkey: str, reverses: str | No
 def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: datetime,
                    applied: Applied) -> None:
     """Execute the decision's credit operations on the ledger (idempotent by key)."""
-    from plugin import ledger
-
     company = ticket.company_id
     if company is None or not decision.credit_ops:
         return
@@ -225,9 +225,6 @@ def apply_decision(
     caller knows the ticket has no other open outbox rows and will push these itself after
     commit (an inline push): they are inserted already claimed, as ``applied.claimed``.
     """
-    from plugin.processing.timers import arm_ticket_timers
-    from rules.engine import with_state
-
     applied = Applied()
     after = with_state(decision, state)
     new_ticket = dataclasses.replace(after.ticket, known=True)

@@ -28,15 +28,16 @@ from plugin.context import Context, get_context
 from plugin.outbox.inline import Claimed, claim_inline, may_claim_on_insert, push_claimed
 from plugin.outbox.rows import enqueue_after_commit
 from plugin.processing.apply import Applied, apply_decision
-from plugin.processing.models import TicketTimer, TimerState
 from plugin.processing.state import load_state, stored_snapshot
 from plugin.processing.tickets import ensure_company, lock_ticket, outbox_used, take_snapshot
 from plugin.reports.record import record_event
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState, Ticket
 from rules.decision import iso
+from rules.engine import evaluate
 from rules.event import EventType, TicketEvent
 from rules.items import with_total
+from webhooks.hosts import ADAPTERS
 
 log = logging.getLogger("deskpilot.jobs")
 
@@ -44,8 +45,6 @@ log = logging.getLogger("deskpilot.jobs")
 def parse_stored(event: Any, settings_conn: object) -> list[TicketEvent]:
     """Re-parse a stored raw event (an :class:`Event` or a row with its ``body`` and
     ``headers``) with its connection's adapter (pure)."""
-    from webhooks.hosts import ADAPTERS
-
     conn = settings_conn
     adapter = ADAPTERS[conn.kind]  # type: ignore[attr-defined]
     return list(adapter.parse(event.body, event.headers or {}, conn))
@@ -88,8 +87,6 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
     Nothing is written to the ticket row before the ledger has run, so the transaction
     updates it once (an autoflush between two writes would cost a second UPDATE).
     """
-    from rules.engine import evaluate
-
     late = ticket.last_event_at is not None and ev.occurred_at < ticket.last_event_at
     snapshot: TicketEvent | None = None
     company_id = ticket.company_id
@@ -209,40 +206,3 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
     push_claimed(ctx, inline, now, received)
     log.info("job.event-processed id=%s", event_id)
     return EventState.PROCESSED
-
-
-def run_timer(ctx: Context, timer_id: int, now: datetime) -> bool:
-    """Fire one ticket timer at ``now`` through the engine's timer entry point (once)."""
-    from rules.engine import evaluate_timer
-
-    with ctx.db.session() as session:
-        timer = session.get(TicketTimer, timer_id)
-        if timer is None or timer.state != TimerState.ARMED or timer.due_at > now:
-            return False
-        ticket = session.get(Ticket, timer.ticket_pk)
-        if ticket is None:
-            return False
-        ticket = lock_ticket(session, ticket.connection, ticket.host_ticket_id)
-        session.refresh(timer)  # re-read under the ticket lock: another tick may have fired it
-        if ticket is None or timer.state != TimerState.ARMED:
-            return False
-        timer.state, timer.fired_at = TimerState.FIRED, now
-        snapshot = stored_snapshot(ticket)
-        if snapshot is None:
-            timer.last_error = "no ticket snapshot stored"
-            return False
-        rules = current_rules(ctx)
-        state, credits = load_state(session, ticket, ticket.company_id, team_today(rules, now),
-                                    now)
-        decision = evaluate_timer(rules, snapshot, state, now, explain=False)
-        source = f"timer:{timer.id}:{timer.kind}:{iso(timer.due_at)}"
-        applied = apply_decision(session, ticket, decision, state, rules, source_key=source,
-                                 now=now, credits=credits)
-        inline: list[Claimed] = []
-        if applied.outbox:
-            inline, queued = claim_inline(ctx, session,
-                                          [(ticket.connection, ticket.host_ticket_id)], now)
-            enqueue_after_commit(session, lambda: ctx.redis, queued, salt=f"t{timer.id}")
-    push_claimed(ctx, inline, now)
-    log.info("timers.fired timer=%s kind=%s", timer_id, timer.kind)
-    return True

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.context import Context
 from plugin.processing.models import TicketTimer, TimerKind, TimerState
 from plugin.storage.models import Ticket
 from rules.decision import TicketState
@@ -124,24 +123,3 @@ def due_timers(session: Session, now: datetime, limit: int = BATCH) -> list[tupl
         .limit(limit)
     ).all()
     return [(int(a), int(b)) for a, b in rows]
-
-
-def fire_due_timers(ctx: Context, now: datetime) -> str:
-    """The scheduler task: fire every due ticket timer, each in its own transaction."""
-    from plugin.processing.process import run_timer
-
-    with ctx.db.session() as session:
-        due = due_timers(session, now)
-    fired = failed = 0
-    for timer_id, _ticket_pk in due:
-        try:
-            if run_timer(ctx, timer_id, now):
-                fired += 1
-        except Exception as exc:  # noqa: BLE001 - one ticket's failure must not stop the rest
-            failed += 1
-            log.exception("timers.fire-failed timer=%s", timer_id)
-            with ctx.db.session() as session:
-                row = session.get(TicketTimer, timer_id)
-                if row is not None:
-                    row.last_error = f"{exc.__class__.__name__}: {exc}"[:1000]
-    return f"{fired} fired" + (f", {failed} failed" if failed else "")

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from plugin.context import set_context
 from plugin.outbox.rows import OutboxRow
+from plugin.processing.firing import fire_due_timers
 from plugin.processing.models import TicketTimer, TimerKind
 from plugin.processing.process import process_event
-from plugin.processing.timers import fire_due_timers
 from plugin.storage.models import Ticket
 from tests.jobs_support import buy, make_context, payload, store
 
