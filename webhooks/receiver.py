@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -85,14 +86,16 @@ def receive(name: str, token: str | None = None) -> Response:
         count_event(name, "invalid")
         return error(413, "too-large", f"body over {conn.body_limit} bytes")
     now = utcnow()
+    # werkzeug's Headers: a case-insensitive mapping that is not registered as a Mapping
+    headers = cast("Mapping[str, str]", request.headers)
     try:
         if token is not None:
             _check_token(token, conn.webhook_tokens)
         else:
             if not adapter.SIGNED:
                 raise InvalidSignature("this host cannot sign: use the token URL")
-            adapter.verify(body, request.headers, conn.webhook_secrets, now)
-        events = adapter.parse(body, request.headers, conn)
+            adapter.verify(body, headers, conn.webhook_secrets, now)
+        events = adapter.parse(body, headers, conn)
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
         count_event(name, "invalid")
@@ -104,7 +107,7 @@ def receive(name: str, token: str | None = None) -> Response:
         count_event(name, "invalid")
         return error(422, "invalid-payload", "the payload could not be read")
     key = (events[0].delivery_key if events else None) or adapter.delivery_key(
-        body, request.headers) or "sha256:" + body_sha256(body)
+        body, headers) or "sha256:" + body_sha256(body)
     try:
         outcome = store_and_enqueue(ctx, conn.name, key, body,
                                     kept_headers(request.headers, adapter), events)

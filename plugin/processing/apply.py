@@ -28,6 +28,7 @@ from plugin.processing.tickets import is_new, take_snapshot
 from plugin.processing.timers import arm_ticket_timers
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
+from rules.config.model import RuleSet
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
 from rules.engine import with_state
 
@@ -211,7 +212,7 @@ def _balance_after(session: Session, ticket: Ticket, applied: Applied, before: C
 
 
 def apply_decision(
-    session: Session, ticket: Ticket, decision: Decision, state: State, rules: Any, *,
+    session: Session, ticket: Ticket, decision: Decision, state: State, rules: RuleSet, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
     snapshot: Any = None, credits: Credits | None = None, claim_at: datetime | None = None,
 ) -> Applied:

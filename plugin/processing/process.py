@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -31,9 +31,11 @@ from plugin.processing.apply import Applied, apply_decision
 from plugin.processing.state import load_state, stored_snapshot
 from plugin.processing.tickets import ensure_company, lock_ticket, outbox_used, take_snapshot
 from plugin.reports.record import record_event
+from plugin.settings import Connection
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState, Ticket
-from rules.decision import iso
+from rules.config.model import RuleSet
+from rules.decision import Decision, iso
 from rules.engine import evaluate
 from rules.event import EventType, TicketEvent
 from rules.items import with_total
@@ -42,15 +44,14 @@ from webhooks.hosts import ADAPTERS
 log = logging.getLogger("deskpilot.jobs")
 
 
-def parse_stored(event: Any, settings_conn: object) -> list[TicketEvent]:
+def parse_stored(event: Any, conn: Connection) -> list[TicketEvent]:
     """Re-parse a stored raw event (an :class:`Event` or a row with its ``body`` and
     ``headers``) with its connection's adapter (pure)."""
-    conn = settings_conn
-    adapter = ADAPTERS[conn.kind]  # type: ignore[attr-defined]
+    adapter = ADAPTERS[conn.kind]
     return list(adapter.parse(event.body, event.headers or {}, conn))
 
 
-def current_rules(ctx: Context) -> Any:
+def current_rules(ctx: Context) -> RuleSet:
     """The rules for this job: a test's, else the hot-reloading holder's (last good rules)."""
     given = ctx.extras.get("rules")
     if given is not None:
@@ -74,12 +75,12 @@ def upsert_ticket(session: Session, ev: TicketEvent) -> Ticket:
     return ticket
 
 
-def team_today(rules: Any, now: datetime) -> Any:
+def team_today(rules: RuleSet, now: datetime) -> date:
     cal = rules.calendars[rules.team_calendar]
     return now.astimezone(cal.tz).date()
 
 
-def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rules: Any,
+def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rules: RuleSet,
                          now: datetime, source_key: str,
                          claim_at: datetime | None = None) -> Applied:
     """Evaluate one ticket event against the stored facts and apply the decision.
@@ -120,8 +121,8 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
     return applied
 
 
-def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: Any,
-                   rules: Any, at: datetime) -> None:
+def record_metrics(session: Session, ticket: Ticket, ev: TicketEvent, decision: Decision,
+                   rules: RuleSet, at: datetime) -> None:
     """Keep the reports' per-ticket metrics in the same transaction."""
     cal = rules.calendars.get(decision.calendar) or rules.calendars[rules.default_calendar]
     record_event(session, ticket, ev, decision, at, cal)

@@ -11,14 +11,17 @@ it means and the decision goes through the same apply path as an event (debit on
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.processing.models import TicketTimer, TimerKind, TimerState
 from plugin.storage.models import Ticket
+from rules.calendar.business_time import next_open
+from rules.calendar.model import Calendar
+from rules.config.model import RuleSet
 from rules.decision import TicketState
 
 log = logging.getLogger("deskpilot.timers")
@@ -28,43 +31,42 @@ DONE = ("resolved", "closed")
 BATCH = 200
 
 
-def _calendar(rules: Any, st: TicketState) -> Any:
-    cals = getattr(rules, "calendars", {}) or {}
-    return cals.get(st.calendar or "") or cals.get(getattr(rules, "default_calendar", ""))
+def _calendar(rules: RuleSet, st: TicketState) -> Calendar | None:
+    cals = rules.calendars
+    return cals.get(st.calendar or "") or cals.get(rules.default_calendar)
 
 
-def _in_working_time(at: datetime, cal: Any) -> datetime:
+def _in_working_time(at: datetime, cal: Calendar | None) -> datetime:
     # breach warnings go out only inside working hours: never at night or on a weekend
     if cal is None:
         return at
-    from rules.calendar.business_time import next_open
-
     return next_open(at, cal)
 
 
-def wanted_timers(st: TicketState, rules: Any, now: datetime) -> dict[str, datetime | None]:
+def wanted_timers(st: TicketState, rules: RuleSet | None,
+                  now: datetime) -> dict[str, datetime | None]:
     """When each kind of timer of this ticket should fire (None: not armed)."""
     out: dict[str, datetime | None] = dict.fromkeys(TimerKind.ALL)
     if st.status == "closed" or rules is None:
         return out
-    if getattr(rules, "acceptance_overdue", False) and st.accepted_at is None \
+    if rules.acceptance_overdue and st.accepted_at is None \
             and not st.escalated and st.accept_due is not None:
         out[TimerKind.ACCEPT_OVERDUE] = st.accept_due
-    before = getattr(rules, "breach_before_minutes", None)
+    before = rules.breach_before_minutes
     if before and st.status not in DONE:
         # wall-clock "before" is never earlier than the working-time one, so a warning may be
         # a little late across a night but never early; the engine re-checks in working time
         candidates = [
             due - timedelta(minutes=before)
-            for name in getattr(rules, "breach_deadlines", ())
+            for name in rules.breach_deadlines
             if name not in st.warned
             and (due := getattr(st, f"{name}_due", None)) is not None and due > now
         ]
         if candidates:
             out[TimerKind.BREACH_WARNING] = _in_working_time(max(min(candidates), now),
                                                              _calendar(rules, st))
-    days = getattr(rules, "auto_close_days", None)
-    if days is not None and st.status in getattr(rules, "auto_close_statuses", ()):
+    days = rules.auto_close_days
+    if days is not None and st.status in rules.auto_close_statuses:
         since = max((d for d in (st.waiting_since, st.last_client_activity_at) if d),
                     default=None)
         if since is not None:
@@ -78,8 +80,8 @@ def _encoded(wanted: dict[str, datetime | None]) -> dict[str, str | None]:
     return {k: v.isoformat() if v is not None else None for k, v in wanted.items()}
 
 
-def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: Any,
-                      now: datetime, known: Any = None,
+def arm_ticket_timers(session: Session, ticket: Ticket, st: TicketState, rules: RuleSet,
+                      now: datetime, known: Mapping[str, str | None] | None = None,
                       rows_exist: bool = True) -> dict[str, str | None]:
     """Bring the ticket's timer rows in line with its state (inside the caller's txn).
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
-from typing import Any
 
 from rules.actions.base import ActionSpec
+from rules.calendar.model import Calendar
 from rules.conditions import Condition
 
 
@@ -71,7 +71,7 @@ class Automation:
     name: str
     on: frozenset[str]
     when: Condition
-    actions: tuple[tuple[ActionSpec, Mapping[str, Any]], ...]
+    actions: tuple[tuple[ActionSpec, Mapping[str, object]], ...]
     once: bool = False
     #: runs before the lifecycle (derived from ``actions``; the engine's loops read it)
     decisive: bool = field(init=False, default=False)
@@ -139,7 +139,7 @@ class RuleSet:
     company_calendar: Mapping[str, str]
     company_language: Mapping[str, str]
     templates: Mapping[str, Template]
-    calendars: Mapping[str, Any]
+    calendars: Mapping[str, Calendar]
     files: tuple[str, ...] = ()
 
     def plan(self, name: str | None) -> Plan:
