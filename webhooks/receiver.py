@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -40,16 +41,12 @@ def answer(status: str, event_id: int | None, reason: str | None, code: int) -> 
     return resp
 
 
-_KEPT_NAMES: dict[str, tuple[str, ...]] = {}
-
-
+@cache
 def kept_names(adapter: Any) -> tuple[str, ...]:
-    """The headers kept for ``adapter``, spelled as ``request.headers`` lists them."""
-    names = _KEPT_NAMES.get(adapter.KIND)
-    if names is None:
-        wanted = (*KEPT_HEADERS, *getattr(adapter, "KEPT_HEADERS", ()))
-        names = _KEPT_NAMES[adapter.KIND] = tuple(dict.fromkeys(h.title() for h in wanted))
-    return names
+    """The headers kept for ``adapter``, spelled as ``request.headers`` lists them (built
+    once per adapter)."""
+    wanted = (*KEPT_HEADERS, *getattr(adapter, "KEPT_HEADERS", ()))
+    return tuple(dict.fromkeys(h.title() for h in wanted))
 
 
 def kept_headers(headers: Any, adapter: Any) -> dict[str, str]:

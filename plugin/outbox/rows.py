@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from redis import Redis
@@ -73,7 +74,12 @@ class OutboxRow(Base):
 
 def dialect_insert(session: Session) -> Any:
     """The dialect's ``insert`` (both have ``on_conflict_do_nothing`` and ``returning``)."""
-    if session.get_bind().dialect.name == "postgresql":
+    return dialect_insert_for(session.get_bind().dialect.name)
+
+
+def dialect_insert_for(dialect: str) -> Any:
+    """:func:`dialect_insert` by the dialect's name."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert
@@ -82,21 +88,20 @@ def dialect_insert(session: Session) -> Any:
     return sqlite_insert
 
 
-_INSERTS: dict[tuple[str, str], Any] = {}
-
-
 def insert_ignoring(session: Session, table: Any, unique: tuple[str, ...],
                     returning: str | None = None) -> Any:
     """``INSERT … ON CONFLICT (unique) DO NOTHING [RETURNING col]`` for ``table``, built
     once per dialect: an insert with inline values is compiled again on every call."""
-    dialect = session.get_bind().dialect.name
-    key = (dialect, f"{table.name}:{','.join(unique)}:{returning}")
-    stmt = _INSERTS.get(key)
-    if stmt is None:
-        stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=list(unique))
-        if returning is not None:
-            stmt = stmt.returning(table.c[returning])
-        _INSERTS[key] = stmt
+    return insert_ignoring_for(session.get_bind().dialect.name, table, unique, returning)
+
+
+@cache
+def insert_ignoring_for(dialect: str, table: Any, unique: tuple[str, ...],
+                        returning: str | None = None) -> Any:
+    """:func:`insert_ignoring` by the dialect's name (cached: one statement per arguments)."""
+    stmt = dialect_insert_for(dialect)(table).on_conflict_do_nothing(index_elements=list(unique))
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning])
     return stmt
 
 

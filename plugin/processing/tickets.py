@@ -8,7 +8,13 @@ from typing import Any, cast
 from sqlalchemy import JSON, bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from plugin.outbox.rows import OutboxRow, OutboxState, dialect_insert, insert_ignoring
+from plugin.outbox.rows import (
+    OutboxRow,
+    OutboxState,
+    dialect_insert_for,
+    insert_ignoring,
+    insert_ignoring_for,
+)
 from plugin.processing.models import CapSlot
 from plugin.processing.state import encode_snapshot
 from plugin.reports.models import TicketMetrics
@@ -130,34 +136,32 @@ def create_ticket(session: Session, connection: str, host_ticket_id: str,
     return ticket
 
 
-_TICKET_INSERTS: dict[tuple[str, bool], Any] = {}
-
-
 def _insert_ticket(session: Session, with_company: bool) -> Any:
     """``INSERT INTO tickets … ON CONFLICT DO NOTHING RETURNING`` the ORM row, with the
     company's ``INSERT … ON CONFLICT DO NOTHING`` as a CTE when asked (PostgreSQL); built
     once per dialect with bound parameters (building and coercing the values per call cost
     more than running the statement)."""
-    key = (session.get_bind().dialect.name, with_company)
-    stmt = _TICKET_INSERTS.get(key)
-    if stmt is None:
-        table: Any = Ticket.__table__
-        stmt = (dialect_insert(session)(table)
-                .values(connection=bindparam("connection"),
-                        host_ticket_id=bindparam("host_ticket_id"), units=1, status="new",
-                        filed_at=bindparam("filed_at"), facts=bindparam("facts", type_=JSON),
-                        company_id=bindparam("company_id"), updated_at=bindparam("updated_at"))
-                .on_conflict_do_nothing(index_elements=["connection", "host_ticket_id"])
-                .returning(*table.c))
-        if with_company:
-            stmt = stmt.add_cte(
-                insert_ignoring(session, Company.__table__, ("id",)).values(
-                    id=bindparam("company_id"), name=bindparam("company_name"), plan=None,
-                    manager=None, calendar=None, created_at=bindparam("company_created"))
-                .cte("new_company"))
-        # a Core statement whose returned row the ORM loads as a (persistent) Ticket
-        stmt = _TICKET_INSERTS[key] = select(Ticket).from_statement(stmt)
-    return stmt
+    return _ticket_insert(session.get_bind().dialect.name, with_company)
+
+
+@cache
+def _ticket_insert(dialect: str, with_company: bool) -> Any:
+    table: Any = Ticket.__table__
+    stmt = (dialect_insert_for(dialect)(table)
+            .values(connection=bindparam("connection"),
+                    host_ticket_id=bindparam("host_ticket_id"), units=1, status="new",
+                    filed_at=bindparam("filed_at"), facts=bindparam("facts", type_=JSON),
+                    company_id=bindparam("company_id"), updated_at=bindparam("updated_at"))
+            .on_conflict_do_nothing(index_elements=["connection", "host_ticket_id"])
+            .returning(*table.c))
+    if with_company:
+        stmt = stmt.add_cte(
+            insert_ignoring_for(dialect, Company.__table__, ("id",)).values(
+                id=bindparam("company_id"), name=bindparam("company_name"), plan=None,
+                manager=None, calendar=None, created_at=bindparam("company_created"))
+            .cte("new_company"))
+    # a Core statement whose returned row the ORM loads as a (persistent) Ticket
+    return select(Ticket).from_statement(stmt)
 
 
 def outbox_idle(session: Session, ticket: Ticket) -> bool:
