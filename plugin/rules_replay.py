@@ -227,17 +227,6 @@ def _compare(
     return out
 
 
-def _live_cycle(session: Any, company: str, tkey: str, top: int) -> int | None:
-    """The cycle holding the ticket's live debit (the ledger keeps re-typed debits in the
-    cycle of the first one, while the engine bumps its own cycle on each re-type)."""
-    from plugin.ledger.service import current_debit
-
-    for cycle in range(top, -1, -1):
-        if current_debit(session, company, tkey, cycle) is not None:
-            return cycle
-    return None
-
-
 def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[str]:
     """Write ``changes``: ledger re-type (reversal + new entry), ticket state, host commands.
 
@@ -268,7 +257,7 @@ def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[st
             cycle: int | None = None
             company = row.company_id
             if company and stored.debited_type is not None:
-                cycle = _live_cycle(s, company, tkey, stored.cycle)
+                cycle = ledger.live_debit_cycle(s, company, tkey, stored.cycle)
                 credit_fields = {"debited_units": new_units, "debited_type": d.task_type}
             elif company and stored.reserved_units:
                 cycle = stored.cycle

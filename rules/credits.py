@@ -57,6 +57,7 @@ def settle(w: Work, st: TicketState, t: dict[str, bool]) -> None:
                         st.debited_units,
                         key=f"{tid}:{cycle}:reverse",
                         reverses=old,
+                        reverses_cycle=cycle,
                         reason=f"re-typed from {st.debited_type}",
                     )
                 )

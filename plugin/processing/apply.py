@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plugin import ledger
-from plugin.ledger.service import current_debit
 from plugin.outbox.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
 from plugin.outbox.push import CLAIM_TTL, Batch
 from plugin.outbox.rows import add_commands, row_key
@@ -95,22 +94,6 @@ def notify_note(params: dict[str, Any]) -> Command | None:
     return Command.add_note(f"[{to}] {text}", "internal")
 
 
-def _debited_cycle(session: Session, company: str, tkey: str, reverses: str | None,
-                   fallback: int) -> int:
-    # The ledger keeps every re-typed debit in the cycle of the first debit, while the engine
-    # bumps its cycle on each re-type: find the cycle that holds the live debit.
-    top = fallback
-    if reverses:
-        try:
-            top = int(reverses.rsplit(":", 2)[-2])
-        except (IndexError, ValueError):
-            top = fallback
-    for cycle in range(top, -1, -1):
-        if current_debit(session, company, tkey, cycle) is not None:
-            return cycle
-    return top
-
-
 def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: datetime,
                    applied: Applied) -> None:
     """Execute the decision's credit operations on the ledger (idempotent by key)."""
@@ -127,7 +110,9 @@ def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: da
         if op.kind == CreditKind.REVERSE:
             # reversal + the new cycle's debit: the ledger's retype does both, exactly once
             new_units = nxt.units if nxt and nxt.kind == CreditKind.DEBIT else 0
-            cycle = _debited_cycle(session, company, tkey, op.reverses, decision.cycle)
+            top = op.reverses_cycle if op.reverses_cycle is not None else decision.cycle
+            live = ledger.live_debit_cycle(session, company, tkey, top)
+            cycle = top if live is None else live
             result = ledger.retype(session, company, tkey, cycle, new_units, now,
                                    policy=ledger.OVERDRAFT, task_type=decision.task_type,
                                    key=f"{ticket.connection}:{op.key}")
