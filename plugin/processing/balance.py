@@ -26,6 +26,11 @@ from rules.decision import iso
 
 log = logging.getLogger("deskpilot.jobs")
 
+# The processing modules are imported inside the functions below on purpose: the web app
+# imports this module at start (``install`` hooks the ledger), and the receiver's processes
+# should not load the rules engine and the processing stack they never run. No import circle
+# hides behind them (tests/unit/test_import_graph.py).
+
 
 def queue_balance_push(session: Session, company: str, now: datetime,
                        key: str) -> list[tuple[str, str]]:
