@@ -27,6 +27,7 @@ from plugin.ledger.service import (
     retype,
 )
 from plugin.ledger.statement import Statement, statement
+from plugin.ledger.totals import Credits, read_credits
 
 __all__ = [
     "DEBITED",
@@ -41,6 +42,7 @@ __all__ = [
     "RESERVED",
     "RETYPED",
     "Balance",
+    "Credits",
     "LedgerError",
     "MoneyResult",
     "Notice",
@@ -59,6 +61,7 @@ __all__ = [
     "load_plans",
     "notices",
     "purchase",
+    "read_credits",
     "record_money",
     "release",
     "reserve",

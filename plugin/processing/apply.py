@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plugin import ledger
+from plugin.ledger.totals import Credits, read_credits
 from plugin.outbox.commands import ADD_NOTE, DEADLINE_KEYS, DEFERRED_TO, Command, CommandError
 from plugin.outbox.push import CLAIM_TTL, Batch
 from plugin.outbox.rows import add_commands, row_key
-from plugin.processing.credits import Credits, read_credits
 from plugin.processing.models import TimerKind
 from plugin.processing.state import encode_ticket_state, mirror_state, set_slot
 from plugin.processing.tickets import is_new, take_snapshot

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.processing.credits import Credits, read_company
+from plugin.ledger.totals import Credits
+from plugin.processing.credits import read_company
 from plugin.processing.models import CapSlot
 from plugin.storage.models import Ticket
 from rules.decision import CompanyState, State, TicketState

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from plugin import ledger
-from plugin.processing.credits import read_credits
+from plugin.ledger.totals import read_credits
 from plugin.storage.models import Company
 from tests.jobs_support import make_context
 
