@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rules.business_time import add_working, is_open, next_open, working_between  # noqa: E402
 from rules.calendar import Calendar, calendars_from_source, load_calendars  # noqa: E402
-from rules.source import parse_text  # noqa: E402
+from rules.calendar.business_time import add_working, is_open, next_open, working_between  # noqa: E402
+from rules.config.source import parse_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 H = timedelta(hours=1)

@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from plugin import tables as registry  # noqa: E402, F401
 from plugin.app import create_app  # noqa: E402
 from plugin.cabinet.links import issue  # noqa: E402
 from plugin.context import build_context  # noqa: E402
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot  # noqa: E402
 from plugin.reports.sample import generate  # noqa: E402
 from plugin.settings import load_settings  # noqa: E402
-from plugin.storage import registry  # noqa: E402, F401
 from plugin.storage.models import Ticket  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -244,7 +244,7 @@ def main() -> None:
     env = {**os.environ, "DESKPILOT_SETTINGS": str(tmp / "deskpilot.yaml"),
            "PYTHONPATH": str(ROOT)}
     redis.Redis.from_url(REDIS_URL).flushdb()
-    import plugin.storage.registry  # noqa: F401
+    import plugin.tables  # noqa: F401
     from plugin.storage.db import Database
 
     db = Database(db_url)

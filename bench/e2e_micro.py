@@ -1,6 +1,6 @@
 """In-process cost of ``process_event``: SQL statements and milliseconds per event.
 
-Stores events as the receiver does and calls ``plugin.jobs.process.process_event``
+Stores events as the receiver does and calls ``plugin.processing.process.process_event``
 directly (no Redis, no HTTP), on SQLite and on a throwaway PostgreSQL database, counting
 statements with a ``before_cursor_execute`` listener. The mix follows a ticket's life:
 filed by the client, accepted as composite with units 2 (credits reserved), a client
@@ -109,10 +109,10 @@ def run(kind: str, tickets: int, companies: int = 10) -> dict[str, dict[str, flo
     """Process ``tickets`` lifecycles on ``kind``; per event kind: statements and ms."""
     from sqlalchemy import event
 
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
     from plugin import ledger
     from plugin.context import build_context, set_context
-    from plugin.jobs.process import process_event
+    from plugin.processing.process import process_event
     from plugin.settings import load_settings
     from plugin.storage.models import Company
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-import plugin.storage.registry  # noqa: E402,F401
+import plugin.tables  # noqa: E402,F401
 from plugin import ledger  # noqa: E402
 from plugin.ledger.models import CreditAllocation, CreditEntry, EntryKind  # noqa: E402
 from plugin.ledger.statement import RENDERERS  # noqa: E402

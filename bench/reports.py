@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from plugin import tables as registry  # noqa: E402, F401
 from plugin.reports.report import build_report  # noqa: E402
 from plugin.reports.sample import generate  # noqa: E402
-from plugin.storage import registry  # noqa: E402, F401
 from plugin.storage.db import Database  # noqa: E402
 from rules.calendar import load_calendars  # noqa: E402
 

@@ -63,8 +63,8 @@ def load_figures(reps: int) -> dict[str, float]:
     """Median ms to load and validate the 200-rule config, with the C and the pure loader."""
     import yaml
 
-    from rules import source
-    from rules.loader import load_rules
+    from rules.config import source
+    from rules.config.loader import load_rules
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:
@@ -157,10 +157,10 @@ def _timed(fn: Any, pairs: list[tuple[Any, Any]], reps: int) -> tuple[float, flo
 
 def eval_figures(reps: int) -> dict[str, tuple[float, float, float]]:
     """Label -> (median µs, p90 µs, median CPU µs) of ``evaluate(..., explain=False)``."""
+    from rules.config.loader import load_rules
     from rules.decision import State
     from rules.engine import evaluate, with_state
     from rules.generic_event import event_from_dict
-    from rules.loader import load_rules
     from rules.state_json import state_from_json
 
     rules = load_rules(CONFIG)
@@ -229,11 +229,11 @@ def replay_figure(n: int, workers: int) -> None:
     """Store ``n`` generic events (5 per ticket) in a throwaway SQLite file; time a replay."""
     from sqlalchemy import insert
 
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
     from plugin.rules_replay import replay_events
     from plugin.settings import load_settings
     from plugin.storage import Company, Database, Event
-    from rules.loader import load_rules
+    from rules.config.loader import load_rules
 
     with tempfile.TemporaryDirectory() as d:
         settings = load_settings(

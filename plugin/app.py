@@ -58,9 +58,9 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.extensions["deskpilot"] = context
 
     from plugin.cabinet.web import bp as cabinet_bp
-    from plugin.jobs.balance import install as push_balances
     from plugin.ledger.admin_api import credits_api
     from plugin.openapi import openapi_api
+    from plugin.processing.balance import install as push_balances
     from plugin.reports.web import register_reports
     from webhooks.receiver import bp as webhooks_bp
 

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 
 ENV = "DESKPILOT_CONFIG_DIR"
+#: set by ``up`` for its children: the config directory it already validated at start
+CHECKED_ENV = "DESKPILOT_STARTUP_CHECKED"
 
 
 class ConfigMissing(Exception):

@@ -8,11 +8,13 @@ other function is refused by the worker, see ``plugin.worker.AllowedJob``).
 from __future__ import annotations
 
 import logging
+import re
 import string
 import zlib
 from typing import Any
 
 import redis
+import rq
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -53,15 +55,30 @@ def event_job_id(event_id: int) -> str:
 
 
 #: the function an event job runs, and everything rq records about such a job
-EVENT_FUNC = "plugin.jobs.process.process_event"
+EVENT_FUNC = "plugin.processing.process.process_event"
 #: the function a push job runs
-PUSH_FUNC = "plugin.jobs.push.push_ticket"
+PUSH_FUNC = "plugin.outbox.push.push_ticket"
 #: every function a Deskpilot job may name; the worker refuses any other
 JOB_FUNCS = frozenset({EVENT_FUNC, PUSH_FUNC})
 _EVENT_JOB: dict[str, Any] = {
     "retry": EVENT_RETRY, "timeout": EVENT_JOB_TIMEOUT, "result_ttl": 600,
     "failure_ttl": 30 * 24 * 3600,
 }
+
+
+#: rq releases whose job hash ``_enqueue_event_job`` rebuilds, as checked byte for byte by
+#: tests/integration/test_event_queue.py (run against rq 2.0.0, 2.12.0 and 3.0.0); pyproject
+#: pins rq to this range. Outside it, ``one_trip`` falls back to rq's own enqueue.
+RQ_TESTED = ((2, 0), (3, 1))
+
+
+def rq_tested(version: str = rq.__version__) -> bool:
+    """Whether ``version`` of rq lies in :data:`RQ_TESTED` (lower bound included)."""
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return found is not None and RQ_TESTED[0] <= (int(found[1]), int(found[2])) < RQ_TESTED[1]
+
+
+_TEMPLATE_FITS = rq_tested()
 
 
 def event_job_description(event_id: int) -> str:
@@ -76,7 +93,7 @@ def enqueue_event(conn: redis.Redis, event_id: int, *, one_trip: bool = False,
     its hash filled from what rq built once instead of rq building a job per event (see
     :func:`_enqueue_event_job`); with ``kwargs`` it is rq's enqueue in one pipeline.
     """
-    if one_trip and not kwargs:
+    if one_trip and not kwargs and _TEMPLATE_FITS:
         _enqueue_event_job(conn, event_id)
         return
     pipe = conn.pipeline() if one_trip else None

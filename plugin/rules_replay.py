@@ -23,14 +23,14 @@ from typing import Any, TextIO
 import click
 from sqlalchemy import select
 
-from plugin.jobs.apply import ticket_key
-from plugin.jobs.state import store_ticket_state, ticket_state
+from plugin.processing.apply import ticket_key
+from plugin.processing.state import store_ticket_state, ticket_state
 from plugin.rules_replay_parse import parsed
 from plugin.storage import Company, Database, Event, Ticket
+from rules.config.model import RuleSet
 from rules.decision import CompanyState, Decision, State, TicketState, iso, updated
 from rules.engine import evaluate
 from rules.event import EventType
-from rules.model import RuleSet
 
 #: credits replay pretends every company has: what-if is about rules, not balances
 NOT_LIMITING = 10**9
@@ -109,7 +109,7 @@ def _companies(db: Database) -> dict[str, CompanyState]:
     from plugin.ledger.models import CreditEntry
 
     with db.session() as s:
-        # an account as the worker sees one (plugin.jobs.state): anything ever posted
+        # an account as the worker sees one (plugin.processing.state): anything ever posted
         accounts = set(s.execute(select(CreditEntry.company_id).distinct()).scalars())
         return {
             c.id: CompanyState(
@@ -231,17 +231,6 @@ def _compare(
     return out
 
 
-def _live_cycle(session: Any, company: str, tkey: str, top: int) -> int | None:
-    """The cycle holding the ticket's live debit (the ledger keeps re-typed debits in the
-    cycle of the first one, while the engine bumps its own cycle on each re-type)."""
-    from plugin.ledger.service import current_debit
-
-    for cycle in range(top, -1, -1):
-        if current_debit(session, company, tkey, cycle) is not None:
-            return cycle
-    return None
-
-
 def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[str]:
     """Write ``changes``: ledger re-type (reversal + new entry), ticket state, host commands.
 
@@ -249,8 +238,8 @@ def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[st
     Returns one line per ticket saying what was done.
     """
     from plugin import ledger
-    from plugin.hosts.commands import Command
-    from plugin.outbox import add_commands
+    from plugin.outbox.commands import Command
+    from plugin.outbox.rows import add_commands
 
     done: list[str] = []
     for ch in changes:
@@ -272,7 +261,7 @@ def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[st
             cycle: int | None = None
             company = row.company_id
             if company and stored.debited_type is not None:
-                cycle = _live_cycle(s, company, tkey, stored.cycle)
+                cycle = ledger.live_debit_cycle(s, company, tkey, stored.cycle)
                 credit_fields = {"debited_units": new_units, "debited_type": d.task_type}
             elif company and stored.reserved_units:
                 cycle = stored.cycle

@@ -18,9 +18,9 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from rules.loader import analyse, version_of
-from rules.model import RuleSet
-from rules.source import Problem
+from rules.config.loader import analyse, version_of
+from rules.config.model import RuleSet
+from rules.config.source import Problem
 
 log = logging.getLogger("deskpilot.rules")
 
@@ -132,8 +132,8 @@ def note_admin_ticket(version: str, problems: list[Problem]) -> None:
     if not (connection and ticket):
         return
     try:
-        from plugin.hosts.commands import Command
-        from plugin.outbox import add_commands
+        from plugin.outbox.commands import Command
+        from plugin.outbox.rows import add_commands
         from plugin.storage.db import utcnow
 
         text = admin_note_text(version, problems)

@@ -149,7 +149,7 @@ def run_up(settings: Settings, host: str, port: int, redis_port: int | None = No
     env.setdefault("DESKPILOT_VAR_DIR", str(var_dir))
     env.setdefault("DESKPILOT_DATABASE_URL", settings.database_url)
     env.setdefault("DESKPILOT_CONFIG_DIR", str(settings.config_dir.absolute()))
-    from plugin.cli.core import CHECKED_ENV
+    from plugin.config_discovery import CHECKED_ENV
 
     env[CHECKED_ENV] = str(settings.config_dir.absolute())  # up_cmd validated it
     redis_server = None

@@ -2,7 +2,8 @@
 
 Each periodic task is a function ``(ctx, now) -> str`` registered in :data:`TASKS` with its
 interval; :func:`tick` runs every task that is due. Ticket timers (acceptance overdue,
-breach warnings, auto-close, deferred starts) live in the database (``plugin.timers``), so a
+breach warnings, auto-close, deferred starts) live in the database
+(``plugin.processing.timers`` arms them, ``plugin.processing.firing`` fires them), so a
 flushed Redis or a restart loses none: every tick reads the due ones from the table. Workers
 run without rq's own scheduler; retries of pushes are re-enqueued from here too.
 """
@@ -22,11 +23,11 @@ from rq.job import Job
 from sqlalchemy import and_, func, or_, select
 
 from plugin.context import Context
-from plugin.outbox import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
+from plugin.outbox.rows import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
+from plugin.processing.firing import fire_due_timers
 from plugin.queue import EVENT_JOB_TIMEOUT, SERIALIZER, enqueue_event, event_job_id
 from plugin.storage.db import utcnow
 from plugin.storage.models import Event, EventState
-from plugin.timers import fire_due_timers
 
 log = logging.getLogger("deskpilot.scheduler")
 
@@ -127,8 +128,8 @@ def sweep_outbox(ctx: Context, now: datetime) -> str:
 def expire_lots(ctx: Context, now: datetime) -> str:
     """Burn expired credit lots, and push the new balance of each company touched."""
     from plugin import ledger
-    from plugin.jobs.balance import queue_balance_push
-    from plugin.outbox import enqueue_after_commit
+    from plugin.outbox.rows import enqueue_after_commit
+    from plugin.processing.balance import queue_balance_push
 
     with ctx.db.session() as session:
         burns = ledger.expire_lots(session, now)
@@ -142,8 +143,8 @@ def expire_lots(ctx: Context, now: datetime) -> str:
 
 
 def reconcile_hosts(ctx: Context, now: datetime) -> str:
-    """Poll each host for recently updated tickets (``plugin.hosts.reconcile``)."""
-    from plugin.hosts.reconcile import reconcile, supported
+    """Poll each host for recently updated tickets (``plugin.reconcile.poll``)."""
+    from plugin.reconcile.poll import reconcile, supported
 
     done = []
     for conn in ctx.settings.connections:

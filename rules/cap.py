@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from rules.business_time import next_open
-from rules.model import Cap
+from rules.calendar.business_time import next_open
+from rules.config.model import Cap
 
 #: look this many working days ahead for a free slot before giving up (then: no deferral)
 MAX_LOOKAHEAD = 60

@@ -18,11 +18,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from rules.config.model import RuleSet
+from rules.config.source import SourceError, load_file
 from rules.decision import Decision, iso
 from rules.engine import evaluate, evaluate_timer
 from rules.generic_event import EventError, event_from_dict
-from rules.model import RuleSet
-from rules.source import SourceError, load_file
 from rules.state_json import StateError, state_from_json
 
 BASE_EVENT: dict[str, Any] = {

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rules.config.model import RuleSet
 from rules.decision import FALLBACK, OVERRIDE
 from rules.fields import Context
-from rules.model import RuleSet
 
 
 @dataclass(frozen=True)

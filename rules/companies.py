@@ -19,14 +19,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from rules.source import Problem, Source, SourceError, load_file
+from rules.config.source import Problem, Source, SourceError, load_file
 
-if TYPE_CHECKING:
-    from rules.model import RuleSet
+
+class LanguageSettings(Protocol):
+    """What choosing a note's language needs of a :class:`~rules.config.model.RuleSet`
+    (a protocol: the rule set's module imports the templates, which import this one)."""
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def team_language(self) -> str: ...
+
+    @property
+    def company_language(self) -> Mapping[str, str]: ...
+
 
 FILE = "companies.yaml"
 #: language codes a note may be written in (templates need a text for each one they use)
@@ -53,7 +65,7 @@ class _FileSchema(Schema):
 def load_companies(config_dir: Path, problems: list[Problem]) -> tuple[Path | None,
                                                                        dict[str, str]]:
     """``(path or None, company id -> language)`` from ``config_dir/companies.yaml``."""
-    from rules.schema import validate_with
+    from rules.config.schema import validate_with
 
     path = config_dir / FILE
     if not path.exists():
@@ -81,7 +93,7 @@ def locale_language(locale: str | None) -> str | None:
     return lang
 
 
-def company_language(rules: RuleSet, company: str | None) -> str | None:
+def company_language(rules: LanguageSettings, company: str | None) -> str | None:
     """The language configured for ``company`` (companies.yaml or routing), or None."""
     table: Mapping[str, str] = rules.company_language
     if not company:
@@ -89,7 +101,7 @@ def company_language(rules: RuleSet, company: str | None) -> str | None:
     return table.get(company) or table.get(company.casefold())
 
 
-def language_for(rules: RuleSet, company: str | None, locale: str | None = None,
+def language_for(rules: LanguageSettings, company: str | None, locale: str | None = None,
                  visibility: str = "client") -> str:
     """The language of a note to ``company`` (the accessor the cabinet uses too)."""
     if visibility == "internal":

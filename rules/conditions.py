@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rules.config.source import PathKey, Problem, Source, did_you_mean
 from rules.fields import RAW_COLLECTIONS, Context, Getter, field_names, resolve
-from rules.source import PathKey, Problem, Source, did_you_mean
 
 
 def _lower(v: Any) -> Any:

@@ -9,12 +9,13 @@ it was debited.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
+from rules.config.model import Plan, TypeSpec
 from rules.decision import CreditKind, CreditOp, Money, TicketState
+from rules.work import Work
 
 
-def money_for(spec: Any, estimate: float | None) -> Money | None:
+def money_for(spec: TypeSpec, estimate: float | None) -> Money | None:
     if spec.money_rate is None or not estimate:
         return None
     amount = (Decimal(str(estimate)) * Decimal(spec.money_rate)).quantize(Decimal("0.01"))
@@ -24,7 +25,7 @@ def money_for(spec: Any, estimate: float | None) -> Money | None:
     )
 
 
-def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
+def settle(w: Work, st: TicketState, t: dict[str, bool]) -> None:
     """Append the credit operations for this event to ``w.ops``; update facts and flags."""
     r, f, run = w.rules, w.facts, w.run
     spec = r.types[w.task_type]
@@ -65,6 +66,7 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
                         st.debited_units,
                         key=f"{tid}:{cycle}:reverse",
                         reverses=old,
+                        reverses_cycle=cycle,
                         reason=f"re-typed from {st.debited_type}",
                     )
                 )
@@ -165,7 +167,7 @@ def settle(w: Any, st: TicketState, t: dict[str, bool]) -> None:
         f.update(reserved_units=0, debited_units=units, debited_type=w.task_type)
 
 
-def _held_done(w: Any, t: dict[str, bool], tid: str, cycle: int, units: int, plan: Any) -> None:
+def _held_done(w: Work, t: dict[str, bool], tid: str, cycle: int, units: int, plan: Plan) -> None:
     """A task on hold for credits (or about to be) that the team resolved or closed anyway.
 
     Never free (issue 17): the plan's ``held_resolved`` decides. ``overdraft`` debits now; the
@@ -189,7 +191,7 @@ def _held_done(w: Any, t: dict[str, bool], tid: str, cycle: int, units: int, pla
     f.update(reserved_units=0, debited_units=units, debited_type=w.task_type)
 
 
-def _take_pending(w: Any, st: TicketState, tid: str, cycle: int) -> None:
+def _take_pending(w: Work, st: TicketState, tid: str, cycle: int) -> None:
     """A completed task's pending debit, taken as soon as the company's credits cover it."""
     f, run = w.facts, w.run
     units = st.debit_pending
@@ -201,7 +203,7 @@ def _take_pending(w: Any, st: TicketState, tid: str, cycle: int) -> None:
              debited_type=st.debited_type or w.task_type)
 
 
-def _debit(w: Any, tid: str, cycle: int, units: int, reason: str) -> None:
+def _debit(w: Work, tid: str, cycle: int, units: int, reason: str) -> None:
     if units:
         w.ops.append(CreditOp(CreditKind.DEBIT, units, key=f"{tid}:{cycle}:debit", reason=reason))
     if w.money is not None:

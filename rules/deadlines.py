@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from rules import targets
-from rules.business_time import Pause, add_working
+from rules.calendar.business_time import Pause, add_working
+from rules.calendar.model import Calendar
+from rules.config.model import Target
 from rules.decision import TicketState
-from rules.model import Target
+from rules.work import Work
 
 NAMES = ("accept", "first_response", "resolve")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,7 +24,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def compute(
     target: Target,
     start: datetime,
-    cal: Any,
+    cal: Calendar,
     units: int,
     pauses: Sequence[Pause],
     due_at: datetime | None,
@@ -56,7 +57,7 @@ def compute(
 def due(
     target: Target,
     start: datetime,
-    cal: Any,
+    cal: Calendar,
     units: int,
     pauses: Sequence[Pause],
     due_at: datetime | None = None,
@@ -70,7 +71,7 @@ def due(
     return compute(target, start, cal, units, pauses, due_at, estimate_hours, False).due
 
 
-def settle(w: Any, st: TicketState, filed_at: datetime) -> None:
+def settle(w: Work, st: TicketState, filed_at: datetime) -> None:
     """Set ``w.due`` (and the ``<name>_due`` facts, ``w.timelines``) for the policy's targets."""
     start = w.deferred_to or filed_at
     estimate = w.facts.get("estimate_hours", st.estimate_hours)
@@ -101,7 +102,7 @@ def settle(w: Any, st: TicketState, filed_at: datetime) -> None:
         w.due[name] = w.facts[f"{name}_due"] = at
 
 
-def inputs_key(w: Any, start: datetime, due_at: datetime | None, estimate: float | None) -> str:
+def inputs_key(w: Work, start: datetime, due_at: datetime | None, estimate: float | None) -> str:
     """Everything the deadlines depend on, as a stable string ("" when ``now`` matters).
 
     The rules version covers targets and calendars; an open pause stretches the deadlines

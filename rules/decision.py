@@ -59,6 +59,9 @@ class CreditOp:
     reason: str = ""
     #: the debit a REVERSE undoes (its key)
     reverses: str | None = None
+    #: the engine's cycle of that debit (the ledger may hold it in an earlier one: see
+    #: ``plugin.ledger.live_debit_cycle``)
+    reverses_cycle: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "units": self.units, "key": self.key}

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from rules import items, lifecycle
 from rules.actions.base import Run
 from rules.classify import classify, read_overrides
+from rules.config.model import Policy, RuleSet
 from rules.decision import Decision, State
 from rules.event import Actor, EventType, Ticket, TicketEvent
 from rules.fields import Context
-from rules.model import Policy, RuleSet
 from rules.templates import renderer
-
-TIMER_EVENT = "timer.tick"
 
 
 def evaluate(
@@ -53,7 +50,7 @@ def evaluate(
     # a comment or time entry applied before counts once (rules.items); the rest applies
     # (a timer tick re-reads the stored snapshot: it reports nothing new)
     seen = items.Seen(st.logged_minutes, st.comments_seen, st.time_entries)
-    counted = (items.count(event, seen) if event.event != TIMER_EVENT
+    counted = (items.count(event, seen) if event.event != EventType.TIMER
                else items.Counted(event, seen, 0, False))
     event = counted.event
     ctx = Context(event, state, now, team.tz, explain=explain,
@@ -63,7 +60,7 @@ def evaluate(
     own = set() if counted.repeat else {event.event}
     if counted.added > 0 and event.event not in items.TIME_EVENTS:
         own.add(EventType.TIME_LOGGED)
-    trace: list[dict[str, Any]] = []
+    trace: list[dict[str, object]] = []
     ov = read_overrides(rules, ctx)
     task_type, units, rule = classify(rules, ctx, ov, trace)
     ctx.task_type, ctx.units = task_type, units
@@ -83,7 +80,7 @@ def evaluate(
     policy = choose_policy(rules, ctx, task_type)
     cal_name = choose_calendar(rules, policy, company, manager, state)
     cal = rules.calendars[cal_name]
-    work = lifecycle.Work(rules, ctx, ov, run, task_type, units, rule, policy, cal_name, cal, team)
+    work = lifecycle.Steps(rules, ctx, ov, run, task_type, units, rule, policy, cal_name, cal, team)
     work.facts.update(logged_minutes=counted.seen.logged_minutes,
                       comments_seen=counted.seen.comments, time_entries=counted.seen.entries)
     # templates render lazily (when executed or explained), from the decision's final values
@@ -111,7 +108,7 @@ def evaluate_timer(
         connection="",
         host_kind="timer",
         delivery_key=f"timer:{ticket.id}:{now.isoformat()}",
-        event=TIMER_EVENT,
+        event=EventType.TIMER,
         occurred_at=now,
         ticket=ticket,
         actor=Actor("system"),

@@ -36,6 +36,8 @@ class EventType:
     DELETED = "ticket.deleted"
     #: anything else the host sent; kept, answered "ignored"
     UNKNOWN = "unknown"
+    #: a ticket timer fired (the scheduler's, never a host's: not in :data:`ALL`)
+    TIMER = "timer.tick"
 
     ALL = (
         CREATED, UPDATED, COMMENTED, TIME_LOGGED, TIME_UPDATED, TIME_DELETED,

@@ -7,19 +7,17 @@ Credit operations are in :mod:`rules.credits`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from rules import credits, deadlines
 from rules.actions.base import Run
-from rules.business_time import is_open, working_between
-from rules.cap import CapResult, apply_cap
-from rules.classify import Overrides
-from rules.decision import Decision, Money, TicketState, Transitions
+from rules.calendar.business_time import is_open, working_between
+from rules.cap import apply_cap
+from rules.config.model import Automation
+from rules.decision import Decision, TicketState, Transitions
 from rules.event import EventType
-from rules.fields import Context
-from rules.model import Automation, Policy, RuleSet
+from rules.work import Work
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
 DONE = ("resolved", "closed")
@@ -48,31 +46,8 @@ def run_automation(
         run.ticket_facts["fired"] = [*fired, auto.name]
 
 
-@dataclass
-class Work:
-    """Everything computed for one event before it becomes a :class:`Decision`."""
-
-    rules: RuleSet
-    ctx: Context
-    ov: Overrides
-    run: Run
-    task_type: str
-    units: int
-    rule: str
-    policy: Policy | None
-    cal_name: str
-    cal: Any
-    team: Any
-    transitions: Transitions = field(default_factory=Transitions)
-    timer_triggers: set[str] = field(default_factory=set)
-    facts: dict[str, Any] = field(default_factory=dict)
-    company_facts: dict[str, Any] = field(default_factory=dict)
-    due: dict[str, datetime | None] = field(default_factory=dict)
-    timelines: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    deferred_to: datetime | None = None
-    slot: CapResult | None = None
-    money: Money | None = None
-    ops: list[Any] = field(default_factory=list)
+class Steps(Work):
+    """The lifecycle's steps over one evaluation's :class:`~rules.work.Work`."""
 
     # -- the steps ------------------------------------------------------------------------
     def settle(self) -> None:
@@ -103,7 +78,7 @@ class Work:
         )
         f.update(self.run.ticket_facts)
         self._activity(old, new)
-        if ev.event == "timer.tick":
+        if ev.event == EventType.TIMER:
             self._timers(st, t)
             new = f["status"]
         if t["accepted"]:
@@ -207,7 +182,7 @@ class Work:
         f = self.facts
         cap = self.rules.cap
         f["slot_day"], f["deferred_to"] = st.slot_day, st.deferred_to
-        if cap is None or not t["filed"] or self.ctx.event.event == "timer.tick":
+        if cap is None or not t["filed"] or self.ctx.event.event == EventType.TIMER:
             self.deferred_to = st.deferred_to
             return
         company = self.ctx.state.company

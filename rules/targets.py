@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from .business_time import (
+from rules.calendar.business_time import (
     Pause,
     add_working,
     end_of_working_day,
     next_open,
     working_between,
 )
-from .cal_model import Calendar
-from .cal_timeline import TimelineEntry, build_timeline, fmt_duration, fmt_time
-from .cal_tz import day_span, from_us, to_us
+from rules.calendar.model import Calendar
+from rules.calendar.timeline import TimelineEntry, build_timeline, fmt_duration, fmt_time
+from rules.calendar.tz import day_span, from_us, to_us
 
 __all__ = [
     "Deadline",

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # rules.model imports the actions, which import this module
-    from rules.model import RuleSet
+
+class Texts(Protocol):
+    """A template's text per language (:class:`rules.config.model.Template`)."""
+
+    @property
+    def texts(self) -> Mapping[str, str]: ...
+
+    @property
+    def visibility(self) -> str: ...
+
+
+class Languages(Protocol):
+    """What rendering needs of a :class:`~rules.config.model.RuleSet`.
+
+    A protocol, not the class: the rule set holds the actions, which import this module.
+    """
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def team_language(self) -> str: ...
+
+    @property
+    def company_language(self) -> Mapping[str, str]: ...
+
+    @property
+    def templates(self) -> Mapping[str, Texts]: ...
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 #: a day alone (the daily cap's day): the weekday by name, never "today"; Ukrainian in the
@@ -80,7 +106,7 @@ def fmt_value(value: Any, lang: str) -> str:
 
 
 def renderer(
-    rules: RuleSet, values: Callable[[], Mapping[str, Any]], company: str | None,
+    rules: Languages, values: Callable[[], Mapping[str, Any]], company: str | None,
     locale: str | None = None,
 ) -> Callable[[str], str]:
     """``render(template_name) -> text``: client notes in the company's language (config,

@@ -15,7 +15,7 @@ import yaml
 
 from plugin import ledger
 from plugin.context import Context, build_context, set_context
-from plugin.jobs.process import process_event
+from plugin.processing.process import process_event
 from plugin.settings import load_settings
 from plugin.storage.models import Company, EventState
 from tests.jobs_support import payload, store
@@ -52,7 +52,7 @@ def make_config(tmp: Path) -> Path:
 
 
 def make_ctx(db_url: str, tmp: Path) -> Context:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": None, "config_dir": str(make_config(tmp)),

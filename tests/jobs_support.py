@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.context import Context, build_context, set_context
-from plugin.hosts.commands import Command, PushResult
+from plugin.outbox.commands import Command, PushResult
 from plugin.settings import load_settings
 from plugin.storage.models import Event, EventState
 from webhooks.hosts import generic
@@ -35,7 +35,7 @@ def connections_context(db_url: str, connections: list[dict[str, Any]], *,
                         var_dir: str = "/tmp/deskpilot-test-var") -> Context:
     """A context (set as current) on a fresh schema with the shipped config and these
     connections."""
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url,

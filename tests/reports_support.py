@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from plugin.jobs.process import upsert_ticket
+from plugin.processing.process import upsert_ticket
 from plugin.reports.record import record_event
 from plugin.storage.models import Ticket
 from rules.calendar import Calendar, load_calendars

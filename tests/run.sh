@@ -27,6 +27,7 @@ run_step() {  # name, command...
 
 run_step ruff .venv/bin/ruff check plugin webhooks rules tests bench
 run_step mypy .venv/bin/mypy
+run_step "import contracts" .venv/bin/lint-imports --no-cache
 run_step "rules check" .venv/bin/deskpilot rules check config
 run_step "rules test" .venv/bin/deskpilot rules test config
 for suite in unit integration security fuzz e2e browser chaos; do

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -43,16 +45,12 @@ def answer(status: str, event_id: int | None, reason: str | None, code: int) -> 
     return resp
 
 
-_KEPT_NAMES: dict[str, tuple[str, ...]] = {}
-
-
+@cache
 def kept_names(adapter: Any) -> tuple[str, ...]:
-    """The headers kept for ``adapter``, spelled as ``request.headers`` lists them."""
-    names = _KEPT_NAMES.get(adapter.KIND)
-    if names is None:
-        wanted = (*KEPT_HEADERS, *getattr(adapter, "KEPT_HEADERS", ()))
-        names = _KEPT_NAMES[adapter.KIND] = tuple(dict.fromkeys(h.title() for h in wanted))
-    return names
+    """The headers kept for ``adapter``, spelled as ``request.headers`` lists them (built
+    once per adapter)."""
+    wanted = (*KEPT_HEADERS, *getattr(adapter, "KEPT_HEADERS", ()))
+    return tuple(dict.fromkeys(h.title() for h in wanted))
 
 
 def kept_headers(headers: Any, adapter: Any) -> dict[str, str]:
@@ -89,6 +87,8 @@ def receive(name: str, token: str | None = None) -> Response:
         count_event(name, "invalid")
         return error(413, "too-large", f"body over {conn.body_limit} bytes")
     now = utcnow()
+    # werkzeug's Headers: a case-insensitive mapping that is not registered as a Mapping
+    headers = cast("Mapping[str, str]", request.headers)
     try:
         if token is not None:
             _check_token(token, conn.webhook_tokens)
@@ -96,9 +96,9 @@ def receive(name: str, token: str | None = None) -> Response:
             if not adapter.SIGNED:
                 raise InvalidSignature("this host cannot sign: use the token URL")
             options = getattr(adapter, "verify_options", None)
-            adapter.verify(body, request.headers, conn.webhook_secrets, now,
+            adapter.verify(body, headers, conn.webhook_secrets, now,
                            **(options(conn) if options else {}))
-        events = adapter.parse(body, request.headers, conn)
+        events = adapter.parse(body, headers, conn)
         bounds = bounds_for(ctx.settings.config_dir)
         for event in events:
             check_event(event)
@@ -114,8 +114,9 @@ def receive(name: str, token: str | None = None) -> Response:
         count_event(name, "invalid")
         return error(422, "invalid-payload", "the payload could not be read")
     key = (events[0].delivery_key if events else None) or adapter.delivery_key(
-        body, request.headers) or "sha256:" + body_sha256(body)
+        body, headers) or "sha256:" + body_sha256(body)
     if len(key) > DELIVERY_LIMIT:  # cut, two long ids would collide: refused instead
+        log.info("webhook.invalid-payload conn=%s reason=delivery-id-too-long", name)
         count_event(name, "invalid")
         field = getattr(adapter, "DELIVERY_HEADER", "delivery")
         return error(422, "invalid-payload", "the delivery id is too long",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import JSON, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.queue import enqueue_event
 from plugin.storage.db import utcnow
-from plugin.storage.models import Event, EventState
+from plugin.storage.models import Event, EventState, UTCDateTime
 from rules.event import EventType, TicketEvent
 from webhooks.base import body_sha256
 
@@ -89,13 +90,23 @@ def store_and_enqueue(
     return Outcome("queued", event_id)
 
 
-_INSERTS: dict[str, Any] = {}
-#: the receiver's INSERT on PostgreSQL, straight to psycopg (prepared on first use)
-_PG_COLUMNS = ("connection", "delivery_key", "body_sha256", "received_at", "headers", "body",
-               "event_type", "ticket_id", "occurred_at", "state", "attempts", "last_error")
+#: the receiver's INSERT on PostgreSQL, straight to psycopg (prepared on first use): every
+#: column of ``events`` but its id, in table order, derived from the table (as
+#: ``plugin.ledger.hotpath`` derives its own), so a new column cannot be silently skipped;
+#: one the caller does not give gets its scalar default, else NULL, as SQLAlchemy's insert
+#: would. The conversions SQLAlchemy's column types would do are derived from the types too.
+_PG_TABLE: Any = Event.__table__
+_PG_COLUMNS = tuple(c.key for c in _PG_TABLE.columns if not c.primary_key)
+_PG_DEFAULTS = {
+    c: d.arg if (d := _PG_TABLE.c[c].default) is not None and d.is_scalar else None
+    for c in _PG_COLUMNS
+}
+_PG_JSON = tuple(i for i, c in enumerate(_PG_COLUMNS) if isinstance(_PG_TABLE.c[c].type, JSON))
+_PG_INSTANTS = tuple(
+    i for i, c in enumerate(_PG_COLUMNS) if isinstance(_PG_TABLE.c[c].type, UTCDateTime))
 _PG_INSERT = (
-    f"INSERT INTO events ({', '.join(_PG_COLUMNS)}) VALUES "
-    f"({', '.join('%s::json' if c == 'headers' else '%s' for c in _PG_COLUMNS)}) "
+    f"INSERT INTO {_PG_TABLE.name} ({', '.join(_PG_COLUMNS)}) VALUES "
+    f"({', '.join('%s::json' if i in _PG_JSON else '%s' for i in range(len(_PG_COLUMNS)))}) "
     "ON CONFLICT (connection, delivery_key) DO NOTHING RETURNING id"
 )
 
@@ -111,21 +122,26 @@ def _insert(db: Any, values: dict[str, Any]) -> int | None:
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
         return _insert_postgresql(db.unpinged, values)
-    stmt = _INSERTS.get(dialect)
-    if stmt is None:  # built once per dialect: SQLAlchemy then reuses the compiled form
-        table: Any = Event.__table__
-        stmt = _INSERTS[dialect] = sqlite_insert(table).on_conflict_do_nothing(
-            index_elements=["connection", "delivery_key"]).returning(table.c.id)
     with db.engine.begin() as conn:
-        return conn.execute(stmt, values).scalar()
+        return conn.execute(_sqlite_insert(), values).scalar()
+
+
+@cache
+def _sqlite_insert() -> Any:
+    """Built once: SQLAlchemy then reuses the compiled form."""
+    table: Any = Event.__table__
+    return sqlite_insert(table).on_conflict_do_nothing(
+        index_elements=["connection", "delivery_key"]).returning(table.c.id)
 
 
 def _insert_postgresql(engine: Any, values: dict[str, Any]) -> int | None:
     import psycopg  # here: SQLite deployments never load it (tens of MB per process)
 
-    params = [values[c] for c in _PG_COLUMNS]
-    params[4] = json.dumps(params[4])  # headers, as SQLAlchemy's JSON type writes them
-    for at in (params[3], params[8]):  # what UTCDateTime refuses, refused here too
+    params = [values[c] if c in values else _PG_DEFAULTS[c] for c in _PG_COLUMNS]
+    for i in _PG_JSON:  # as SQLAlchemy's JSON type writes them
+        params[i] = json.dumps(params[i])
+    for i in _PG_INSTANTS:  # what UTCDateTime refuses, refused here too
+        at = params[i]
         if at is not None and at.utcoffset() is None:
             raise InsertFailed("naive datetime given to the database")
     try:

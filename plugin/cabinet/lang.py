@@ -10,7 +10,7 @@ has no texts for.
 from __future__ import annotations
 
 from rules.companies import language_for
-from rules.model import RuleSet
+from rules.config.model import RuleSet
 
 LANGUAGES = ("uk", "en")
 DEFAULT = "uk"

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.jobs.models import CapSlot
+from plugin.processing.models import CapSlot
 from plugin.storage.models import Company
-from rules.business_time import open_intervals
 from rules.calendar import Calendar
-from rules.model import RuleSet
+from rules.calendar.business_time import open_intervals
+from rules.config.model import RuleSet
 
 #: how far ahead the manager's windows are looked for (a long holiday still finds one)
 HORIZON = timedelta(days=21)

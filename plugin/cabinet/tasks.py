@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.jobs.state import decode_ticket_state
+from plugin.processing.state import decode_ticket_state
 from plugin.reports.models import DONE
 from plugin.reports.models import TicketMetrics as M
 from plugin.storage.models import Ticket as T
-from rules.business_time import working_between
 from rules.calendar import Calendar
+from rules.calendar.business_time import working_between
 
 #: open tasks shown at most (a client with more sees the count and the soonest deadlines)
 OPEN_LIMIT = 50

@@ -23,7 +23,7 @@ from plugin.ledger.plans import PlansError, load_plans
 from plugin.reports.service import load_config, report_for, team_calendar, ticket_url
 from plugin.settings import Settings
 from plugin.storage.models import Company
-from rules.model import RuleSet
+from rules.config.model import RuleSet
 
 log = logging.getLogger("deskpilot.cabinet")
 #: the KPIs the page shows (the JSON carries every KPI of the report)

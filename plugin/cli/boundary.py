@@ -26,7 +26,7 @@ def classify(exc: BaseException) -> tuple[str, int] | None:
     from plugin.ledger.accounts import LedgerError
     from plugin.ledger.plans import PlansError
     from plugin.settings import SettingsError
-    from rules.source import SourceError
+    from rules.config.source import SourceError
 
     if isinstance(exc, ConfigMissing | SettingsError | PlansError):
         return str(exc), 2

@@ -13,12 +13,12 @@ from typing import NoReturn
 
 import click
 
+from plugin.config_discovery import CHECKED_ENV
 from plugin.settings import Settings, SettingsError, load_settings
 
 DEFAULT_SEND_URL = "http://127.0.0.1:8700/webhooks/generic"
 #: set by ``up`` for its children: the config directory it validated (saves each child,
 #: the gunicorn master above all, loading the whole rule set only to check it again)
-CHECKED_ENV = "DESKPILOT_STARTUP_CHECKED"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -55,8 +55,8 @@ def startup_problems(settings: Settings) -> list[str]:
     """What keeps a long-running process from processing: rules, plans, reports config."""
     from plugin.ledger.plans import PlansError, load_plans
     from plugin.reports.service import load_config
-    from rules.loader import load_rules
-    from rules.source import SourceError
+    from rules.config.loader import load_rules
+    from rules.config.source import SourceError
 
     problems: list[str] = []
     try:

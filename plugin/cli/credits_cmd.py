@@ -102,7 +102,7 @@ def _instant(text: str | None) -> datetime:
 def credits_group(click_ctx: click.Context) -> None:
     """Prepaid credits: packages, balances, statements, manual adjustments."""
     from plugin.context import build_context, set_context
-    from plugin.jobs.balance import install
+    from plugin.processing.balance import install
 
     # a purchase or adjustment pushes the balance and resumes held tasks, in this context
     ctx = build_context(settings_or_exit(up_state=True))

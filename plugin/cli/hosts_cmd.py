@@ -38,7 +38,7 @@ def _echo(report_dict: dict) -> None:
 @click.argument("name")
 def hosts_import(name: str) -> None:
     """Load the connection's open tickets once (at install)."""
-    from plugin.hosts.reconcile import import_open
+    from plugin.reconcile.poll import import_open
     from plugin.storage.db import utcnow
 
     ctx = _context(name)
@@ -58,7 +58,7 @@ def hosts_import(name: str) -> None:
                    "wait for the next poll.")
 def hosts_reconcile(name: str, since_text: str | None) -> None:
     """Poll tickets updated recently and store the changes webhooks missed."""
-    from plugin.hosts.reconcile import reconcile
+    from plugin.reconcile.poll import reconcile
     from plugin.storage.db import utcnow
 
     since = None

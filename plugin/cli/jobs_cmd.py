@@ -30,7 +30,7 @@ def _context() -> Context:
 def jobs_failed() -> None:
     """List failed jobs with their reason (exit 0; nothing printed when there are none)."""
     from plugin.context import set_context
-    from plugin.jobs.admin import failed_jobs
+    from plugin.failed_jobs import failed_jobs
 
     ctx = _context()
     try:
@@ -48,7 +48,7 @@ def jobs_failed() -> None:
 def jobs_retry(job_id: str | None, retry_all: bool) -> None:
     """Requeue one failed job (ID) or all of them (--all)."""
     from plugin.context import set_context
-    from plugin.jobs.admin import retry_failed
+    from plugin.failed_jobs import retry_failed
 
     if bool(job_id) == retry_all:
         raise click.UsageError("give a job ID or --all")

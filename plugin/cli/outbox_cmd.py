@@ -39,7 +39,7 @@ def _close(ctx: Context) -> None:
 
 
 def _ids(ids: tuple[int, ...], every: bool, ctx: Context, connection: str | None) -> list[int]:
-    from plugin.jobs.refusals import failed_ids
+    from plugin.outbox.refusals import failed_ids
 
     if bool(ids) == every:
         raise click.UsageError("give outbox row IDs or --all")
@@ -55,7 +55,7 @@ def _ids(ids: tuple[int, ...], every: bool, ctx: Context, connection: str | None
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def outbox_list(connection: str | None, discarded: bool, as_json: bool) -> None:
     """Writes the host refused (newest first): id, ticket, what, host status and message."""
-    from plugin.jobs.refusals import list_refused
+    from plugin.outbox.refusals import list_refused
 
     ctx = _context()
     try:
@@ -76,7 +76,7 @@ def outbox_list(connection: str | None, discarded: bool, as_json: bool) -> None:
 @click.argument("row_id", type=int)
 def outbox_show(row_id: int) -> None:
     """One outbox row in full (JSON), with the command it would write."""
-    from plugin.jobs.refusals import get_row
+    from plugin.outbox.refusals import get_row
 
     ctx = _context()
     try:
@@ -95,8 +95,8 @@ def outbox_show(row_id: int) -> None:
 @click.option("--connection", default=None, help="With --all: only this connection.")
 def outbox_resend(ids: tuple[int, ...], every: bool, connection: str | None) -> None:
     """Send failed rows again now (after the host or the config was fixed)."""
-    from plugin.jobs.push import PushFailed, push_ticket
-    from plugin.jobs.refusals import NotFailed, requeue
+    from plugin.outbox.push import PushFailed, push_ticket
+    from plugin.outbox.refusals import NotFailed, requeue
 
     ctx = _context()
     failed = False
@@ -131,7 +131,7 @@ def outbox_resend(ids: tuple[int, ...], every: bool, connection: str | None) -> 
 def outbox_discard(ids: tuple[int, ...], every: bool, connection: str | None,
                    reason: str) -> None:
     """Give failed rows up, with a reason; they leave the list (see --discarded)."""
-    from plugin.jobs.refusals import NotFailed, discard
+    from plugin.outbox.refusals import NotFailed, discard
     from plugin.storage.db import utcnow
 
     ctx = _context()

@@ -12,11 +12,11 @@ from typing import Any
 import click
 
 from rules.casetest import run_dir
+from rules.config.loader import check, config_paths, load_rules
+from rules.config.source import SourceError
 from rules.engine import evaluate
 from rules.explain import render
 from rules.generic_event import EventError, event_from_dict
-from rules.loader import check, config_paths, load_rules
-from rules.source import SourceError
 from rules.state_json import StateError, state_from_json
 
 

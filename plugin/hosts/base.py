@@ -33,9 +33,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from plugin.hosts.coalesce import ChangeSet
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import HostError, HostUnavailable, error_for, retry_delay, safe_url
+from plugin.outbox.coalesce import ChangeSet
+from plugin.outbox.commands import Command, PushResult
 from plugin.settings import Connection
 
 log = logging.getLogger("deskpilot.hosts")
@@ -47,7 +47,7 @@ class HostClient:
 
     kind: str = ""
     #: one call per push, applied whole or not at all: a refused push is split by row only
-    #: (``plugin.jobs.units``); a client needing several calls gets notes and time entries
+    #: (``plugin.outbox.units``); a client needing several calls gets notes and time entries
     #: as pushes of their own before the field writes
     atomic: bool = False
 

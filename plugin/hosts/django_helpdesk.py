@@ -37,9 +37,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.hosts.base import HttpHostClient, Steps, basic_auth, int_or_str, result, segment
-from plugin.hosts.coalesce import ChangeSet, TimeLog, changeset
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError
+from plugin.outbox.coalesce import ChangeSet, TimeLog, changeset
+from plugin.outbox.commands import Command, PushResult
 
 OPEN_STATUSES = "1,2"
 #: statuses whose followups copy their comment into ``ticket.resolution``

@@ -38,9 +38,9 @@ from plugin.hosts.base import (
     result,
     segment,
 )
-from plugin.hosts.coalesce import ChangeSet, changeset
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, NotFound
+from plugin.outbox.coalesce import ChangeSet, changeset
+from plugin.outbox.commands import Command, PushResult
 
 PAGE = 100
 #: Freshdesk refuses ``page`` above 300 on List All Tickets

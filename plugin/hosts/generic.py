@@ -20,8 +20,8 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, result
-from plugin.hosts.commands import Command, PushResult, coalesce
 from plugin.hosts.errors import HostError
+from plugin.outbox.commands import Command, PushResult, coalesce
 from webhooks.hosts.generic import signed_headers
 
 log = logging.getLogger("deskpilot.hosts")

@@ -21,8 +21,8 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, int_or_str, iso_date, result, segment
-from plugin.hosts.coalesce import Note, changeset
-from plugin.hosts.commands import Command, PushResult
+from plugin.outbox.coalesce import Note, changeset
+from plugin.outbox.commands import Command, PushResult
 
 SKIP = {"X-Skip-Webhooks": "1"}
 PAGE = 100

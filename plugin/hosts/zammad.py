@@ -24,8 +24,8 @@ from functools import partial
 from typing import Any
 
 from plugin.hosts.base import HttpHostClient, Steps, int_or_str, result, segment
-from plugin.hosts.coalesce import Note, changeset
-from plugin.hosts.commands import Command, PushResult
+from plugin.outbox.coalesce import Note, changeset
+from plugin.outbox.commands import Command, PushResult
 
 #: attributes a deadline must never be written to
 FORBIDDEN_KEYS = frozenset({"pending_time"})

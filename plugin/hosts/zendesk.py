@@ -10,7 +10,7 @@ public: false}``; ``additional_tags`` adds tags without replacing them; no time-
 the Time Tracking app keeps two custom fields (total seconds, last update seconds); no
 general due-date field, so deadlines go into text fields with the ISO time (plus an
 optional date field, ``resolve_due_date``, for views).
-Reconciliation reads (``plugin.hosts.reconcile_items``): List Comments ``GET /api/v2/tickets/
+Reconciliation reads (``plugin.reconcile.items``): List Comments ``GET /api/v2/tickets/
 {id}/comments`` (cursor pagination, ``sort=-created_at`` newest first, ``include=users``
 sideloads the authors with their ``role``) and List Audits for a Ticket ``GET /api/v2/tickets/
 {id}/audits`` (each audit one update: ``author_id``, ``created_at``, ``events`` with ``Change``
@@ -39,8 +39,8 @@ from plugin.hosts.base import (
     result,
     segment,
 )
-from plugin.hosts.coalesce import changeset
-from plugin.hosts.commands import Command, PushResult
+from plugin.outbox.coalesce import changeset
+from plugin.outbox.commands import Command, PushResult
 
 SIDELOADS = "users,organizations"
 #: cursor pagination's page size (both list endpoints return at most 100)

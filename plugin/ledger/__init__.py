@@ -21,11 +21,13 @@ from plugin.ledger.service import (
     RETYPED,
     Result,
     complete,
+    live_debit_cycle,
     release,
     reserve,
     retype,
 )
 from plugin.ledger.statement import Statement, statement
+from plugin.ledger.totals import Credits, read_credits
 
 __all__ = [
     "DEBITED",
@@ -40,6 +42,7 @@ __all__ = [
     "RESERVED",
     "RETYPED",
     "Balance",
+    "Credits",
     "LedgerError",
     "MoneyResult",
     "Notice",
@@ -54,9 +57,11 @@ __all__ = [
     "complete",
     "expire_lots",
     "held_tickets",
+    "live_debit_cycle",
     "load_plans",
     "notices",
     "purchase",
+    "read_credits",
     "record_money",
     "release",
     "reserve",

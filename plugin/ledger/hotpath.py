@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, true
@@ -42,6 +43,7 @@ class State:
         return self.balance - self.reserved
 
 
+@cache  # built once: constructing the expressions costs more than running them
 def _state_statement(with_lots: bool) -> Any:
     company: Any = bindparam("company")
     e = CreditEntry
@@ -93,9 +95,6 @@ def _state_statement(with_lots: bool) -> Any:
     return q.outerjoin(CreditEntry, CreditEntry.key == bindparam("key"))
 
 
-#: built once: constructing the expressions costs more than running them
-_STATEMENTS: dict[bool, Any] = {}
-
 
 def read_state(
     session: Session,
@@ -107,9 +106,7 @@ def read_state(
 ) -> State:
     """The call's whole decision input; ``now`` given: the live lots too (for a debit)."""
     with_lots = now is not None
-    stmt = _STATEMENTS.get(with_lots)
-    if stmt is None:
-        stmt = _STATEMENTS[with_lots] = _state_statement(with_lots)
+    stmt = _state_statement(with_lots)
     params: dict[str, Any] = {
         "company": company_id,
         "key": key,
@@ -163,7 +160,11 @@ def _cte_sql(moves: int) -> str:
     return sql + " SELECT id FROM e"
 
 
-_CTE: dict[int, Any] = {}
+@cache
+def _cte(moves: int) -> Any:
+    return text(_cte_sql(moves))
+
+
 _INSERT_ENTRY = insert(CreditEntry).returning(CreditEntry.id)
 
 
@@ -178,9 +179,7 @@ def insert_entry(
     row = {c: values.get(c) for c in ENTRY_COLUMNS}
     moves = [m for m in moves if m[1]]
     if is_postgres(session):
-        stmt = _CTE.get(len(moves))
-        if stmt is None:
-            stmt = _CTE[len(moves)] = text(_cte_sql(len(moves)))
+        stmt = _cte(len(moves))
         params = dict(row, posted_at=values["posted_at"].astimezone(UTC))
         for i, (lot_id, units) in enumerate(moves):
             params[f"l{i}"], params[f"u{i}"] = lot_id, units

@@ -242,6 +242,20 @@ def current_debit(
     return session.execute(q).scalar_one_or_none()
 
 
+def live_debit_cycle(
+    session: Session, company_id: str, ticket_key: str, top: int
+) -> int | None:
+    """The cycle (``top`` or earlier) holding the ticket's live debit, None when none does.
+
+    The ledger keeps every re-typed debit in the cycle of the first debit, while the engine
+    bumps its own cycle on each re-type: processing and replay ask here which one it is.
+    """
+    for cycle in range(top, -1, -1):
+        if current_debit(session, company_id, ticket_key, cycle) is not None:
+            return cycle
+    return None
+
+
 def _count(session: Session, company_id: str, ticket_key: str, cycle: int, kind: str) -> int:
     q = (
         select(func.count())

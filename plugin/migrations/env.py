@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # every model module must be imported so autogenerate and checks see all tables
-from plugin.storage import registry  # noqa: F401  (imports the other capabilities' models)
+from plugin import tables as registry  # noqa: F401  (imports the other capabilities' models)
 from plugin.storage.db import make_engine
 from plugin.storage.models import Base
 

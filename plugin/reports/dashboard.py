@@ -187,7 +187,7 @@ def _balances(session: Any, now: Any, company: str | None) -> list[dict[str, Any
 
 def _refused_writes(session: Any, company: str | None) -> list[dict[str, Any]]:
     """Writes the host refused and nobody resent or discarded yet (issue 15)."""
-    from plugin.jobs.refusals import list_refused
+    from plugin.outbox.refusals import list_refused
 
     rows = list_refused(session, company=company, limit=15)
     return [{**r.as_dict(), "failed_at": r.failed_at.isoformat() if r.failed_at else None}

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from rules.business_time import working_between
 from rules.calendar import Calendar
+from rules.calendar.business_time import working_between
 
 #: 1 working day of the shipped team calendar (09:00-18:00) and 1 working hour, in minutes
 WORKING_DAY_MINUTES = 540

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from plugin.reports.metrics import BREACHES
 from plugin.reports.models import DIMENSIONS, TicketMetrics
 from plugin.storage.models import Ticket
-from rules.business_time import working_between
 from rules.calendar import Calendar
+from rules.calendar.business_time import working_between
 from rules.decision import Decision
 from rules.event import EventType, TicketEvent
 from rules.items import count, seen_of

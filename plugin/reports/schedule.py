@@ -49,8 +49,8 @@ def _deliver(ctx: Any, now: datetime, kind: str,
     if not connection or not ticket_id:
         log.info("reports.digest-unaddressed kind=%s", kind)
         return f"{kind}: built, no digest ticket configured (reports.yaml digest)"
-    from plugin.hosts.commands import Command
-    from plugin.outbox import add_commands, enqueue_after_commit
+    from plugin.outbox.commands import Command
+    from plugin.outbox.rows import add_commands, enqueue_after_commit
 
     with ctx.db.session() as session:
         rows = add_commands(session, str(connection), str(ticket_id),

@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from plugin.storage.clock import utcnow as utcnow  # re-exported: its historic home
+from plugin.storage.models import Base
+
 #: instants Deskpilot stores and computes with; outside it, arithmetic (a day added to
 #: 9999-12-31) overflows, so user input beyond it is refused as invalid
 SUPPORTED_YEARS = range(1970, 3000)
@@ -22,11 +25,6 @@ SUPPORTED_YEARS = range(1970, 3000)
 
 def in_supported_range(at: datetime) -> bool:
     return at.year in SUPPORTED_YEARS
-
-
-def utcnow() -> datetime:
-    """The current instant, aware, in UTC; only the outer layers call it."""
-    return datetime.now(UTC)
 
 
 def private_file(path: Path) -> None:
@@ -176,8 +174,6 @@ class Database:
 
     def create_all(self) -> None:
         """Create tables directly (tests); production uses ``deskpilot db upgrade``."""
-        from plugin.storage.models import Base
-
         Base.metadata.create_all(self.engine)
 
     def dispose(self) -> None:

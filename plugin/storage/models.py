@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from plugin.storage.db import utcnow
+from plugin.storage.clock import utcnow
 
 
 class UTCDateTime(TypeDecorator):

@@ -21,13 +21,13 @@ import yaml
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from plugin import tables as registry  # noqa: F401
 from plugin.app import create_app
 from plugin.context import Context, build_context
 from plugin.reports.kpis import BY_KEY, compute, tally_rows, working_days
 from plugin.reports.models import TicketMetrics
 from plugin.reports.sample import generate
 from plugin.settings import load_settings
-from plugin.storage import registry  # noqa: F401
 from tests.reports_support import team_calendar
 from tests.services import IN_CI
 

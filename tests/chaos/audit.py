@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from plugin.hosts.commands import coalesce
 from plugin.ledger.models import CreditEntry
-from plugin.outbox import OutboxRow, OutboxState
+from plugin.outbox.commands import coalesce
+from plugin.outbox.rows import OutboxRow, OutboxState
 from plugin.storage.db import Database
 from plugin.storage.models import Event, EventState, Ticket
 from tests.chaos.harness import HostRecord

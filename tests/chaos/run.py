@@ -104,7 +104,7 @@ def job_states(redis_url: str, event_ids: list[int]) -> dict[int, str]:
 
 
 def _pending(stack: Stack) -> tuple[int, int]:
-    from plugin.outbox import OutboxRow, OutboxState
+    from plugin.outbox.rows import OutboxRow, OutboxState
     from plugin.storage.db import Database
     from plugin.storage.models import Event, EventState
 

@@ -54,7 +54,7 @@ def test_event_that_failed_during_a_db_outage_is_processed_later(sqlite_url, red
     ctx = make_context(sqlite_url, redis_url)
     buy(ctx, "acme", 10, utcnow() - timedelta(days=1))
     event_id = _accepted(ctx, "R-1", "r1")
-    from plugin.jobs import process
+    from plugin.processing import process
 
     real = process.lock_ticket
     calls = {"n": 0}

@@ -223,7 +223,7 @@ def write_settings(
 def stack(
     dh_venv: Path, e2e_redis_url: str, e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    from rules.cal_load import load_calendars
+    from rules.calendar.load import load_calendars
 
     workdir = tmp_path_factory.mktemp("e2e")
     site = HelpdeskSite(dh_venv, workdir, free_port())

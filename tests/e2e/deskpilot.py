@@ -162,7 +162,7 @@ class Deskpilot:
         Limited to ``ticket_ids`` when given, so one scenario's leftovers (say, a push that
         never became due) are reported by that scenario and do not stall the next one.
         """
-        from plugin.outbox import OutboxRow, OutboxState
+        from plugin.outbox.rows import OutboxRow, OutboxState
 
         ids = [str(t) for t in ticket_ids]
         events = select(func.count(Event.id)).where(

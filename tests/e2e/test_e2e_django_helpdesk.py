@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from plugin.ledger.models import EntryKind
-from rules.business_time import add_working, next_open
+from rules.calendar.business_time import add_working, next_open
 from tests.e2e.conftest import CONNECTION, Stack
 from tests.e2e.helpdesk import CLOSED, RESOLVED, HelpdeskAPI, parse_time
 

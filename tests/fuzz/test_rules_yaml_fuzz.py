@@ -1,7 +1,7 @@
 """The rules loader fed mutated YAML never crashes and reports every problem at file:line:col.
 
 Each case damages one shipped file (a rules file, ``calendars.yaml`` or ``plans.yaml``) in a
-copy of ``config/`` and runs ``rules.loader.check`` and ``load_rules`` on it.
+copy of ``config/`` and runs ``rules.config.loader.check`` and ``load_rules`` on it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules.loader import check, load_rules
-from rules.source import SourceError
+from rules.config.loader import check, load_rules
+from rules.config.source import SourceError
 from tests.fuzz.mutate import mutate_yaml
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

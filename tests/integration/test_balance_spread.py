@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from plugin.context import set_context
-from plugin.jobs.process import process_event
-from plugin.jobs.push import push_ticket
-from plugin.outbox import OutboxRow, OutboxState
+from plugin.outbox.push import push_ticket
+from plugin.outbox.rows import OutboxRow, OutboxState
+from plugin.processing.process import process_event
 from tests.jobs_support import SECRET, FakeClient, buy, connections_context, payload, store
 
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from plugin import ledger
 from plugin.app import create_app
 from plugin.context import Context, build_context, set_context
-from plugin.jobs.balance import credits_changed
-from plugin.jobs.process import process_event
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.balance import credits_changed
+from plugin.processing.process import process_event
 from plugin.scheduler import tick
 from plugin.settings import load_settings
 from plugin.storage.models import Company, Ticket
@@ -36,7 +36,7 @@ TOKEN = "admin-token-0123456789"
 
 
 def _context(db_url: str, redis_url: str, config: Path, var: Path) -> Context:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url, "config_dir": str(config),

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin.cli import main
 from plugin.context import Context
 from plugin.ledger.admin_api import credits_api

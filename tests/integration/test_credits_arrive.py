@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from plugin import ledger
-from plugin.jobs.balance import credits_changed, install
-from plugin.jobs.process import process_event
 from plugin.ledger.hooks import LISTENERS, balance_changed
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.balance import credits_changed, install
+from plugin.processing.process import process_event
 from plugin.storage.models import Company, Ticket
 from tests.jobs_support import make_context, payload, store
 

@@ -15,10 +15,10 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.utils import utcparse
 from sqlalchemy import select
 
-import plugin.jobs.process
+import plugin.processing.process
 import plugin.queue
 from plugin.context import set_context
-from plugin.jobs.admin import failed_jobs, retry_failed
+from plugin.failed_jobs import failed_jobs, retry_failed
 from plugin.queue import ALL_QUEUES, EVENTS, SERIALIZER, connect, enqueue_event, queue
 from plugin.storage import Event
 from tests.jobs_support import make_context, payload, store
@@ -53,7 +53,7 @@ def test_one_trip_writes_what_rqs_own_enqueue_writes(conn):
     assert conn.ttl("rq:job:event-41") == -1  # no expiry, as rq leaves it
 
     job = Job.fetch("event-41", connection=conn, serializer=SERIALIZER)
-    assert (job.func_name, job.args, job.kwargs) == ("plugin.jobs.process.process_event",
+    assert (job.func_name, job.args, job.kwargs) == ("plugin.processing.process.process_event",
                                                      [41], {})  # JSON: a list
     assert (job.retries_left, job.retry_intervals, job.timeout) == (2, [0], 120)
     assert (job.result_ttl, job.failure_ttl, job.origin) == (600, 30 * 24 * 3600, EVENTS)
@@ -96,7 +96,7 @@ def test_a_worker_runs_retries_and_lists_a_one_trip_job_like_any_rq_job(
             runs.append(event_id)
             raise RuntimeError("database went away")
 
-        monkeypatch.setattr(plugin.jobs.process, "process_event", broken)
+        monkeypatch.setattr(plugin.processing.process, "process_event", broken)
         enqueue_event(ctx.redis, eid, one_trip=True)
         worker_conn = connect(redis_url)
         SimpleWorker([queue(worker_conn, n) for n in ALL_QUEUES],

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from plugin import ledger
-from plugin.jobs.credits import read_credits
+from plugin.ledger.totals import read_credits
 from plugin.storage.models import Company
 from tests.jobs_support import make_context
 
@@ -58,8 +58,8 @@ def test_read_credits_matches_ledger_balance_through_a_lifecycle(ctx):
 def test_read_company_brings_row_credits_and_cap_slots_in_one_statement(ctx):
     from sqlalchemy import event
 
-    from plugin.jobs.credits import read_company
-    from plugin.jobs.models import CapSlot
+    from plugin.processing.credits import read_company
+    from plugin.processing.models import CapSlot
     from plugin.storage.models import Ticket
 
     day = T0.date()

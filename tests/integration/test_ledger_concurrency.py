@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin import ledger
 from plugin.ledger.models import CreditAllocation, CreditEntry, EntryKind
 from plugin.storage import Database

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin import ledger
-from plugin.jobs.state import store_ticket_state
+from plugin.processing.state import store_ticket_state
 from plugin.storage import Database
 from plugin.storage.models import Company, Ticket
 from rules.decision import TicketState

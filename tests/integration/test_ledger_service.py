@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import inspect, select
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin import ledger
 from plugin.ledger.models import CreditAllocation, CreditEntry
 from plugin.ledger.plans import load_plans

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+import plugin.tables  # noqa: F401 - every table on Base.metadata
 from plugin.storage.db import make_engine
 from plugin.storage.migrate import head_revision
 from plugin.storage.models import Base

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from plugin.context import set_context
-from plugin.jobs.models import TicketTimer, TimerKind
-from plugin.jobs.process import process_event
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.firing import fire_due_timers
+from plugin.processing.models import TicketTimer, TimerKind
+from plugin.processing.process import process_event
 from plugin.storage.models import Ticket
-from plugin.timers import fire_due_timers
 from tests.jobs_support import buy, make_context, payload, store
 
 NOW = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)  # a Monday

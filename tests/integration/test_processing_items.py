@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from plugin.context import Context
-from plugin.hosts.template_bodies import freshdesk_item_payload
-from plugin.jobs.process import process_event
-from plugin.jobs.state import ticket_state
+from plugin.processing.process import process_event
+from plugin.processing.state import ticket_state
+from plugin.reconcile.template_bodies import freshdesk_item_payload
 from plugin.reports.models import TicketMetrics
 from plugin.storage.models import Event, EventState, Ticket
 from rules.decision import TicketState

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from plugin.jobs import apply as apply_mod
-from plugin.jobs.process import process_event
 from plugin.ledger.models import CreditEntry
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing import apply as apply_mod
+from plugin.processing.process import process_event
 from plugin.storage.models import Event, EventState, Ticket
 from tests.jobs_support import buy, make_context, payload, store
 

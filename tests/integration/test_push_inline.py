@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 
 from plugin.context import set_context
 from plugin.hosts.errors import ClientError, ServerError
-from plugin.jobs import inline as inline_mod
-from plugin.jobs.process import process_event
-from plugin.jobs.push import push_ticket
-from plugin.outbox import OutboxRow, OutboxState
+from plugin.outbox import inline as inline_mod
+from plugin.outbox.push import push_ticket
+from plugin.outbox.rows import OutboxRow, OutboxState
+from plugin.processing.process import process_event
 from plugin.queue import ALL_QUEUES, PUSH, SERIALIZER, queue
 from plugin.scheduler import sweep_outbox
 from tests.jobs_support import FakeClient, buy, make_context, payload, store
@@ -139,7 +139,7 @@ def test_a_worker_killed_between_commit_and_send_leaves_a_claim_the_sweeper_rese
         ctx, monkeypatch):
     client = FakeClient()
     ctx.extras["host-client-factory"] = lambda conn: client
-    monkeypatch.setattr("plugin.jobs.process.push_claimed", lambda *a, **k: None)
+    monkeypatch.setattr("plugin.processing.process.push_claimed", lambda *a, **k: None)
     now = datetime.now(UTC)  # the claim runs on the wall clock here, as in production
     eid = store(ctx, payload("T-1", "ticket.updated", "2026-11-16T10:20:00+02:00",
                              status="accepted", changes={"status": ["new", "accepted"]}), "d1")

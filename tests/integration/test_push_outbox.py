@@ -17,9 +17,9 @@ from sqlalchemy import select
 from plugin.cli import main
 from plugin.context import set_context
 from plugin.hosts.errors import ClientError, RateLimited, ServerError
-from plugin.jobs.process import process_event
-from plugin.jobs.push import push_ticket
-from plugin.outbox import OutboxRow, OutboxState, enqueue_push
+from plugin.outbox.push import push_ticket
+from plugin.outbox.rows import OutboxRow, OutboxState, enqueue_push
+from plugin.processing.process import process_event
 from plugin.queue import ALL_QUEUES, PUSH, SERIALIZER, connect, enqueue_event, queue
 from tests.jobs_support import SECRET, FakeClient, buy, make_context, payload, store
 
@@ -174,7 +174,7 @@ def test_generic_http_callback_retries_500_then_succeeds(sqlite_url, redis_url):
         responses.add(responses.POST, "http://host.test/callback", status=200, json={"ok": 1})
         _accept(ctx, "T-7", "h1")
         ctx.extras["host-clients"] = {}
-        from plugin.jobs import push as push_mod
+        from plugin.outbox import push as push_mod
 
         # one HTTP attempt per job here, so the job-level retry is what is tested
         push_mod.CLIENT_OPTIONS["max_attempts"] = 1

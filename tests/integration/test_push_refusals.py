@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from plugin.cli import main
 from plugin.context import set_context
-from plugin.hosts.commands import Command
-from plugin.jobs.push import PushFailed, push_ticket
-from plugin.outbox import OutboxRow, OutboxState, add_commands
+from plugin.outbox.commands import Command
+from plugin.outbox.push import PushFailed, push_ticket
+from plugin.outbox.rows import OutboxRow, OutboxState, add_commands
 from tests.jobs_support import SECRET, connections_context
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -207,7 +207,7 @@ def test_discard_needs_a_reason_and_keeps_it(host, tmp_path, monkeypatch) -> Non
 
 
 def test_the_dashboard_lists_the_writes_the_host_refused(sqlite_url, tmp_path) -> None:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
     from plugin.app import create_app
     from plugin.context import build_context
     from plugin.settings import load_settings

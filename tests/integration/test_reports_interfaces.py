@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from plugin import tables as registry  # noqa: F401
 from plugin.app import create_app
 from plugin.cli import main
 from plugin.context import Context, build_context
@@ -24,7 +25,6 @@ from plugin.reports.report import fmt
 from plugin.reports.sample import generate
 from plugin.reports.schedule import build_text, weekly_report
 from plugin.settings import load_settings
-from plugin.storage import registry  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -154,7 +154,7 @@ def test_weekly_report_text_and_delivery(stack: Context, redis_url: str) -> None
         assert weekly_report(ctx, now) == "weekly: already queued"
     finally:
         ctx.close()
-    from plugin.outbox import OutboxRow
+    from plugin.outbox.rows import OutboxRow
 
     with stack.db.session() as session:
         rows = session.query(OutboxRow).all()

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from plugin import tables as registry  # noqa: F401
 from plugin.app import create_app
 from plugin.context import Context, build_context, set_context
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
 from plugin.reports.metrics import count_debits, observe_push
 from plugin.reports.metrics_dir import ENV, prepare
 from plugin.settings import load_settings
-from plugin.storage import registry  # noqa: F401
 from plugin.storage.migrate import upgrade
 from plugin.storage.models import Company, Event
 from webhooks.hosts.generic import signed_headers

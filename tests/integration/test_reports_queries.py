@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from plugin import tables as registry  # noqa: F401
 from plugin.reports import queries as q
 from plugin.reports.kpis import compute, tally_rows
 from plugin.reports.models import COVERING, TicketMetrics
 from plugin.reports.report import build_report, render_csv, render_table
 from plugin.reports.sample import generate
-from plugin.storage import registry  # noqa: F401
 from plugin.storage.db import Database
 from plugin.storage.migrate import upgrade
 from plugin.storage.models import Ticket

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from plugin import rules_runtime
 from plugin.context import build_context, set_context
-from plugin.jobs.process import current_rules
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.process import current_rules
 from plugin.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ctx(sqlite_url, config):
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(
         env={},

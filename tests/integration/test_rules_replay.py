@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 
 from plugin import ledger
 from plugin.cli import main
-from plugin.jobs.process import process_event
-from plugin.jobs.state import ticket_state
 from plugin.ledger.models import CreditEntry
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.process import process_event
+from plugin.processing.state import ticket_state
 from plugin.rules_replay import apply_changes, parse_since, replay_events
 from plugin.storage.models import Event, EventState, Ticket
-from rules.loader import load_rules
+from rules.config.loader import load_rules
 from tests.jobs_support import SECRET, buy, connections_context, payload, store
 from webhooks.hosts import zammad
 

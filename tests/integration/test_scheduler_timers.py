@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from plugin.cli import main
 from plugin.context import build_context, set_context
-from plugin.jobs.models import TicketTimer, TimerKind, TimerState
-from plugin.jobs.process import process_event
 from plugin.ledger.models import CreditEntry
+from plugin.processing.models import TicketTimer, TimerKind, TimerState
+from plugin.processing.process import process_event
 from plugin.queue import EVENTS, PUSH, queue
 from plugin.scheduler import sweep_events, sweep_outbox, tick
 from plugin.storage.models import Event, Ticket

@@ -52,7 +52,7 @@ def connections(callback_url: str | None = None) -> list[dict[str, Any]]:
 
 def make_app(tmp: Path, db_url: str, redis_url: str | None,
              callback_url: str | None = None) -> tuple[Flask, Context]:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings({}, {
         "database_url": db_url, "redis_url": redis_url, "var_dir": str(tmp / "var"),

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from plugin.cli import main as cli_main
 from rules.bounds import read_bounds
+from rules.config.loader import load_rules
 from rules.engine import evaluate
 from rules.generic_event import event_from_dict
-from rules.loader import load_rules
 from rules.state_json import state_from_json
 from tests.integration.test_receiver_security import HOSTS, counts, fixture, send, stack  # noqa: F401
 

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin.cli import main
 from plugin.context import Context
 from plugin.csv_cells import cell
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
 from plugin.ledger.admin_api import credits_api
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret, load_settings
 from plugin.storage import Database
 from tests.integration.test_receiver_security import HOSTS, send, stack  # noqa: F401

@@ -21,8 +21,8 @@ import responses
 
 from plugin.hosts import make_client
 from plugin.hosts.base import segment
-from plugin.hosts.commands import Command
 from plugin.hosts.errors import HostError
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret
 from tests.integration.test_receiver_security import HOSTS, counts, fixture, send, stack  # noqa: F401
 

@@ -24,7 +24,7 @@ CLIENT = "globex-confidential-client"
 
 
 def _context(tmp_path: Path, sqlite_url: str, **extra: Any) -> Context:
-    import plugin.storage.registry  # noqa: F401 - every table on Base.metadata
+    import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings({"DESKPILOT_CONFIG_DIR": str(ROOT / "config")}, {
         "database_url": sqlite_url, "redis_url": None, "var_dir": str(tmp_path / "var"),

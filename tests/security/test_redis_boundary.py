@@ -20,7 +20,7 @@ from rq.serializers import DefaultSerializer, JSONSerializer
 from sqlalchemy import select
 
 from plugin.context import Context, set_context
-from plugin.jobs.admin import failed_jobs
+from plugin.failed_jobs import failed_jobs
 from plugin.queue import ALL_QUEUES, EVENTS, SERIALIZER, connect, enqueue_event, queue
 from plugin.storage.models import Event
 from plugin.worker import AllowedJob, DeskpilotWorker
@@ -85,7 +85,7 @@ def test_jobs_carry_json_only(ctx: Context) -> None:
     raw = ctx.redis.hget("rq:job:event-5", "data")
     import zlib
 
-    assert json.loads(zlib.decompress(raw)) == ["plugin.jobs.process.process_event", None,
+    assert json.loads(zlib.decompress(raw)) == ["plugin.processing.process.process_event", None,
                                                 [5], {}]
 
 

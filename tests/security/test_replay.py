@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 
 from plugin.context import Context
-from plugin.jobs.process import process_event
-from plugin.jobs.state import ticket_state
+from plugin.processing.process import process_event
+from plugin.processing.state import ticket_state
 from plugin.storage.db import make_engine
 from plugin.storage.models import Event, EventState, Ticket
 from tests.integration.test_receiver_security import (

@@ -18,7 +18,7 @@ import pytest
 import responses
 
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
+from plugin.outbox.commands import Command
 from plugin.settings import SettingsError, load_settings
 from tests.integration.test_receiver_security import HOSTS, fixture
 from tests.security.support import LIMIT, SECRETS, make_app, url_of

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from plugin.hosts.reconcile_bodies import redmine_bodies
-from plugin.hosts.seen import Seen
+from plugin.reconcile.bodies import redmine_bodies
+from plugin.reconcile.seen import Seen
 from plugin.settings import CompanyFrom, Connection
 from webhooks.hosts import redmine
 
@@ -142,7 +142,7 @@ class _TimeClient:
 
 
 def test_poll_rebuilds_time_entries_with_the_webhooks_keys_skipping_our_own() -> None:
-    from plugin.hosts.reconcile_items import Window, redmine_items
+    from plugin.reconcile.items import Window, redmine_items
 
     entry = json.loads(body("plugin5_time_entry"))["data"]["time_entry"]
     changed = {**entry, "id": 2, "hours": 0.75, "updated_on": "2026-12-05T05:50:00Z"}

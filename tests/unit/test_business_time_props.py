@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.business_time import add_working, is_open, next_open, working_between
 from rules.calendar import Calendar, calendars_from_source
-from rules.source import parse_text
+from rules.calendar.business_time import add_working, is_open, next_open, working_between
+from rules.config.source import parse_text
 
 CALENDARS_YAML = """
 calendars:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.business_time import (
+from rules.calendar import Calendar, calendars_from_source, intersect, load_calendars
+from rules.calendar.business_time import (
     NoWorkingTime,
     add_working,
     end_of_working_day,
@@ -17,8 +18,7 @@ from rules.business_time import (
     open_intervals,
     working_between,
 )
-from rules.calendar import Calendar, calendars_from_source, intersect, load_calendars
-from rules.source import parse_text
+from rules.config.source import parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 KYIV = ZoneInfo("Europe/Kyiv")

@@ -9,7 +9,7 @@ import pytest
 
 from plugin.cabinet.lang import _TEXTS, company_language, pick, texts
 from plugin.cabinet.web import duration
-from rules.loader import analyse
+from rules.config.loader import analyse
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rules.calendar import Calendar, IntersectionCalendar, calendars_from_source, load_calendars
-from rules.source import SourceError, parse_text
+from rules.config.source import SourceError, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "calendars.yaml"

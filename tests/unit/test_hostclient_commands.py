@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugin.hosts.coalesce import changeset
-from plugin.hosts.commands import Command, CommandError, coalesce
+from plugin.outbox.coalesce import changeset
+from plugin.outbox.commands import Command, CommandError, coalesce
 from rules.event import STATUSES
 
 

@@ -12,9 +12,9 @@ import responses
 from responses import matchers
 
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
 from plugin.hosts.django_helpdesk import DjangoHelpdeskClient
 from plugin.hosts.errors import ClientError
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret
 
 BASE = "http://127.0.0.1:8000/helpdesk"

@@ -12,9 +12,9 @@ import responses
 from responses import matchers
 
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
 from plugin.hosts.errors import ClientError
 from plugin.hosts.freshdesk import FreshdeskClient
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret
 
 BASE = "https://acme.freshdesk.com"

@@ -10,8 +10,8 @@ import pytest
 import responses
 
 from plugin.hosts import CLIENTS, make_client
-from plugin.hosts.commands import Command
 from plugin.hosts.errors import ServerError
+from plugin.outbox.commands import Command
 from plugin.settings import HOST_KINDS, Connection, Secret
 from webhooks.base import InvalidSignature
 from webhooks.hosts.generic import verify

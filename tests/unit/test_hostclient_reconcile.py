@@ -14,7 +14,7 @@ import responses
 from sqlalchemy import select
 
 from plugin.context import Context, build_context
-from plugin.hosts.reconcile import import_open, reconcile
+from plugin.reconcile.poll import import_open, reconcile
 from plugin.settings import load_settings
 from plugin.storage import Event
 from plugin.storage.migrate import upgrade
@@ -108,7 +108,7 @@ def test_cli_since_help_states_the_window_reconcile_uses() -> None:
     from click.testing import CliRunner
 
     from plugin.cli import main
-    from plugin.hosts.reconcile_items import SETTLE_MINUTES
+    from plugin.reconcile.items import SETTLE_MINUTES
 
     result = CliRunner().invoke(main, ["hosts", "reconcile", "--help"], terminal_width=400)
     text = " ".join(result.output.split())

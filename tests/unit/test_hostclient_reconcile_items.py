@@ -18,10 +18,10 @@ from responses import matchers
 from sqlalchemy import select
 
 from plugin.context import Context
-from plugin.hosts.reconcile import import_open, reconcile
-from plugin.hosts.reconcile_items import Window, settle
-from plugin.jobs.process import process_event
-from plugin.jobs.state import ticket_state
+from plugin.processing.process import process_event
+from plugin.processing.state import ticket_state
+from plugin.reconcile.items import Window, settle
+from plugin.reconcile.poll import import_open, reconcile
 from plugin.settings import Connection
 from plugin.storage.models import Event, Ticket
 from rules.event import EventType, TicketEvent, TimeEntry

@@ -15,10 +15,10 @@ import responses
 from sqlalchemy import func, select
 
 from plugin.context import Context
-from plugin.hosts.reconcile import reconcile
-from plugin.jobs.process import process_event
 from plugin.ledger.models import CreditEntry
-from plugin.outbox import OutboxRow
+from plugin.outbox.rows import OutboxRow
+from plugin.processing.process import process_event
+from plugin.reconcile.poll import reconcile
 from plugin.storage.models import Event
 from tests.reconcile_support import ACME, FIX, NOW, ZM, reconcile_context
 from webhooks.hosts import ADAPTERS

@@ -17,13 +17,13 @@ from responses import matchers
 from sqlalchemy import select
 
 from plugin.context import Context
-from plugin.hosts.reconcile import reconcile
-from plugin.hosts.template_bodies import (
+from plugin.processing.process import process_event
+from plugin.reconcile.poll import reconcile
+from plugin.reconcile.template_bodies import (
     freshdesk_item_payload,
     freshdesk_payload,
     zendesk_payload,
 )
-from plugin.jobs.process import process_event
 from plugin.settings import Connection
 from plugin.storage.models import Event
 from tests.reconcile_support import ACME, FD, FIX, NOW, ROOT, SINCE, ZD, reconcile_context
@@ -237,7 +237,7 @@ def test_a_host_that_keeps_failing_ends_the_pass_with_an_error(ctx: Context) -> 
 
 @responses.activate
 def test_freshdesk_import_stores_open_tickets_as_creations_once(ctx: Context) -> None:
-    from plugin.hosts.reconcile import import_open
+    from plugin.reconcile.poll import import_open
 
     responses.get(f"{FD}/api/v2/tickets", json=[
         fd_ticket(responder_id=None), fd_ticket(id=1600, status=4, responder_id=None)],

@@ -12,9 +12,9 @@ import responses
 from responses import matchers
 
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
 from plugin.hosts.errors import HostUnavailable, ServerError
 from plugin.hosts.redmine import RedmineClient
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret
 
 BASE = "https://redmine.example"

@@ -11,9 +11,9 @@ import responses
 from responses import matchers
 
 from plugin.hosts import make_client
-from plugin.hosts.commands import Command
 from plugin.hosts.errors import HostError, NotFound
 from plugin.hosts.zammad import ZammadClient
+from plugin.outbox.commands import Command
 from plugin.settings import Connection, Secret
 
 BASE = "https://zammad.example"

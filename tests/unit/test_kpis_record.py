@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
+from plugin import tables as registry  # noqa: F401
 from plugin.reports.models import TicketMetrics
 from plugin.reports.record import record_event
-from plugin.storage import registry  # noqa: F401
 from plugin.storage.db import Database
 from rules.decision import Decision, Transitions
 from rules.event import Actor, TicketEvent

@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select, text
 from sqlalchemy.pool import StaticPool
 
-import plugin.storage.registry  # noqa: F401  (every table on the metadata)
+import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin import ledger
 from plugin.ledger.models import CreditEntry
 from plugin.storage import Database

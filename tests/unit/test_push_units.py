@@ -1,4 +1,4 @@
-"""Issue 15: how a batch is cut into host calls, and what a refusal costs (plugin.jobs.units)."""
+"""Issue 15: how a batch is cut into host calls, and what a refusal costs (plugin.outbox.units)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from plugin.hosts.commands import Command, PushResult
 from plugin.hosts.errors import ClientError, ServerError
-from plugin.jobs.units import Outcome, Unit, is_refusal, plan, split_refused
+from plugin.outbox.commands import Command, PushResult
+from plugin.outbox.units import Outcome, Unit, is_refusal, plan, split_refused
 
 
 class Multi:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.loader import check, load_rules
-from rules.source import SourceError
+from rules.config.loader import check, load_rules
+from rules.config.source import SourceError
 
 HERE = Path(__file__).parent / "rules_fixtures"
 FIXTURES = sorted(HERE.glob("*.yaml"))

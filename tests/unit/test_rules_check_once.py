@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rules.loader import check
+from rules.config.loader import check
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from plugin.cli import main
 from plugin.rules_runtime import RulesHolder
 from rules.casetest import build_event, run_dir
+from rules.config.loader import load_rules
 from rules.decision import State
 from rules.engine import evaluate, with_state
 from rules.generic_event import event_from_dict
-from rules.loader import load_rules
 from rules.state_json import state_from_json
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

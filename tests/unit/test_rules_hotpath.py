@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from rules import targets
 from rules.casetest import _plain, build_event, merge
 from rules.conditions import OPERATORS, _specialised
+from rules.config.loader import load_rules
+from rules.config.source import load_file
 from rules.decision import Decision, State
 from rules.engine import evaluate, evaluate_timer, with_state
 from rules.generic_event import event_from_dict
-from rules.loader import load_rules
-from rules.source import load_file
 from rules.state_json import state_from_json
 from rules.templates import TemplateParams
 

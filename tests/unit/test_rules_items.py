@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules import items
+from rules.config.loader import load_rules
 from rules.decision import State, TicketState
 from rules.engine import evaluate
 from rules.event import Actor, Comment, EventType, Ticket, TicketEvent, TimeEntry
 from rules.items import TOTAL_FIELD, Seen, count
-from rules.loader import load_rules
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

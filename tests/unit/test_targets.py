@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.business_time import working_between
 from rules.calendar import Calendar, calendars_from_source, load_calendars
-from rules.source import parse_text
+from rules.calendar.business_time import working_between
+from rules.config.source import parse_text
 from rules.targets import (
     bug_cutoff,
     due_from_field,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Protocol
 
-from plugin.settings import Connection
+from plugin.settings import Connection, Secret
 from rules.event import TicketEvent
 from webhooks.hosts import django_helpdesk, freshdesk, generic, redmine, zammad, zendesk
 
@@ -18,7 +17,7 @@ class Adapter(Protocol):
     KIND: str
     SIGNED: bool
 
-    def verify(self, body: bytes, headers: Mapping[str, str], secrets: Any,
+    def verify(self, body: bytes, headers: Mapping[str, str], secrets: Sequence[Secret],
                now: datetime) -> None: ...
 
     def parse(self, body: bytes, headers: Mapping[str, str],
@@ -27,7 +26,7 @@ class Adapter(Protocol):
     def delivery_key(self, body: bytes, headers: Mapping[str, str]) -> str | None: ...
 
 
-ADAPTERS: dict[str, ModuleType] = {
+ADAPTERS: dict[str, Adapter] = {
     "zammad": zammad,
     "zendesk": zendesk,
     "freshdesk": freshdesk,

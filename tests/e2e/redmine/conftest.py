@@ -209,7 +209,7 @@ def write_settings(path: Path, *, db_url: str, redis_url: str, site: RedmineSite
 @pytest.fixture(scope="session")
 def rm_stack(redmine_ready: None, rm_redis_url: str, rm_db_url: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineStack]:
-    from rules.cal_load import load_calendars
+    from rules.calendar.load import load_calendars
 
     workdir = tmp_path_factory.mktemp("e2e-redmine")
     secret = secrets.token_urlsafe(24)

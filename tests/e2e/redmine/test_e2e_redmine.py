@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from plugin.ledger.models import EntryKind
-from rules.business_time import add_working
+from rules.calendar.business_time import add_working
 from tests.e2e.redmine.api import parse_time
 from tests.e2e.redmine.conftest import CONNECTION, RedmineStack
 
