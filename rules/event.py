@@ -115,6 +115,9 @@ class Comment:
     public: bool
     body: str = ""
     author: Actor = field(default_factory=Actor)
+    #: the host sent no visibility flag (Redmine 7 core journals): ``public`` is only the
+    #: adapter's default, which the worker confirms with the host before the rules run
+    unconfirmed: bool = False
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,15 @@ class RedmineClient(HttpHostClient):
                             params={"include": "journals"}) or {}
         return dict(data.get("issue") or {})
 
+    def comment_visibility(self, ticket_id: str) -> dict[str, bool]:
+        """Each journal's id → public (``not private_notes``) as the issue's API shows it.
+
+        ``GET /issues/{id}.json?include=journals`` lists a private note only to a user with
+        "View private notes"; one it leaves out is absent here (the caller decides)."""
+        journals = self.get_ticket(ticket_id).get("journals") or []
+        return {str(j["id"]): not bool(j.get("private_notes"))
+                for j in journals if isinstance(j, dict) and j.get("id") is not None}
+
     def _pages(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:

@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session
 from plugin import rules_runtime
 from plugin.context import Context, get_context
 from plugin.outbox.inline import Claimed, claim_inline, may_claim_on_insert, push_claimed
+from plugin.outbox.push import client_for
 from plugin.outbox.rows import enqueue_after_commit
 from plugin.processing.apply import Applied, apply_decision
 from plugin.processing.state import load_state, stored_snapshot
 from plugin.processing.tickets import ensure_company, lock_ticket, outbox_used, take_snapshot
+from plugin.processing.visibility import confirm_visibility
 from plugin.reports.record import record_event
 from plugin.settings import Connection
 from plugin.storage.db import utcnow
@@ -184,6 +186,9 @@ def process_event(event_id: int, now: datetime | None = None) -> str:
         if not mine:
             return _mark_event(session, row.id, EventState.IGNORED, now,
                                "own write echoed back" if events else "event type not acted on")
+        # a comment without a visibility flag (Redmine 7 core): its host decides, before the
+        # rules count it; no answer fails the job, which is retried
+        mine = confirm_visibility(mine, lambda: client_for(ctx, conn, inline=True))
         rules = current_rules(ctx)
         touched: set[tuple[str, str]] = set()
         claimed: list[Claimed] = []

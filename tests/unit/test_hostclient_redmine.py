@@ -129,3 +129,16 @@ def test_time_entries_of_an_issue_page_by_offset(client: RedmineClient) -> None:
             {"issue_id": "12", "limit": "100", "offset": str(offset)})],
             json={"time_entries": [{"id": i} for i in ids], "total_count": 120})
     assert [e["id"] for e in client.ticket_time_entries("12")] == list(range(120))
+
+
+
+@responses.activate
+def test_comment_visibility_reads_each_journals_private_flag(client: RedmineClient) -> None:
+    # GET /issues/:id.json?include=journals (redmine/redmine app/views/issues/show.api.rsb)
+    responses.get(f"{BASE}/issues/311.json", match=[
+        matchers.header_matcher(KEY), matchers.query_param_matcher({"include": "journals"})],
+        json={"issue": {"id": 311, "journals": [
+            {"id": 901, "notes": "hello", "private_notes": False},
+            {"id": 902, "notes": "internal", "private_notes": True},
+            {"id": 903, "notes": "", "details": []}]}})
+    assert client.comment_visibility("311") == {"901": True, "902": False, "903": True}

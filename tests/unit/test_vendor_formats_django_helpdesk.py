@@ -21,7 +21,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from plugin.settings import CompanyFrom, Connection
+from webhooks.base import WebhookError
 from webhooks.hosts import django_helpdesk
 
 CONN = Connection(name="dh", kind="django_helpdesk", plugin_user_id="3",
@@ -86,3 +89,33 @@ def test_a_followup_on_a_merged_duplicate_reads_as_closed():
     (ev,) = django_helpdesk.parse(data, {}, CONN)
     assert ev.event == "ticket.commented" and ev.ticket.status == "closed"
     assert ev.actor.kind == "client"
+
+
+def _seen(raw: bytes, at: str) -> bytes:
+    data = json.loads(raw)
+    data["deskpilot_seen_at"] = at
+    return json.dumps(data).encode()
+
+
+def test_a_polled_merged_duplicate_is_a_merge_into_the_kept_ticket():
+    # merge_tickets moved its followups away; the poll adds when it saw the merge
+    raw = _seen(body(status=5, merged_to=3), "2026-12-04T12:00:00+00:00")
+    (ev,) = django_helpdesk.parse(raw, {}, CONN)
+    assert ev.event == "ticket.merged" and ev.merged_into == "3"
+    assert ev.delivery_key == "ticket-7-merged-3"
+    assert ev.occurred_at.isoformat() == "2026-12-04T12:00:00+00:00"
+    assert ev.ticket.status == "closed" and ev.ticket.reference == "support-7"
+    assert ev.ticket.company is not None and ev.ticket.company.id == "acme"
+    assert not ev.own_write
+
+
+def test_a_merged_duplicate_with_a_followup_left_keeps_its_opening_time():
+    raw = _seen(body(followup(1), status=5, merged_to=3), "2026-12-04T12:00:00+00:00")
+    (ev,) = django_helpdesk.parse(raw, {}, CONN)
+    assert ev.event == "ticket.merged"
+    assert ev.ticket.created_at.isoformat() == "2026-12-04T10:11:00.123456+00:00"
+
+
+def test_a_merged_body_with_no_time_at_all_is_refused_by_name():
+    with pytest.raises(WebhookError, match="deskpilot_seen_at"):
+        django_helpdesk.parse(body(status=5, merged_to=3), {}, CONN)

@@ -121,3 +121,10 @@ def test_a_core_note_carries_no_private_flag_so_it_reads_as_public_unless_flagge
                                                               "private_notes": True}}}
     (private,) = parse(flagged, conn())
     assert private.comment is not None and not private.comment.public
+    # the unflagged note is only a default: the worker confirms it with the host
+    # (tests/integration/test_redmine_private_notes.py); a flagged one needs no question
+    assert core.comment.unconfirmed and not private.comment.unconfirmed
+    (public,) = parse({**body, "data": {"issue": issue(), "journal": {
+        **journal, "private_notes": False}}}, conn())
+    assert public.comment is not None and public.comment.public
+    assert not public.comment.unconfirmed

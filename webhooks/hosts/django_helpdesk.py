@@ -6,6 +6,12 @@ Bodies: ``{"ticket": <TicketSerializer>, "queue_slug"}`` for a new ticket and
 its own and no delivery id, so it uses the token URL and the delivery key is
 ``ticket-<id>-new`` or ``ticket-<id>-followup-<followup id>``. The ticket has no creation
 time of its own: the opening followup's ``date`` is used.
+
+A merge sends no webhook (``views/staff.py`` ``merge_tickets`` saves the duplicate with
+status 5 and ``merged_to`` and moves its followups to the kept ticket). The poll finds it
+(``plugin.reconcile.merges``) and stores the duplicate as the API shows it, without
+``followup_id`` and with ``deskpilot_seen_at`` (when the poll saw it: the helpdesk records
+no merge time); such a body is ``ticket.merged``, keyed ``ticket-<id>-merged-<kept id>``.
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ def _ticket(conn: Connection, t: Mapping[str, Any], opened: datetime) -> Ticket:
 def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[TicketEvent]:
     data = require_object(load_json(body))
     t = c.obj(data, "ticket", "ticket")
+    merged_to = c.ident(t, "merged_to", "ticket.merged_to", required=False)
+    if merged_to is not None and data.get("followup_id") is None:
+        return [_merged(conn, data, t, merged_to)]
     followups = _followups(t)
     first = min(followups, key=lambda f: int(f["id"]) if str(f["id"]).isdigit() else 0)
     opened = c.instant(first, "date", "ticket.followup_set[].date")
@@ -128,3 +137,26 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         ticket=ticket, actor=actor, changes=changes, comment=comment, time_entry=time_entry,
         own_write=own_user(conn, user),
     )]
+
+
+def _merged(conn: Connection, data: Mapping[str, Any], t: Mapping[str, Any],
+            merged_to: str) -> TicketEvent:
+    """A duplicate merged into ``merged_to``: its followups went with the merge, so its
+    times are the poll's (``deskpilot_seen_at``), or the opening followup's if one is left."""
+    seen = c.instant(data, "deskpilot_seen_at", "deskpilot_seen_at", required=False)
+    left = t.get("followup_set") if isinstance(t.get("followup_set"), list) else []
+    first = min(_followups(t), key=lambda f: int(f["id"]) if str(f["id"]).isdigit() else 0) \
+        if left else None
+    opened = c.instant(first, "date", "ticket.followup_set[].date") if first else None
+    when = seen or opened
+    if when is None:
+        raise c.fail("deskpilot_seen_at", "a merged ticket without followups needs the time "
+                                          "it was seen merged")
+    ticket = _ticket(conn, t, opened or when)
+    slug = c.text(data, "queue_slug", "queue_slug")
+    if slug:
+        ticket = replace(ticket, reference=f"{slug}-{ticket.id}")
+    return TicketEvent(
+        connection=conn.name, host_kind=KIND,
+        delivery_key=f"ticket-{ticket.id}-merged-{merged_to}", event=EventType.MERGED,
+        occurred_at=when, ticket=ticket, actor=Actor(kind="agent"), merged_into=merged_to)

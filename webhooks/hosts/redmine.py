@@ -7,7 +7,8 @@
   ``time_entry.*``), signed ``X-Redmine-Signature-256: sha256=<hex HMAC-SHA256>``; no
   delivery id either, so the key is built from the object ids the same way. Deskpilot's own
   plugin for 5.x/6.x (``templates/redmine/deskpilot_webhooks``) posts the same format, its
-  journal adding ``private_notes`` (Redmine 7's leaves it out: there a note reads as public).
+  journal adding ``private_notes``. Redmine 7's leaves it out: such a note is marked
+  ``unconfirmed`` and the worker reads its flag from the host before the rules run.
 - A journal by the issue's author is the client speaking; any other user is an agent.
 """
 
@@ -153,9 +154,12 @@ def _issue_event(conn: Connection, name: str, issue: Mapping[str, Any],
         actor = Actor(kind=kind, id=uid, name=uname)
         notes = c.text(journal, "notes", "journal.notes")
         if notes:
+            # Redmine 7 core leaves ``private_notes`` out: the worker asks the host
+            # (plugin.processing.visibility); the 5.x/6.x plugins send it
             comment = Comment(id=jid, public=not c.boolean(journal, "private_notes",
                                                            "journal.private_notes", False),
-                              body=notes, author=actor)
+                              body=notes, author=actor,
+                              unconfirmed="private_notes" not in journal)
             if name == EventType.UPDATED:
                 name = EventType.COMMENTED
         changes = _changes(journal)
