@@ -8,10 +8,30 @@ from typing import Any, TypeVar
 import click
 
 from plugin.cli.core import fail, settings_or_exit
+from plugin.settings import Settings
 
 T = TypeVar("T")
 _EXPIRES = click.option("--expires", "days", type=int, metavar="DAYS",
                         help="the link stops working after DAYS days (default: never)")
+
+
+def _base_url(settings: Settings) -> str:
+    """Where clients open the cabinet: ``public_url`` when it is set, else the running
+    ``deskpilot up``'s own address (its ``--port``), else the default with a hint."""
+    from dataclasses import fields
+
+    from plugin.up_state import read_state
+
+    default = next(f.default for f in fields(Settings) if f.name == "public_url")
+    if settings.public_url != default:
+        return settings.public_url.rstrip("/")
+    url = read_state(settings.var_dir).get("url")
+    if isinstance(url, str) and url:
+        return url.rstrip("/")
+    click.echo(f"note: public_url is not set in deskpilot.yaml and no `deskpilot up` is "
+               f"running: the link uses {default}; set public_url to the address your "
+               "clients reach", err=True)
+    return default.rstrip("/")
 
 
 def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
@@ -22,7 +42,7 @@ def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
     db = Database(settings.database_url)
     try:
         with db.session() as session:
-            return fn(session), settings.public_url.rstrip("/")
+            return fn(session), _base_url(settings)
     except LinkError as exc:
         fail(str(exc))
     finally:

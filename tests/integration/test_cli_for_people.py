@@ -4,6 +4,7 @@ links that open, and a word when a list is empty (issue 22: trying the product a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,25 @@ def test_credits_print_instants_in_the_installations_zone(installed: Path) -> No
     # machine formats keep UTC ISO 8601
     as_json, _ = _ok(["credits", "statement", "acme", "--format", "json"])
     assert "2026-12-01T10:00:00+00:00" in as_json
+
+
+def test_cabinet_link_opens_on_the_running_up(installed: Path) -> None:
+    from plugin.up_state import write_state
+
+    _ok(["credits", "buy", "acme", "--tasks", "10"])  # the company becomes known
+    alone, note = _ok(["cabinet", "link", "acme"])
+    assert alone.startswith("http://127.0.0.1:8700/cabinet/")
+    assert "public_url is not set" in note  # says why the address may not be the right one
+    # `deskpilot up --port 34567` is running here: its address is the one that answers
+    write_state(installed / "var", {"url": "http://127.0.0.1:34567"})
+    try:
+        rotated, note = _ok(["cabinet", "rotate", "acme"])
+    finally:
+        (installed / "var" / "up.json").unlink()
+    assert re.match(r"http://127\.0\.0\.1:34567/cabinet/\S+\n$", rotated), rotated
+    assert "http://127.0.0.1:34567/api/cabinet" in note and "public_url is not set" not in note
+    # an explicit public_url wins over both
+    settings = installed / "config" / "deskpilot.yaml"
+    settings.write_text(settings.read_text() + "\npublic_url: https://desk.example.com\n")
+    rotated, note = _ok(["cabinet", "rotate", "acme"])
+    assert rotated.startswith("https://desk.example.com/cabinet/") and "public_url" not in note
