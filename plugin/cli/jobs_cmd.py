@@ -28,15 +28,18 @@ def _context() -> Context:
 
 @jobs_group.command("failed")
 def jobs_failed() -> None:
-    """List failed jobs with their reason (exit 0; nothing printed when there are none)."""
+    """List failed jobs with their reason (exit 0; none: only a note on stderr)."""
     from plugin.context import set_context
     from plugin.jobs.admin import failed_jobs
 
     ctx = _context()
     try:
-        for item in failed_jobs(ctx.redis):
+        items = list(failed_jobs(ctx.redis))
+        for item in items:
             click.echo(f"{item.id}\t{item.queue}\t{item.failed_at}\t{item.description}\t"
                        f"{item.reason}")
+        if not items:
+            click.echo("no failed jobs", err=True)
     finally:
         set_context(None)
         ctx.close()

@@ -63,6 +63,9 @@ def outbox_list(connection: str | None, discarded: bool, as_json: bool) -> None:
             rows = list_refused(session, connection=connection, discarded=discarded)
     finally:
         _close(ctx)
+    if not rows:  # stdout stays empty for scripts; a person sees why
+        click.echo("no refused writes: the hosts took every write"
+                   f"{'' if discarded else ' (discarded ones: --discarded)'}", err=True)
     for r in rows:
         if as_json:
             click.echo(json.dumps(r.as_dict(), ensure_ascii=False))

@@ -76,3 +76,12 @@ def test_cabinet_link_opens_on_the_running_up(installed: Path) -> None:
     settings.write_text(settings.read_text() + "\npublic_url: https://desk.example.com\n")
     rotated, note = _ok(["cabinet", "rotate", "acme"])
     assert rotated.startswith("https://desk.example.com/cabinet/") and "public_url" not in note
+
+
+def test_empty_lists_and_clean_rules_say_so_on_stderr(installed: Path) -> None:
+    out, err = _ok(["rules", "check"])
+    assert out == "" and err.strip() == "rules ok"
+    out, err = _ok(["outbox", "list"])
+    assert out == "" and "no refused writes" in err and "--discarded" in err
+    out, err = _ok(["outbox", "list", "--json"])
+    assert out == "" and "no refused writes" in err
