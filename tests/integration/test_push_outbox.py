@@ -142,6 +142,8 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     retried = runner.invoke(main, ["jobs", "retry", "--all"])
     assert retried.exit_code == 0 and "requeued push-generic-T-1" in retried.output
     assert failed.get_job_ids() == []
+    empty = runner.invoke(main, ["jobs", "failed"])  # nothing failed: a word, on stderr only
+    assert empty.exit_code == 0 and empty.stdout == "" and "no failed jobs" in empty.stderr
     assert set(_states(ctx, decisions_only=True)) == {OutboxState.PENDING}
     set_context(ctx)  # the CLI installed its own context; the worker below uses ours
     SimpleWorker([queue(conn, PUSH)], connection=conn, serializer=SERIALIZER).work(
