@@ -85,3 +85,12 @@ def test_empty_lists_and_clean_rules_say_so_on_stderr(installed: Path) -> None:
     assert out == "" and "no refused writes" in err and "--discarded" in err
     out, err = _ok(["outbox", "list", "--json"])
     assert out == "" and "no refused writes" in err
+
+
+def test_help_tells_a_new_user_where_to_start(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, _ = _ok(["--help"])
+    start = out[out.index("Getting started"):]
+    assert "deskpilot init" in start and "deskpilot up" in start
+    assert "deskpilot send examples/01-filed.json" in start  # init writes examples/ here
