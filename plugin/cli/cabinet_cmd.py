@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
-from plugin.cli.core import fail, settings_or_exit
+from plugin.cli.core import fail, local_time, settings_or_exit
 from plugin.settings import Settings
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ def _base_url(settings: Settings) -> str:
     return default.rstrip("/")
 
 
-def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
+def _run(fn: Callable[[Any], T]) -> tuple[T, Settings]:
     from plugin.cabinet.links import LinkError
     from plugin.storage.db import Database
 
@@ -42,16 +43,18 @@ def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
     db = Database(settings.database_url)
     try:
         with db.session() as session:
-            return fn(session), _base_url(settings)
+            return fn(session), settings
     except LinkError as exc:
         fail(str(exc))
     finally:
         db.dispose()
 
 
-def _print(issued: Any, base: str) -> None:
+def _print(issued: Any, settings: Settings) -> None:
+    base = _base_url(settings)
     click.echo(f"{base}/cabinet/{issued.token}")
-    until = issued.expires_at.isoformat() if issued.expires_at else "never (until rotated)"
+    until = (local_time(issued.expires_at, settings.tz) if issued.expires_at
+             else "never (until rotated)")
     click.echo(f"company {issued.company_id}; expires {until}; JSON: "
                f"{base}/api/cabinet with 'Authorization: Bearer {issued.token}'", err=True)
     if issued.revoked:
@@ -71,8 +74,8 @@ def link_cmd(company: str, days: int | None) -> None:
     from plugin.cabinet.links import issue
     from plugin.storage.db import utcnow
 
-    issued, base = _run(lambda s: issue(s, company, utcnow(), days))
-    _print(issued, base)
+    issued, settings = _run(lambda s: issue(s, company, utcnow(), days))
+    _print(issued, settings)
 
 
 @cabinet_group.command("rotate")
@@ -83,8 +86,8 @@ def rotate_cmd(company: str, days: int | None) -> None:
     from plugin.cabinet.links import rotate
     from plugin.storage.db import utcnow
 
-    issued, base = _run(lambda s: rotate(s, company, utcnow(), days))
-    _print(issued, base)
+    issued, settings = _run(lambda s: rotate(s, company, utcnow(), days))
+    _print(issued, settings)
 
 
 @cabinet_group.command("revoke")
@@ -105,9 +108,13 @@ def list_cmd(company: str | None) -> None:
     from plugin.cabinet.links import describe
     from plugin.storage.db import utcnow
 
-    rows, _ = _run(lambda s: describe(s, company, utcnow()))
+    rows, settings = _run(lambda s: describe(s, company, utcnow()))
     if not rows:
         click.echo("no cabinet links")
+
+    def shown(iso: str) -> str:  # instants in the installation's zone, named
+        return iso if iso == "never" else local_time(datetime.fromisoformat(iso), settings.tz)
+
     for r in rows:
-        click.echo(f"{r['company']:<24} {r['state']:<8} created {r['created']}  "
-                   f"expires {r['expires']}")
+        click.echo(f"{r['company']:<24} {r['state']:<8} created {shown(r['created'])}  "
+                   f"expires {shown(r['expires'])}")

@@ -76,6 +76,16 @@ def test_cabinet_link_opens_on_the_running_up(installed: Path) -> None:
     settings.write_text(settings.read_text() + "\npublic_url: https://desk.example.com\n")
     rotated, note = _ok(["cabinet", "rotate", "acme"])
     assert rotated.startswith("https://desk.example.com/cabinet/") and "public_url" not in note
+    # instants a person reads: the installation's zone, named; never microseconds
+    timed, note = _ok(["cabinet", "rotate", "acme", "--expires", "30"])
+    assert re.search(r"expires 20\d\d-\d\d-\d\d \d\d:\d\d EET;", note), note
+    listed, _ = _ok(["cabinet", "list", "acme"])
+    assert re.search(r"live +created 20\S+ \d\d:\d\d EET  expires 20\S+ \d\d:\d\d EET",
+                     listed), listed
+    assert "+00:00" not in listed and not re.search(r"\dT\d", listed), listed
+    again = CliRunner().invoke(main, ["cabinet", "link", "acme"])
+    assert again.exit_code == 2
+    assert re.search(r"\(created 20\d\d-\d\d-\d\d \d\d:\d\d UTC\)", again.output), again.output
 
 
 def test_empty_lists_and_clean_rules_say_so_on_stderr(installed: Path) -> None:
