@@ -7,6 +7,7 @@ listed by ``deskpilot outbox list`` and resent by ``deskpilot outbox resend``.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,9 @@ def test_the_host_refuses_one_field_the_rest_of_the_batch_is_delivered(host, tmp
     listed = runner.invoke(main, ["outbox", "list"])
     assert listed.exit_code == 0, listed.output
     assert f"{failed[0].id}\th/4\tfailed" in listed.output and "HTTP 422" in listed.output
+    # when it failed: the installation's zone (Europe/Kyiv by default), named (issue 22)
+    assert re.search(r"\tfailed\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d EES?T\t", listed.output), \
+        listed.output
     shown = runner.invoke(main, ["outbox", "show", str(failed[0].id)])
     assert json.loads(shown.output)["host_status"] == 422
     # the host is fixed: the resend delivers only the refused field
