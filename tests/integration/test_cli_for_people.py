@@ -71,8 +71,9 @@ def test_cabinet_link_opens_on_the_running_up(installed: Path) -> None:
         (installed / "var" / "up.json").unlink()
     assert re.match(r"http://127\.0\.0\.1:34567/cabinet/\S+\n$", rotated), rotated
     assert "http://127.0.0.1:34567/api/cabinet" in note and "public_url is not set" not in note
-    # an explicit public_url wins over both
+    # an explicit public_url wins over both; init's file shows where it goes
     settings = installed / "config" / "deskpilot.yaml"
+    assert "# public_url: https://" in settings.read_text()
     settings.write_text(settings.read_text() + "\npublic_url: https://desk.example.com\n")
     rotated, note = _ok(["cabinet", "rotate", "acme"])
     assert rotated.startswith("https://desk.example.com/cabinet/") and "public_url" not in note
