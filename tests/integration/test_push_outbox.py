@@ -5,6 +5,7 @@ generic callback. The inline path is in test_push_inline.py."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,6 +137,9 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     listed = runner.invoke(main, ["jobs", "failed"])
     assert listed.exit_code == 0, listed.output
     assert "push generic/T-1" in listed.output
+    # when it failed: the installation's zone, named (issue 22)
+    assert re.search(r"\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d EES?T\tpush generic/T-1",
+                     listed.output), listed.output
     assert "refused" in listed.output
     assert "field balance is read-only" in listed.output
     assert runner.invoke(main, ["jobs", "retry"]).exit_code == 2  # neither ID nor --all
