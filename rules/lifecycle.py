@@ -17,6 +17,7 @@ from rules.cap import apply_cap
 from rules.config.model import Automation
 from rules.decision import Decision, TicketState, Transitions
 from rules.event import EventType
+from rules.templates import PerLanguage
 from rules.work import Work
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
@@ -243,7 +244,8 @@ class Steps(Work):
             "ticket_id": ev.ticket.reference or f"#{ev.ticket.id}",
             "subject": ev.ticket.subject,
             "task_type": self.task_type,
-            "type_label": (spec.label.get(lang) if spec else None) or self.task_type,
+            # in the language of the note it lands in (client and team may differ)
+            "type_label": PerLanguage(spec.label if spec else {}, lang, self.task_type),
             "units": self.units,
             "accept_due": self._local(self.due.get("accept")),
             "first_response_due": self._local(self.due.get("first_response")),

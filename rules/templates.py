@@ -94,9 +94,26 @@ class TemplateParams(Mapping[str, Any]):
         return (dict, (dict(self),))
 
 
+class PerLanguage(dict[str, str]):
+    """A value with one text per language (a task type's label): the note's language picks,
+    else ``fallback`` (the rule set's default language), else ``default``."""
+
+    def __init__(self, texts: Mapping[str, str], fallback: str, default: str) -> None:
+        super().__init__(texts)
+        self.fallback, self.default = fallback, default
+
+    def pick(self, lang: str) -> str:
+        return self.get(lang) or self.get(self.fallback) or self.default
+
+    def __str__(self) -> str:
+        return self.pick(self.fallback)
+
+
 def fmt_value(value: Any, lang: str) -> str:
     if value is None:
         return "—"
+    if isinstance(value, PerLanguage):
+        return value.pick(lang)
     if isinstance(value, datetime):
         return value.strftime(_FORMATS.get(lang, _FORMATS["en"])) + f" ({value:%Z})"
     if isinstance(value, date):

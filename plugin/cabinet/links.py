@@ -89,8 +89,8 @@ def issue(session: Session, company_id: str, now: datetime, days: int | None = N
     if existing:
         raise LinkError(
             f"{company_id} already has a live cabinet link (created "
-            f"{existing[0].created_at.isoformat()}); only its hash is stored, so it cannot be "
-            f"shown again. Run `deskpilot cabinet rotate {company_id}` for a new one "
+            f"{existing[0].created_at:%Y-%m-%d %H:%M} UTC); only its hash is stored, so it "
+            f"cannot be shown again. Run `deskpilot cabinet rotate {company_id}` for a new one "
             "(the old one stops working).")
     return _new(session, company_id, now, days, 0)
 

@@ -60,7 +60,17 @@ class LazyGroup(click.Group):
             ctx.exit(handle(exc))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+#: what someone who just installed the wheel reads first (README: Installing as a package)
+GETTING_STARTED = """\b
+Getting started, in an empty directory:
+  deskpilot init                           # config/, secrets, examples/
+  deskpilot up                             # prints the receiver and dashboard URLs
+  deskpilot send examples/01-filed.json    # in a second terminal
+"""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=GETTING_STARTED)
 @click.version_option(package_name="deskpilot")
 @click.option("--config", "config_dir", metavar="DIR", default=None,
               help="Configuration directory (default: $DESKPILOT_CONFIG_DIR, else ./config).")

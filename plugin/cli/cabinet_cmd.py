@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
-from plugin.cli.core import fail, settings_or_exit
+from plugin.cli.core import fail, local_time, settings_or_exit
+from plugin.settings import Settings
 
 T = TypeVar("T")
 _EXPIRES = click.option("--expires", "days", type=int, metavar="DAYS",
                         help="the link stops working after DAYS days (default: never)")
 
 
-def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
+def _base_url(settings: Settings) -> str:
+    """Where clients open the cabinet: ``public_url`` when it is set, else the running
+    ``deskpilot up``'s own address (its ``--port``), else the default with a hint."""
+    from dataclasses import fields
+
+    from plugin.up_state import read_state
+
+    default = next(f.default for f in fields(Settings) if f.name == "public_url")
+    if settings.public_url != default:
+        return settings.public_url.rstrip("/")
+    url = read_state(settings.var_dir).get("url")
+    if isinstance(url, str) and url:
+        return url.rstrip("/")
+    click.echo(f"note: public_url is not set in deskpilot.yaml and no `deskpilot up` is "
+               f"running: the link uses {default}; set public_url to the address your "
+               "clients reach", err=True)
+    return default.rstrip("/")
+
+
+def _run(fn: Callable[[Any], T]) -> tuple[T, Settings]:
     from plugin.cabinet.links import LinkError
     from plugin.storage.db import Database
 
@@ -22,16 +43,18 @@ def _run(fn: Callable[[Any], T]) -> tuple[T, str]:
     db = Database(settings.database_url)
     try:
         with db.session() as session:
-            return fn(session), settings.public_url.rstrip("/")
+            return fn(session), settings
     except LinkError as exc:
         fail(str(exc))
     finally:
         db.dispose()
 
 
-def _print(issued: Any, base: str) -> None:
+def _print(issued: Any, settings: Settings) -> None:
+    base = _base_url(settings)
     click.echo(f"{base}/cabinet/{issued.token}")
-    until = issued.expires_at.isoformat() if issued.expires_at else "never (until rotated)"
+    until = (local_time(issued.expires_at, settings.tz) if issued.expires_at
+             else "never (until rotated)")
     click.echo(f"company {issued.company_id}; expires {until}; JSON: "
                f"{base}/api/cabinet with 'Authorization: Bearer {issued.token}'", err=True)
     if issued.revoked:
@@ -51,8 +74,8 @@ def link_cmd(company: str, days: int | None) -> None:
     from plugin.cabinet.links import issue
     from plugin.storage.db import utcnow
 
-    issued, base = _run(lambda s: issue(s, company, utcnow(), days))
-    _print(issued, base)
+    issued, settings = _run(lambda s: issue(s, company, utcnow(), days))
+    _print(issued, settings)
 
 
 @cabinet_group.command("rotate")
@@ -63,8 +86,8 @@ def rotate_cmd(company: str, days: int | None) -> None:
     from plugin.cabinet.links import rotate
     from plugin.storage.db import utcnow
 
-    issued, base = _run(lambda s: rotate(s, company, utcnow(), days))
-    _print(issued, base)
+    issued, settings = _run(lambda s: rotate(s, company, utcnow(), days))
+    _print(issued, settings)
 
 
 @cabinet_group.command("revoke")
@@ -85,9 +108,13 @@ def list_cmd(company: str | None) -> None:
     from plugin.cabinet.links import describe
     from plugin.storage.db import utcnow
 
-    rows, _ = _run(lambda s: describe(s, company, utcnow()))
+    rows, settings = _run(lambda s: describe(s, company, utcnow()))
     if not rows:
         click.echo("no cabinet links")
+
+    def shown(iso: str) -> str:  # instants in the installation's zone, named
+        return iso if iso == "never" else local_time(datetime.fromisoformat(iso), settings.tz)
+
     for r in rows:
-        click.echo(f"{r['company']:<24} {r['state']:<8} created {r['created']}  "
-                   f"expires {r['expires']}")
+        click.echo(f"{r['company']:<24} {r['state']:<8} created {shown(r['created'])}  "
+                   f"expires {shown(r['expires'])}")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,6 +24,15 @@ DEFAULT_SEND_URL = "http://127.0.0.1:8700/webhooks/generic"
 def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+def local_time(value: datetime | None, tz: tzinfo, seconds: bool = False) -> str:
+    """An instant for a person at a terminal: ``2027-03-05 08:38 EET`` in the settings' zone."""
+    if value is None:
+        return "-"
+    if value.tzinfo is None:  # stored naive UTC (SQLite)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz).strftime(f"%Y-%m-%d %H:%M{':%S' if seconds else ''} %Z")
 
 
 def settings_or_exit(up_state: bool = False) -> Settings:

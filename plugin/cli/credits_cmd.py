@@ -6,13 +6,13 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
-from plugin.cli.core import fail, settings_or_exit
+from plugin.cli.core import fail, local_time, settings_or_exit
 
 if TYPE_CHECKING:
     from plugin.ledger.plans import Plans
@@ -22,11 +22,15 @@ T = TypeVar("T")
 
 
 class _Ledger:
-    """The plans and a runner of one-transaction functions whose errors exit 1."""
+    """The plans and a runner of one-transaction functions whose errors exit 1.
 
-    def __init__(self, plans: Plans, db: Database):
+    ``tz`` is the settings' time zone: instants are printed in it, with its abbreviation.
+    """
+
+    def __init__(self, plans: Plans, db: Database, tz: tzinfo):
         self.plans = plans
         self.db = db
+        self.tz = tz
 
     def run(self, fn: Callable[[Session], T]) -> T:
         from plugin.ledger import LedgerError, PlansError
@@ -50,7 +54,7 @@ def _ledger() -> Iterator[_Ledger]:
         fail(str(exc))
     db = Database(settings.database_url)
     try:
-        yield _Ledger(plans, db)
+        yield _Ledger(plans, db, settings.tz)
     finally:
         db.dispose()
 
@@ -141,6 +145,7 @@ def buy_cmd(
                 "key": "--key"})
     at = _instant(at_text)
     with _ledger() as ledger:
+        tz = ledger.tz
         bought = ledger.run(
             lambda s: buy(
                 s,
@@ -159,7 +164,7 @@ def buy_cmd(
     click.echo(
         f"{'already bought' if bought.duplicate else 'bought'}: lot {lot.id}, "
         f"{lot.tasks} tasks x {lot.price_per_task} {lot.currency}, "
-        f"expires {lot.expires_at.isoformat()}"
+        f"expires {local_time(lot.expires_at, tz)}"
     )
 
 
@@ -175,16 +180,17 @@ def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
     now = utcnow()
     at = _instant(at_text) if at_text else now
     with _ledger() as ledger:
+        tz = ledger.tz
         bal = ledger.run(lambda s: read_balance(s, ledger.plans, company, at, now))
     if as_json:
         click.echo(json.dumps(bal.to_json()))
         return
     click.echo(
-        f"{company} at {at.isoformat()}: balance {bal.balance}, reserved {bal.reserved}, "
+        f"{company} at {local_time(at, tz)}: balance {bal.balance}, reserved {bal.reserved}, "
         f"available {bal.available}" + (f", overdraft {bal.debt}" if bal.debt else "")
     )
     for lot in bal.lots:
-        state = "expired" if lot.expired else f"expires {lot.expires_at.date().isoformat()}"
+        state = "expired" if lot.expired else f"expires {local_time(lot.expires_at, tz)}"
         click.echo(f"  lot {lot.lot_id}: {lot.remaining}/{lot.tasks} left, {state}")
     if not bal.has_account:
         click.echo("  no account: this company has never bought a package")
@@ -204,15 +210,16 @@ def balance_cmd(company: str, at_text: str | None, as_json: bool) -> None:
 def statement_cmd(company: str, start: str | None, end: str | None, fmt: str) -> None:
     """Packages, entries with running balance, burns and money lines."""
     from plugin.ledger.admin import read_statement
-    from plugin.ledger.statement import RENDERERS
+    from plugin.ledger.statement import RENDERERS, render_table
     from plugin.storage.db import utcnow
 
     now = utcnow()
     begin = _instant(start) if start else None
     until = _instant(end) if end else None
     with _ledger() as ledger:
+        tz = ledger.tz
         st = ledger.run(lambda s: read_statement(s, company, begin, until, now))
-    click.echo(RENDERERS[fmt](st), nl=False)
+    click.echo(render_table(st, tz) if fmt == "table" else RENDERERS[fmt](st), nl=False)
 
 
 @credits_group.command("adjust")

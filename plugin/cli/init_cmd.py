@@ -46,6 +46,10 @@ def settings_text(generic_secret: str, admin_token: str) -> str:
 timezone: Europe/Kyiv
 log_level: INFO
 
+# The address your clients and team open (cabinet links, links in notes). Unset: the running
+# `deskpilot up`'s own address, else http://127.0.0.1:8700.
+# public_url: https://support-deskpilot.example.com
+
 # The admin API (Authorization: Bearer <token>) and the dashboard (/dashboard?token=<token>).
 admin_tokens:
   - "{admin_token}"

@@ -28,15 +28,23 @@ def _context() -> Context:
 
 @jobs_group.command("failed")
 def jobs_failed() -> None:
-    """List failed jobs with their reason (exit 0; nothing printed when there are none)."""
+    """List failed jobs with their reason (exit 0; none: only a note on stderr)."""
+    from datetime import datetime
+
+    from plugin.cli.core import local_time
     from plugin.context import set_context
     from plugin.failed_jobs import failed_jobs
 
     ctx = _context()
     try:
-        for item in failed_jobs(ctx.redis):
-            click.echo(f"{item.id}\t{item.queue}\t{item.failed_at}\t{item.description}\t"
+        items = list(failed_jobs(ctx.redis))
+        for item in items:
+            when = item.failed_at if item.failed_at == "-" else local_time(
+                datetime.fromisoformat(item.failed_at), ctx.settings.tz, seconds=True)
+            click.echo(f"{item.id}\t{item.queue}\t{when}\t{item.description}\t"
                        f"{item.reason}")
+        if not items:
+            click.echo("no failed jobs", err=True)
     finally:
         set_context(None)
         ctx.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from plugin.cli.core import fail, settings_or_exit
+from plugin.cli.core import fail, local_time, settings_or_exit
 
 if TYPE_CHECKING:
     from plugin.context import Context
@@ -58,16 +58,20 @@ def outbox_list(connection: str | None, discarded: bool, as_json: bool) -> None:
     from plugin.outbox.refusals import list_refused
 
     ctx = _context()
+    tz = ctx.settings.tz  # when a write failed, in the installation's zone, named
     try:
         with ctx.db.session() as session:
             rows = list_refused(session, connection=connection, discarded=discarded)
     finally:
         _close(ctx)
+    if not rows:  # stdout stays empty for scripts; a person sees why
+        click.echo("no refused writes: the hosts took every write"
+                   f"{'' if discarded else ' (discarded ones: --discarded)'}", err=True)
     for r in rows:
         if as_json:
             click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
             continue
-        when = r.failed_at.isoformat(timespec="seconds") if r.failed_at else "-"
+        when = local_time(r.failed_at, tz, seconds=True)
         click.echo(f"{r.id}\t{r.connection}/{r.ticket_id}\t{r.state}\t{when}\t"
                    f"attempts={r.attempts}\t{r.what}\tHTTP {r.status or '-'}: {r.message}")
 

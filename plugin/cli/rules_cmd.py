@@ -47,6 +47,8 @@ def check_cmd(directory: str | None) -> None:
     if errors:
         click.echo(f"{errors} error(s)", err=True)
         sys.exit(1)
+    warnings = len(problems)
+    click.echo(f"rules ok{f' ({warnings} warning(s))' if warnings else ''}", err=True)
 
 
 def _load_or_exit(config: str) -> Any:

@@ -15,7 +15,7 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -325,20 +325,31 @@ def render_csv(st: Statement) -> str:
     return buf.getvalue()
 
 
-def render_table(st: Statement) -> str:
-    """A plain-text statement for the terminal."""
+def _shown(value: datetime | str, tz: tzinfo | None, fallback: str) -> str:
+    """An instant as the table shows it: ``fallback`` without ``tz``, else local with its zone."""
+    if tz is None:
+        return fallback
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def render_table(st: Statement, tz: tzinfo | None = None) -> str:
+    """A plain-text statement for the terminal; with ``tz``, instants in that zone."""
     out = [
         f"Statement of {st.company_id}"
-        f"{' from ' + st.start.isoformat() if st.start else ''}"
-        f"{' to ' + st.end.isoformat() if st.end else ''}",
+        f"{' from ' + _shown(st.start, tz, st.start.isoformat()) if st.start else ''}"
+        f"{' to ' + _shown(st.end, tz, st.end.isoformat()) if st.end else ''}",
         "",
         "Packages:",
     ]
     for lot in st.lots:
+        bought = _shown(lot["purchased_at"], tz, lot["purchased_at"])
         out.append(
             f"  lot {lot['lot_id']}: {lot['tasks']} x {lot['price_per_task']} "
-            f"{lot['currency']} ({lot['source']}), bought {lot['purchased_at']}, "
-            f"expires {lot['expires_at']}"
+            f"{lot['currency']} ({lot['source']}), bought {bought}, "
+            f"expires {_shown(lot['expires_at'], tz, lot['expires_at'])}"
         )
     out += ["", f"Opening balance {st.opening_balance}, reserved {st.opening_reserved}", ""]
     head = (
@@ -348,7 +359,7 @@ def render_table(st: Statement) -> str:
     out += [head, "-" * len(head)]
     for r in st.rows:
         out.append(
-            f"{str(r.posted_at)[:19]:<20} {r.kind:<9} "
+            f"{_shown(r.posted_at, tz, str(r.posted_at)[:19]):<20} {r.kind:<9} "
             f"{(r.ticket or '')[:18]:<18} {(r.task_type or '')[:11]:<11} {r.units:>+6d} "
             f"{r.reserved_change:>+5d} {r.balance:>8d} {r.reserved:>8d} {_money(r):>14}  {r.lots}"
             f"{'  [' + r.flag + ']' if r.flag else ''}"
@@ -362,7 +373,8 @@ def render_table(st: Statement) -> str:
         out += ["", "Money lines:"]
         for m in st.money:
             out.append(
-                f"  {m['posted_at']} {m['ticket'] or '':<18} {m['amount']:>10} "
+                f"  {_shown(m['posted_at'], tz, m['posted_at'])} {m['ticket'] or '':<18} "
+                f"{m['amount']:>10} "
                 f"{m['currency']}  {m['reason'] or ''}"
             )
         out.append("  total: " + ", ".join(f"{v} {k}" for k, v in st.money_totals.items()))

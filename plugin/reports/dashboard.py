@@ -170,7 +170,7 @@ def dashboard() -> Any:
         "dashboard.html", login=False, error=None, report=report, tiles=tiles,
         chart=trend_svg(report.trend, report.kpis["within_1_day"].target), args=args,
         balances=balances, fmt=fmt, period_to=_inclusive_end(report), attention=attention,
-        refused=refused,
+        refused=refused, zone=ctx.settings.timezone,
     )
 
 

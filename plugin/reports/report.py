@@ -172,8 +172,10 @@ def render_json(report: Report) -> str:
 
 
 def render_table(report: Report) -> str:
-    lines = [f"Quality report {report.start.isoformat()} .. {report.end.isoformat()}"
-             f" ({report.working_days} working days)"]
+    # the dates a person asked for (--to is inclusive), in the report's own zone
+    last = report.end.astimezone(report.start.tzinfo) - timedelta(microseconds=1)
+    lines = [f"Quality report {report.start.date().isoformat()} .. {last.date().isoformat()}"
+             f" ({report.start.tzinfo}, {report.working_days} working days)"]
     width = max(len(d.label) for d in DEFINITIONS)
     for d in DEFINITIONS:
         k = report.kpis[d.key]

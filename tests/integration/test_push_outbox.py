@@ -5,6 +5,7 @@ generic callback. The inline path is in test_push_inline.py."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,12 +137,17 @@ def test_permanent_4xx_lands_in_failed_registry_and_jobs_cli_retries(ctx, tmp_pa
     listed = runner.invoke(main, ["jobs", "failed"])
     assert listed.exit_code == 0, listed.output
     assert "push generic/T-1" in listed.output
+    # when it failed: the installation's zone, named (issue 22)
+    assert re.search(r"\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d EES?T\tpush generic/T-1",
+                     listed.output), listed.output
     assert "refused" in listed.output
     assert "field balance is read-only" in listed.output
     assert runner.invoke(main, ["jobs", "retry"]).exit_code == 2  # neither ID nor --all
     retried = runner.invoke(main, ["jobs", "retry", "--all"])
     assert retried.exit_code == 0 and "requeued push-generic-T-1" in retried.output
     assert failed.get_job_ids() == []
+    empty = runner.invoke(main, ["jobs", "failed"])  # nothing failed: a word, on stderr only
+    assert empty.exit_code == 0 and empty.stdout == "" and "no failed jobs" in empty.stderr
     assert set(_states(ctx, decisions_only=True)) == {OutboxState.PENDING}
     set_context(ctx)  # the CLI installed its own context; the worker below uses ours
     SimpleWorker([queue(conn, PUSH)], connection=conn, serializer=SERIALIZER).work(

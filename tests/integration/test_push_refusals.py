@@ -7,6 +7,7 @@ listed by ``deskpilot outbox list`` and resent by ``deskpilot outbox resend``.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,9 @@ def test_the_host_refuses_one_field_the_rest_of_the_batch_is_delivered(host, tmp
     listed = runner.invoke(main, ["outbox", "list"])
     assert listed.exit_code == 0, listed.output
     assert f"{failed[0].id}\th/4\tfailed" in listed.output and "HTTP 422" in listed.output
+    # when it failed: the installation's zone (Europe/Kyiv by default), named (issue 22)
+    assert re.search(r"\tfailed\t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d EES?T\t", listed.output), \
+        listed.output
     shown = runner.invoke(main, ["outbox", "show", str(failed[0].id)])
     assert json.loads(shown.output)["host_status"] == 422
     # the host is fixed: the resend delivers only the refused field
@@ -177,7 +181,8 @@ def test_the_host_refuses_one_field_the_rest_of_the_batch_is_delivered(host, tmp
         or '"custom_units"' in json.dumps(seen) or '"id": 77' in json.dumps(seen)
     assert "consultation" not in json.dumps(seen)
     assert {r.state for r in _rows(ctx)} == {OutboxState.SENT}
-    assert runner.invoke(main, ["outbox", "list"]).output == ""
+    empty = runner.invoke(main, ["outbox", "list"])
+    assert empty.stdout == "" and "no refused writes" in empty.stderr  # a person sees why
 
 
 @pytest.mark.parametrize("host", ["generic"], indirect=True)
@@ -199,7 +204,8 @@ def test_discard_needs_a_reason_and_keeps_it(host, tmp_path, monkeypatch) -> Non
     assert blank.exit_code == 2 and "needs a reason" in blank.output
     done = runner.invoke(main, ["outbox", "discard", str(rid), "--reason", "field removed"])
     assert done.exit_code == 0 and "discarded 1" in done.output
-    assert runner.invoke(main, ["outbox", "list"]).output == ""
+    empty = runner.invoke(main, ["outbox", "list"])
+    assert empty.stdout == "" and "no refused writes" in empty.stderr  # a person sees why
     kept = runner.invoke(main, ["outbox", "list", "--discarded", "--json"])
     assert json.loads(kept.output)["discard_reason"] == "field removed"
     again = runner.invoke(main, ["outbox", "resend", str(rid)])

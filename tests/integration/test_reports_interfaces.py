@@ -97,6 +97,11 @@ def test_cli_api_and_dashboard_agree(stack: Context) -> None:
     weeks = re.findall(r'data-week="([^"]+)" data-resolved="(\d+)"', html)
     assert [(w, int(n)) for w, n in weeks] == [(p["week"], p["resolved"])
                                                for p in from_api["trend"]]
+    # durations name their unit; the footer's time is the installation's, named (issue 22)
+    assert "First response, median (working min)" in html
+    footer = re.search(r"<footer>Generated (\d{4}-\d\d-\d\d \d\d:\d\d) · times in ([^ ]+) ·", html)
+    assert footer is not None and footer.group(2) == stack.settings.timezone, html[-400:]
+    assert " UTC ·" not in html
 
 
 def test_company_and_manager_filters_pass_through(stack: Context) -> None:

@@ -98,6 +98,10 @@ def test_stuck_breaches_lists_and_trend(session: Session) -> None:
     assert weekly == sum(1 for r in rows(session) if r.resolved_at and START <= r.resolved_at < END)
     text = render_table(report)
     assert "Resolved within 1 working day" in text and "By company:" in text
+    # the dates asked for, END exclusive, in the report's zone (not two ISO instants)
+    assert text.splitlines()[0].startswith(
+        "Quality report 2026-10-05 .. 2026-11-29 (Europe/Kyiv, "), text.splitlines()[0]
+    assert "First response, median (working min)" in text
     assert render_csv(report).splitlines()[0] == "dimension,group,kpi,value,target,ok,n"
 
 

@@ -50,3 +50,15 @@ def test_durations_read_as_working_hours_and_minutes() -> None:
     assert duration(-61, en) == "−1 h 01 min"
     assert duration(840, uk) == "14 год 00 хв"
     assert duration(None, en) == ""
+
+
+def test_the_cap_card_does_not_say_today_twice() -> None:
+    # "Ліміт на сьогодні / 0 з 3 задач сьогодні" read twice "today" (issue 22)
+    for lang in ("uk", "en"):
+        t = texts(lang)
+        heading, usage = t["cap"], t["cap_usage"].format(used=0, max=3)
+        assert not ({"сьогодні", "today"} & set(heading.lower().split())
+                    and {"сьогодні", "today"} & set(usage.split())), (heading, usage)
+    assert texts("uk")["cap"] == "Денний ліміт" and texts("en")["cap"] == "Daily cap"
+    # "10 доступно": the word follows the number, lower case
+    assert texts("uk")["available"] == "доступно" and texts("en")["available"] == "available"
