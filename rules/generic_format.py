@@ -8,12 +8,15 @@ and error messages are what a sender sees in a 422) or, for a plain body, with t
 :mod:`rules.generic_plain`, which takes every limit and default from here
 (tests/unit/test_generic_plain.py holds the two equal on generated bodies). The id charset
 and the short-text rules are :mod:`rules.event_checks`; the bounds on numbers are
-``limits.input`` (:mod:`rules.bounds`). Pure: no I/O, nothing from ``plugin/`` or ``webhooks/``.
+``limits.input`` (:mod:`rules.bounds`). The outbound half, the generic callback's body
+(``plugin/hosts/generic.py`` signs and sends it), is :func:`callback_body`. Pure: no I/O,
+nothing from ``plugin/`` or ``webhooks/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +46,7 @@ SCALE_DEFAULT = 5
 
 __all__ = [
     "ACTOR_KINDS", "CHANNELS", "PRIORITIES", "STATUSES", "SCHEMA", "FormatError",
-    "GenericEventSchema", "flat_errors", "offset_instant",
+    "GenericEventSchema", "callback_body", "flat_errors", "offset_instant",
 ]
 
 
@@ -198,3 +201,13 @@ class GenericEventSchema(_Loose):
 
 
 SCHEMA = GenericEventSchema()  # built once: a schema per request costs 2.5x
+
+
+def callback_body(delivery_id: str, ticket_id: str,
+                  commands: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
+    """The generic callback's body, ``{"delivery_id", "ticket_id", "commands": [{"type": …,
+    …data}]}`` from ``(type, data)`` pairs: the exact bytes that are signed and sent
+    (compact UTF-8 JSON; the ticket id is the one the event carried)."""
+    payload = {"delivery_id": delivery_id, "ticket_id": ticket_id,
+               "commands": [{"type": kind, **data} for kind, data in commands]}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
