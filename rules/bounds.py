@@ -47,7 +47,7 @@ class Range:
         if self.whole and number != number.to_integral_value():
             return "must be a whole number"
         if not self.low <= number <= self.high:
-            return f"must be between {self.low} and {self.high}"
+            return f"must be between {_plain(self.low)} and {_plain(self.high)}"
         return None
 
 
@@ -78,6 +78,13 @@ class Bounds:
             if problem:
                 out[key] = problem
         return out
+
+
+def _plain(number: Decimal) -> str:
+    """``100`` whether the rules file said ``100`` or the schema made it ``100.0``: the
+    receiver (which reads the files) and ``rules explain`` (the compiled rules) word a refusal
+    alike."""
+    return format(number.normalize(), "f")
 
 
 def as_number(value: Any) -> Decimal | None:

@@ -139,7 +139,7 @@ def compare(expect: Mapping[str, Any], d: Decision) -> list[tuple[str, Any, Any]
 
 def run_case(rules: RuleSet, case: Mapping[str, Any], defaults: Mapping[str, Any]) -> Decision:
     body = build_event(case.get("event") or {}, defaults.get("event") or {}, case.get("now"))
-    event = event_from_dict(body, connection="test")
+    event = event_from_dict(body, connection="test", bounds=rules.bounds)  # as received
     state = state_from_json(_plain(merge(defaults.get("state") or {}, case.get("state") or {})))
     now_raw = case.get("now")
     now = datetime.fromisoformat(_plain(now_raw)) if now_raw is not None else event.occurred_at

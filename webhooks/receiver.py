@@ -18,10 +18,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from plugin.auth import error_response
 from plugin.reports.metrics import count_event
 from plugin.storage.db import utcnow
+from rules.event_checks import check_event, check_numbers
+from rules.generic_format import FormatError
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
-from webhooks.ids import check_event
-from webhooks.limits import bounds_for, check_numbers
+from webhooks.limits import bounds_for
 from webhooks.store import Dependency, store_and_enqueue
 
 log = logging.getLogger("deskpilot.webhook")
@@ -107,6 +108,10 @@ def receive(name: str, token: str | None = None) -> Response:
         log.info("webhook.%s conn=%s", exc.code, name)
         count_event(name, "invalid")
         return error(exc.status, exc.code, exc.message, exc.errors)
+    except FormatError as exc:  # the event checks (and the generic format) of rules/
+        log.info("webhook.invalid-payload conn=%s", name)
+        count_event(name, "invalid")
+        return error(422, "invalid-payload", exc.message, exc.errors)
     except (ValueError, TypeError, KeyError, AttributeError, AssertionError, RecursionError):
         # an adapter gap, not the host's outage: answer 422 (a 5xx would make the host
         # retry a body that can never succeed) and keep the trace for us at WARNING

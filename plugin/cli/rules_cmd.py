@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -15,6 +15,7 @@ from rules.casetest import run_dir
 from rules.config.loader import check, config_paths, load_rules
 from rules.config.source import SourceError
 from rules.engine import evaluate
+from rules.event_checks import check_numbers
 from rules.explain import render
 from rules.generic_event import EventError, event_from_dict
 from rules.state_json import StateError, state_from_json
@@ -66,10 +67,19 @@ def _load_or_exit(config: str) -> Any:
 @click.option("--now", help="ISO 8601 time of evaluation (default: the event's occurred_at)")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), help="JSON facts")
 @click.option("--config", "config", help="config directory (default: config/)")
+@click.option("--ignore-limits", is_flag=True,
+              help="explain an event whose numbers are outside limits.input (the receiver "
+                   "refuses it; the engine does not use such a value), e.g. one stored "
+                   "before a limit was narrowed")
 def explain_cmd(
-    event_file: str, as_json: bool, now: str | None, state_file: str | None, config: str | None
+    event_file: str, as_json: bool, now: str | None, state_file: str | None, config: str | None,
+    ignore_limits: bool,
 ) -> None:
-    """Show what the rules decide for EVENT_FILE; writes nothing, reads no database."""
+    """Show what the rules decide for EVENT_FILE; writes nothing, reads no database.
+
+    The event is read as the receiver reads it (rules/generic_event.py): a body the receiver
+    would refuse (422) exits 2 with the same field errors, one ``path: message`` a line.
+    """
     try:
         body = json.loads(Path(event_file).read_text(encoding="utf-8"))
         event = event_from_dict(body)
@@ -78,18 +88,28 @@ def explain_cmd(
         )
         when = datetime.fromisoformat(now) if now else event.occurred_at
         if when.tzinfo is None:
-            raise EventError({"--now": "needs a UTC offset"})
+            raise EventError("invalid --now", {"--now": ["needs a UTC offset"]})
     except (OSError, ValueError, EventError, StateError) as exc:
-        errors = exc.errors if isinstance(exc, EventError) else {"error": str(exc)}
-        for key, msg in errors.items():
-            click.echo(f"{key}: {msg}", err=True)
-        sys.exit(2)
+        _exit_with(exc)
     rules = _load_or_exit(config or _default_config())
+    try:
+        if not ignore_limits:
+            check_numbers(event, rules.bounds)  # the receiver's limits.input, these rules'
+    except EventError as exc:
+        _exit_with(exc)
     decision = evaluate(rules, event, state, when)
     if as_json:
         click.echo(json.dumps(decision.to_json(), ensure_ascii=False, default=str))
     else:
         click.echo(render(decision))
+
+
+def _exit_with(exc: Exception) -> NoReturn:
+    """Exit 2 with the problem: a refused event's field errors one ``path: message`` each."""
+    lines = exc.lines() if isinstance(exc, EventError) else [f"error: {exc}"]
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(2)
 
 
 @rules_group.command("test")

@@ -7,12 +7,12 @@ the timestamp, the delivery id and the body) with the connection's own outbound 
 cannot forge events to us with what it holds — plus ``X-Deskpilot-Delivery``. The delivery
 id is the push's idempotency key, so a retried push is recognisable at the receiving end.
 Without a ``callback_url`` the commands are recorded (logged, and kept in the outbox by the
-caller), never failed.
+caller), never failed. The body's shape is ``rules.generic_format.callback_body`` (the
+generic format's one definition, inbound and outbound).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
@@ -22,16 +22,16 @@ from typing import Any
 from plugin.hosts.base import HttpHostClient, Steps, result
 from plugin.hosts.errors import HostError
 from plugin.outbox.commands import Command, PushResult, coalesce
+from rules import generic_format
 from webhooks.hosts.generic import signed_headers
 
 log = logging.getLogger("deskpilot.hosts")
 
 
 def callback_body(delivery_id: str, ticket_id: str, commands: Sequence[Command]) -> bytes:
-    """The exact bytes that are signed and sent."""
-    payload = {"delivery_id": delivery_id, "ticket_id": ticket_id,
-               "commands": [{"type": c.type, **c.to_json()["data"]} for c in commands]}
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    """The exact bytes that are signed and sent (the format: rules/generic_format.py)."""
+    return generic_format.callback_body(
+        delivery_id, ticket_id, ((c.type, c.to_json()["data"]) for c in commands))
 
 
 class GenericClient(HttpHostClient):

@@ -94,7 +94,15 @@ def test_rules_explain_answers_a_huge_units_value_fast(tmp_path: Path) -> None:
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(body))
     started = time.perf_counter()
+    # the receiver refuses it (422): explain does too, naming the field (issue 18's one reader)
+    refused = CliRunner().invoke(cli_main, ["rules", "explain", str(event_file), "--json",
+                                            "--config", str(ROOT / "config")])
+    assert refused.exit_code == 2
+    assert "ticket.custom_fields.units: must be between" in refused.output
+    # asked to explain it anyway (an event stored before a limit changed): the engine's
+    # bounded work, as before
     result = CliRunner().invoke(cli_main, ["rules", "explain", str(event_file), "--json",
+                                           "--ignore-limits",
                                            "--config", str(ROOT / "config")])
     assert time.perf_counter() - started < 2.0
     assert result.exit_code == 0, result.output

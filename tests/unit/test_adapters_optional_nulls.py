@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
+from rules import generic_plain
+from rules.generic_format import SCHEMA, offset_instant
 from webhooks.base import InvalidPayload
-from webhooks.hosts import generic, generic_plain
-from webhooks.hosts.generic import SCHEMA, event_from_dict, offset_instant
+from webhooks.hosts import generic
+from webhooks.hosts.generic import event_from_dict
 
 FIX = Path(__file__).parent.parent / "fixtures"
 #: paths a host always fills (refusing null there is right: the event means nothing without)

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
+from rules import generic_plain
 from rules.event import ACTOR_KINDS, CHANNELS, PRIORITIES, STATUSES
-from webhooks.hosts import generic_plain
-from webhooks.hosts.generic import SCHEMA, offset_instant
+from rules.generic_format import SCHEMA, offset_instant
 
 ODD = st.sampled_from([None, True, False, 0, -1, 7, 5.0, 1e400, "", " ", "x" * 101, "true",
                        "1", "yes", "5", "2026-11-23T10:05:00", [], ["a"], {}, {"id": 1}])

@@ -12,6 +12,9 @@ Version 1 (``sha256=<hex HMAC-SHA256(secret, raw body)>``, SPEC §7 as first pub
 accepted only on a connection with ``options.accept_legacy_signature: true``.
 
 The delivery id is ``X-Deskpilot-Delivery`` or, when absent, the SHA-256 of the body.
+
+The body's format is defined once in ``rules/generic_format.py`` and read by
+``rules/generic_event.py`` (shared with ``rules explain`` and ``rules test``).
 """
 
 from __future__ import annotations
@@ -22,23 +25,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-
 from plugin.settings import Connection
-from rules.event import (
-    ACTOR_KINDS,
-    CHANNELS,
-    PRIORITIES,
-    STATUSES,
-    Actor,
-    Comment,
-    Company,
-    EventType,
-    Rating,
-    Ticket,
-    TicketEvent,
-    TimeEntry,
-)
+from rules.event import Company, TicketEvent
+from rules.generic_event import read_event
+from rules.generic_format import FormatError
 from webhooks.base import (
     InvalidPayload,
     InvalidSignature,
@@ -48,9 +38,7 @@ from webhooks.base import (
     header,
     hmac_hex,
     load_json,
-    require_object,
 )
-from webhooks.hosts import generic_plain
 
 KIND = "generic"
 SIGNED = True
@@ -146,192 +134,27 @@ def delivery_key(body: bytes, headers: Mapping[str, str]) -> str:
     return given if given else "sha256:" + body_sha256(body)  # over 200: 422 (receiver)
 
 
-class _Id(fields.Field):
-    """A string id; integers are accepted and turned into strings."""
-
-    default_error_messages = {"invalid": "must be a string or an integer"}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.make_error("invalid")
-        text = str(value).strip()
-        if not text or len(text) > 100:
-            raise ValidationError("must be 1-100 characters")
-        return text
-
-
-def offset_instant(value: Any) -> datetime:
-    """ISO 8601 with an offset; naive datetimes are refused (``ValidationError``)."""
-    if not isinstance(value, str):
-        raise ValidationError("must be an ISO 8601 string")
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError("not an ISO 8601 datetime") from exc
-    if parsed.utcoffset() is None:
-        raise ValidationError("must carry a UTC offset")
-    return parsed
-
-
-class _Instant(fields.Field):
-    """ISO 8601 with an offset; naive datetimes are refused."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        return offset_instant(value)
-
-
-class _Loose(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class _ActorSchema(_Loose):
-    kind = fields.String(load_default="system", validate=validate.OneOf(ACTOR_KINDS))
-    id = _Id(load_default=None, allow_none=True)
-    name = fields.String(load_default=None, allow_none=True)
-
-
-class _CompanySchema(_Loose):
-    id = _Id(required=True)
-    name = fields.String(load_default=None, allow_none=True)
-
-
-class _PersonSchema(_Loose):
-    id = _Id(load_default=None, allow_none=True)
-    email = fields.String(load_default=None, allow_none=True)
-
-
-class _RequesterSchema(_PersonSchema):
-    #: the requester's locale (``en``, ``en-US``, ``uk-UA``): the language of client notes
-    #: unless the company's is configured (issue 17)
-    locale = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=35))
-
-
-class _TicketSchema(_Loose):
-    id = _Id(required=True)
-    created_at = _Instant(required=True)
-    company = fields.Nested(_CompanySchema, load_default=None, allow_none=True)
-    requester = fields.Nested(_RequesterSchema, load_default=None, allow_none=True)
-    subject = fields.String(load_default="", allow_none=True)
-    body = fields.String(load_default="", allow_none=True)
-    tags = fields.List(fields.String(), load_default=list, allow_none=True)
-    priority = fields.String(load_default=None, allow_none=True,
-                             validate=validate.OneOf(PRIORITIES))
-    status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATUSES))
-    channel = fields.String(load_default=None, allow_none=True,
-                            validate=validate.OneOf(CHANNELS))
-    assignee = fields.Nested(_PersonSchema, load_default=None, allow_none=True)
-    custom_fields = fields.Dict(keys=fields.String(), load_default=dict, allow_none=True)
-
-
-class _CommentSchema(_Loose):
-    id = _Id(load_default=None, allow_none=True)
-    public = fields.Boolean(required=True)
-    body = fields.String(load_default="", allow_none=True)
-    author = fields.Nested(_ActorSchema, load_default=None, allow_none=True)
-
-
-class _TimeEntrySchema(_Loose):
-    id = _Id(load_default=None, allow_none=True)
-    minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100000))
-    agent_id = _Id(load_default=None, allow_none=True)
-    billable = fields.Boolean(load_default=True)
-    note = fields.String(load_default=None, allow_none=True)
-
-
-class _RatingSchema(_Loose):
-    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10))
-    scale = fields.Integer(load_default=5, validate=validate.OneOf([5, 10]))
-    comment = fields.String(load_default=None, allow_none=True)
-
-
-class GenericEventSchema(_Loose):
-    """The generic event body; unknown keys are kept in the raw event and ignored here."""
-
-    event = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    occurred_at = _Instant(required=True)
-    actor = fields.Nested(_ActorSchema, load_default=None, allow_none=True)
-    ticket = fields.Nested(_TicketSchema, required=True)
-    # [old, new]: either side may be null ("was unset" / "cleared"), SPEC §7 `changes`
-    changes = fields.Dict(keys=fields.String(),
-                          values=fields.List(fields.Raw(allow_none=True)),
-                          load_default=dict, allow_none=True)
-    comment = fields.Nested(_CommentSchema, load_default=None, allow_none=True)
-    time_entry = fields.Nested(_TimeEntrySchema, load_default=None, allow_none=True)
-    rating = fields.Nested(_RatingSchema, load_default=None, allow_none=True)
-    merged_into = _Id(load_default=None, allow_none=True)
-
-
-SCHEMA = GenericEventSchema()  # built once: a schema per request costs 2.5x
-
-
-def _actor(data: Mapping[str, Any] | None) -> Actor:
-    if not data:
-        return Actor()
-    return Actor(kind=data["kind"], id=data.get("id"), name=data.get("name"))
-
-
 def event_from_dict(
     raw: Any, *, connection: str = "generic", delivery: str = "", conn: Connection | None = None
 ) -> TicketEvent:
-    """Validate a generic event body (already JSON-decoded) into a :class:`TicketEvent`."""
-    obj = require_object(raw)
-    data = generic_plain.load(obj, offset_instant)  # None: marshmallow loads it (or words why not)
-    if data is None:
-        try:
-            data = SCHEMA.load(obj)
-        except ValidationError as exc:
-            raise InvalidPayload("the event does not match the generic schema",
-                                 exc.messages_dict) from None
-    changes = {}
-    for name, pair in (data.get("changes") or {}).items():
-        if len(pair) != 2:
-            raise InvalidPayload("invalid changes", {f"changes.{name}": ["must be [old, new]"]})
-        changes[name] = (pair[0], pair[1])
-    t = data["ticket"]
-    requester = t.get("requester") or {}
-    company = Company(t["company"]["id"], t["company"].get("name")) if t.get("company") else None
-    if company is None and conn is not None:
-        company = company_for(
-            conn.company_from, email=requester.get("email"),
-            custom_fields=t.get("custom_fields") or {},
-        )
-    ticket = Ticket(
-        id=t["id"], created_at=t["created_at"], company=company,
-        requester_id=requester.get("id"), requester_email=requester.get("email"),
-        requester_locale=requester.get("locale"),
-        subject=t.get("subject") or "", body=t.get("body") or "",
-        tags=tuple(t.get("tags") or ()), priority=t.get("priority"), status=t.get("status"),
-        channel=t.get("channel"), assignee_id=(t.get("assignee") or {}).get("id"),
-        custom_fields=dict(t.get("custom_fields") or {}),
-    )
-    comment = None
-    if data.get("comment"):
-        c = data["comment"]
-        comment = Comment(id=c.get("id"), public=c["public"], body=c.get("body") or "",
-                          author=_actor(c.get("author")))
-    time_entry = None
-    if data.get("time_entry"):
-        te = data["time_entry"]
-        time_entry = TimeEntry(id=te.get("id"), minutes=te["minutes"], agent_id=te.get("agent_id"),
-                               billable=te["billable"], note=te.get("note"))
-    rating = None
-    if data.get("rating"):
-        r = data["rating"]
-        if r["scale"] == 5 and not 1 <= r["score"] <= 5:
-            raise InvalidPayload("invalid rating", {"rating.score": ["must be 1-5 on scale 5"]})
-        rating = Rating(score=r["score"], scale=r["scale"], comment=r.get("comment"))
-    event_name = data["event"] if data["event"] in EventType.ALL else EventType.UNKNOWN
-    actor = _actor(data.get("actor"))
-    own = bool(conn and conn.plugin_user_id and actor.id == conn.plugin_user_id)
-    return TicketEvent(
-        connection=connection, host_kind=KIND, delivery_key=delivery, event=event_name,
-        occurred_at=data["occurred_at"], ticket=ticket, actor=actor, changes=changes,
-        comment=comment, time_entry=time_entry, rating=rating,
-        merged_into=data.get("merged_into"), own_write=own or actor.kind == "plugin",
-    )
+    """Validate a generic event body (already JSON-decoded) into a :class:`TicketEvent`.
+
+    The reading is :func:`rules.generic_event.read_event` (the same for ``rules explain`` and
+    ``rules test``); the connection adds its ``company_from`` mapping and its plugin user.
+    """
+    fallback = None
+    if conn is not None:
+        rule = conn.company_from
+
+        def fallback(email: str | None, custom_fields: Mapping[str, Any]) -> Company | None:
+            return company_for(rule, email=email, custom_fields=custom_fields)
+
+    try:
+        return read_event(raw, connection=connection, delivery=delivery,
+                          company_fallback=fallback,
+                          plugin_user_id=conn.plugin_user_id if conn is not None else None)
+    except FormatError as exc:
+        raise InvalidPayload(exc.message, exc.errors) from None
 
 
 def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[TicketEvent]:

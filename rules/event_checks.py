@@ -1,4 +1,8 @@
-"""Ids are data, never paths: what an inbound id may look like, per host kind.
+"""What the receiver holds every parsed event to before anything is stored: ids, short texts
+and bounded numbers. Pure (moved from ``webhooks/ids.py`` so that ``rules explain`` and
+``rules test`` refuse exactly what the receiver refuses).
+
+Ids are data, never paths: what an inbound id may look like, per host kind.
 
 A ticket id from a payload later becomes a segment of the host API's URL (and a database
 key), so the receiver holds every id to the host's own shape before anything is stored:
@@ -8,14 +12,19 @@ NUL or other control character (PostgreSQL refuses a NUL in text; a control char
 note or a CSV is an injection). A failure is a 422 naming the field. Outbound, every path
 segment is percent-encoded anyway (``plugin.hosts.base.segment``): the two defences are
 independent.
+
+Numbers from outside are held to ``limits.input`` (rules/bounds.py): a value out of its
+range is a 422 naming the field, answered in the request's own time, so no unit count,
+estimate or time entry can cost a worker more than milliseconds later.
 """
 
 from __future__ import annotations
 
 import re
 
+from rules.bounds import Bounds
 from rules.event import TicketEvent
-from webhooks.base import InvalidPayload
+from rules.generic_format import FormatError
 
 #: the longest id kept (the events table's ``ticket_id`` column is 200; ids are far shorter)
 ID_LIMIT = 100
@@ -34,8 +43,8 @@ TICKET_ID_FIELD = {"redmine": "payload.issue.id"}
 SUBJECT_LIMIT = 1000
 
 
-def fail(field: str, message: str) -> InvalidPayload:
-    return InvalidPayload(f"invalid payload at {field}", {field: [message]})
+def fail(field: str, message: str) -> FormatError:
+    return FormatError(f"invalid payload at {field}", {field: [message]})
 
 
 def check_id(value: str | None, field: str, *, shape: re.Pattern[str] | None = None,
@@ -92,3 +101,15 @@ def _text(value: str | None, field: str, *, controls: bool) -> None:
         raise fail(field, "must not contain NUL characters")
     if controls and CONTROL.search(value.replace("\t", " ")):
         raise fail(field, "must not contain control characters")
+
+
+def check_numbers(event: TicketEvent, bounds: Bounds) -> None:
+    """Raise :class:`FormatError` (a 422) for a bounded number out of its range."""
+    errors = {f"ticket.custom_fields.{key}": [problem]
+              for key, problem in bounds.field_problems(event.ticket.custom_fields).items()}
+    if event.time_entry is not None:
+        problem = bounds.range("time_minutes").problem(event.time_entry.minutes)
+        if problem:
+            errors["time_entry.minutes"] = [problem]
+    if errors:
+        raise FormatError("a number is out of its range (limits.input)", errors)

@@ -5,8 +5,9 @@ of the cost (the schema's load was the largest share of the receiver's CPU per r
 field present has its plain JSON type and passes its validator; for anything else (a
 missing required field, a null where none is allowed, ``"true"`` for a boolean, ``"5"`` for
 an integer...) it returns ``None`` and the caller runs marshmallow, whose answers and error
-messages stay the contract. tests/unit/test_generic_plain.py holds the two to the same
-output on generated bodies.
+messages stay the contract. Every limit, choice and default is read from
+:mod:`rules.generic_format` (the format's one definition), and
+tests/unit/test_generic_plain.py holds the two to the same output on generated bodies.
 """
 
 from __future__ import annotations
@@ -17,7 +18,22 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from rules.event import ACTOR_KINDS, CHANNELS, PRIORITIES, STATUSES
+from rules.generic_format import (
+    ACTOR_KIND_DEFAULT,
+    ACTOR_KINDS,
+    BILLABLE_DEFAULT,
+    CHANNELS,
+    EVENT_LENGTH,
+    ID_LENGTH,
+    LOCALE_LIMIT,
+    MINUTES,
+    PRIORITIES,
+    SCALE_DEFAULT,
+    SCALES,
+    SCORE,
+    STATUSES,
+    offset_instant,
+)
 
 
 class _NotPlain(Exception):
@@ -25,14 +41,14 @@ class _NotPlain(Exception):
 
 
 def _id(value: Any) -> str:
-    """``_Id``: a str, or an int turned into one; 1-100 characters once stripped."""
+    """``_Id``: a str, or an int turned into one; :data:`ID_LENGTH` once stripped."""
     if type(value) is str:
         text = value.strip()
     elif type(value) is int:
         text = str(value)
     else:
         raise _NotPlain
-    if not text or len(text) > 100:
+    if not ID_LENGTH[0] <= len(text) <= ID_LENGTH[1]:
         raise _NotPlain
     return text
 
@@ -85,7 +101,7 @@ def _nested(data: dict[str, Any], key: str, load: Callable[[dict[str, Any]], dic
 
 
 def _actor(d: dict[str, Any]) -> dict[str, Any]:
-    kind = d.get("kind", "system")  # not nullable: a null kind is marshmallow's error
+    kind = d.get("kind", ACTOR_KIND_DEFAULT)  # not nullable: a null kind is marshmallow's error
     if type(kind) is not str or kind not in ACTOR_KINDS:
         raise _NotPlain
     return {"kind": kind, "id": _opt_id(d, "id"), "name": _str(d, "name", None)}
@@ -103,7 +119,7 @@ def _person(d: dict[str, Any]) -> dict[str, Any]:
 
 def _requester(d: dict[str, Any]) -> dict[str, Any]:
     locale = _str(d, "locale", None)
-    if locale is not None and len(locale) > 35:
+    if locale is not None and len(locale) > LOCALE_LIMIT:
         raise _NotPlain
     return {**_person(d), "locale": locale}
 
@@ -114,16 +130,17 @@ def _comment(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _time_entry(d: dict[str, Any]) -> dict[str, Any]:
-    return {"id": _opt_id(d, "id"), "minutes": _int(d.get("minutes"), 0, 100000),
-            "agent_id": _opt_id(d, "agent_id"), "billable": _bool(d.get("billable", True)),
+    return {"id": _opt_id(d, "id"), "minutes": _int(d.get("minutes"), *MINUTES),
+            "agent_id": _opt_id(d, "agent_id"),
+            "billable": _bool(d.get("billable", BILLABLE_DEFAULT)),
             "note": _str(d, "note", None)}
 
 
 def _rating(d: dict[str, Any]) -> dict[str, Any]:
-    scale = d.get("scale", 5)
-    if type(scale) is not int or scale not in (5, 10):
+    scale = d.get("scale", SCALE_DEFAULT)
+    if type(scale) is not int or scale not in SCALES:
         raise _NotPlain
-    return {"score": _int(d.get("score"), 0, 10), "scale": scale,
+    return {"score": _int(d.get("score"), *SCORE), "scale": scale,
             "comment": _str(d, "comment", None)}
 
 
@@ -167,7 +184,7 @@ def _changes(d: dict[str, Any]) -> dict[str, list[Any]] | None:
     return out
 
 
-def load(data: dict[str, Any], parse_instant: Callable[[Any], datetime]
+def load(data: dict[str, Any], parse_instant: Callable[[Any], datetime] = offset_instant
          ) -> dict[str, Any] | None:
     """What the generic schema loads from ``data``, or ``None`` when marshmallow must decide.
 
@@ -176,7 +193,9 @@ def load(data: dict[str, Any], parse_instant: Callable[[Any], datetime]
     try:
         event = data.get("event")
         ticket = data.get("ticket")
-        if type(event) is not str or not 1 <= len(event) <= 60 or type(ticket) is not dict:
+        if type(event) is not str or type(ticket) is not dict:
+            return None
+        if not EVENT_LENGTH[0] <= len(event) <= EVENT_LENGTH[1]:
             return None
         if "id" not in ticket or "created_at" not in ticket or "occurred_at" not in data:
             return None
