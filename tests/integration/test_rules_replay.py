@@ -3,6 +3,7 @@ re-types through ledger reversals (entries are only ever appended), and is idemp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import UTC, datetime
@@ -213,3 +214,71 @@ def test_parsing_in_a_helper_process_gives_the_same_replay(ctx, tmp_path: Path) 
     assert [(c.ticket_id, c.diff) for c in helper.changes] == [
         (c.ticket_id, c.diff) for c in here.changes
     ]
+
+
+
+def _written(s, entries_before: int) -> tuple[list[tuple], list[tuple]]:
+    """The ledger entries after the first ``entries_before`` and T-1's outbox commands."""
+    entries = [
+        (e.kind, e.units, e.reserved, e.cycle, e.ticket_key, e.task_type, e.key)
+        for e in s.execute(select(CreditEntry).order_by(CreditEntry.id)).scalars()
+    ][entries_before:]
+    rows = s.execute(
+        select(OutboxRow).where(OutboxRow.ticket_id == "T-1").order_by(OutboxRow.id)
+    ).scalars()
+    commands = [(r.idempotency_key, r.command) for r in rows
+                if r.idempotency_key.startswith("replay:")]  # fmt: skip
+    return entries, commands
+
+
+def test_a_correction_applies_as_processing_applies_the_same_decision(ctx, tmp_path) -> None:
+    """Replay's --apply and the processing's apply_decision, given the same correction
+    decision, post the same ledger entries, queue the same host commands and store the same
+    ticket: the ledger keys differ only by the connection prefix processing puts on an op's
+    key, and processing adds what it adds around any decision that moves credits (the
+    balance push), which a correction leaves out."""
+    from plugin.processing.apply import apply_decision, ticket_key
+    from plugin.rules_replay import correction
+    from rules.decision import CompanyState, State
+
+    _history(ctx)
+    rules = load_rules(_composite_config(tmp_path))
+    (ch,) = replay_events(ctx.db, rules, ctx.settings, SINCE).changes
+    n = len(_entries(ctx))
+
+    class Rollback(Exception):
+        pass
+
+    # the live processing of the correction, in a transaction rolled back afterwards
+    with pytest.raises(Rollback), ctx.db.session() as s:
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-1")).scalar_one()
+        stored, tkey = ticket_state(row), ticket_key(row)
+        version = ch.decision.rules_version.removeprefix("sha256:")[:12]
+        cycle = ledger.live_debit_cycle(s, "acme", tkey, stored.cycle)
+        fix = correction(ch, stored, row.company_id, tkey, cycle, version)
+        state = State(stored, CompanyState(known=True, id="acme"))
+        apply_decision(s, row, fix, state, rules, source_key=f"replay:{version}:{row.id}",
+                       now=NOW)  # fmt: skip
+        s.flush()
+        live_row = (row.task_type, row.units, row.resolve_due, row.rules_version)
+        live_state = ticket_state(row)
+        live_entries, live_commands = _written(s, n)
+        raise Rollback
+    assert len(_entries(ctx)) == n  # rolled back
+
+    assert apply_changes(ctx.db, [ch], NOW) == [
+        "generic/T-1: state, ledger retyped, 2 host command(s) queued"
+    ]
+    with ctx.db.session() as s:
+        entries, commands = _written(s, n)
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-1")).scalar_one()
+        replayed_row = (row.task_type, row.units, row.resolve_due, row.rules_version)
+        replayed_state = ticket_state(row)
+    assert [e[:6] for e in entries] == [e[:6] for e in live_entries]
+    assert [e[:2] for e in entries] == [("reversal", 1), ("debit", -3)]
+    assert [f"generic:{e[6]}" for e in entries] == [e[6] for e in live_entries]
+    assert [c[1]["type"] for c in live_commands] == ["set_fields", "set_deadlines",
+                                                     "set_balance"]  # fmt: skip
+    assert commands == live_commands[:2]
+    assert replayed_row == live_row
+    assert replayed_state == dataclasses.replace(live_state, known=replayed_state.known)
