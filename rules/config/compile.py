@@ -81,7 +81,7 @@ def compile_ruleset(
     # a section no file gives is what its schema loads from nothing (its defaults)
     defaults = single.get("defaults") or section_defaults("defaults")
     types = _types(merged.dicts.get("types", {}), enhancement_rate(plans_src), problems)
-    type_names = list(types) or ["simple"]
+    type_names = list(types) or [section_defaults("defaults")["type"]]
     if first_src is not None and "defaults" in merged.single:
         dsrc = merged.single["defaults"][0]
         _name_check(dsrc, ("defaults", "type"), defaults["type"], type_names, "type", problems)
