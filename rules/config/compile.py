@@ -98,10 +98,11 @@ def compile_ruleset(
     )
     plans, default_plan, no_account = _plans(plans_src)
     credits = single.get("credits") or {}
-    if credits.get("on_insufficient"):
+    # a rules-level policy overrides every plan; unset, each plan's own (plans.yaml) holds
+    if credits and credits["on_insufficient"] is not None:
         plans = {k: replace(v, on_insufficient=credits["on_insufficient"])
                  for k, v in plans.items()}
-    if "low_balance" in credits:
+    if credits and credits["low_balance"] is not None:
         plans = {k: replace(v, low_balance=credits["low_balance"]) for k, v in plans.items()}
     unknown = (credits or section_defaults("credits"))["unknown_company"]
     if unknown["template"]:

@@ -148,10 +148,12 @@ class UnknownCompanySchema(_Strict):
 
 
 class CreditsSchema(_Strict):
+    # unset: each company's plan decides (plans.yaml, whose schema holds the defaults);
+    # set here: every plan is overridden
     on_insufficient = fields.String(
-        load_default="hold", validate=validate.OneOf(["hold", "overdraft"])
+        load_default=None, validate=validate.OneOf(["hold", "overdraft"])
     )
-    low_balance = fields.Integer(load_default=2, validate=validate.Range(min=0))
+    low_balance = fields.Integer(load_default=None, validate=validate.Range(min=0))
     unknown_company = fields.Nested(
         UnknownCompanySchema, load_default=lambda: defaults_of(UnknownCompanySchema)
     )

@@ -121,3 +121,19 @@ def test_compile_repeats_no_default(module: str) -> None:
             if a_default(node.values[-1]):
                 found.append(ast.unparse(node))
     assert found == []
+
+
+def test_each_plan_keeps_its_own_policy_unless_the_rules_set_one(tmp_path: Path) -> None:
+    """The shipped credits section names no policy ("come from the company's plan"): the
+    engine sees each plan's own, overdraft included; a policy given there overrides all."""
+    shipped = load_rules(ROOT / "config")
+    assert shipped.plan("overdraft") == Plan("overdraft", 2, "overdraft")
+    assert shipped.plan("standard") == Plan("hold", 2, "overdraft")
+    config = _config(tmp_path)
+    service = config / "rules" / "00-service.yaml"
+    data = yaml.safe_load(service.read_text(encoding="utf-8"))
+    data["credits"].update(on_insufficient="hold", low_balance=4)
+    service.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    rules = load_rules(config)
+    assert {p.on_insufficient for p in rules.plans.values()} == {"hold"}
+    assert {p.low_balance for p in rules.plans.values()} == {4}
