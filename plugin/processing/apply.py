@@ -4,6 +4,10 @@ Ticket state, cap slot, ledger entries, outbox rows and timers are written throu
 session the caller opened, so either all of them commit or none does. Nothing here commits
 or reads the clock: the caller passes ``now`` and enqueues its ticket's pushes after commit
 (the balance rows written on the company's other open tickets enqueue their own).
+
+``rules replay --apply`` carries out its corrections with the same pieces
+(:func:`run_credit_ops`, :func:`commands_for`, :func:`write_ticket`), without the balance
+push and timers :func:`apply_decision` adds around them (:mod:`plugin.rules_replay`).
 """
 
 from __future__ import annotations
