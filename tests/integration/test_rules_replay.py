@@ -99,15 +99,15 @@ def _tickets(ctx) -> dict[str, tuple]:
         }
 
 
-def _composite_config(tmp_path: Path) -> Path:
-    """The shipped config plus a first rule: questions about T-1 are composite x 3."""
+def _composite_config(tmp_path: Path, ticket: str = "T-1") -> Path:
+    """The shipped config plus a first rule: questions about ``ticket`` are composite x 3."""
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config, ignore=shutil.ignore_patterns("tests"))
     cls = config / "rules" / "10-classify.yaml"
     rule = (
         "classify:\n"
         "  - name: t1-is-big\n"
-        "    when: {field: ticket.subject, op: matches, value: 'T-1$'}\n"
+        f"    when: {{field: ticket.subject, op: matches, value: '{ticket}$'}}\n"
         "    type: composite\n"
         "    units: 3\n"
     )
@@ -282,3 +282,39 @@ def test_a_correction_applies_as_processing_applies_the_same_decision(ctx, tmp_p
     assert commands == live_commands[:2]
     assert replayed_row == live_row
     assert replayed_state == dataclasses.replace(live_state, known=replayed_state.known)
+
+
+def test_an_open_ticket_is_corrected_by_swapping_its_reservation(ctx, tmp_path) -> None:
+    """Accepted, not resolved: the correction releases the reservation and reserves the
+    replayed units (the processing's re-type swap), keyed by the rules version; a second
+    --apply posts nothing."""
+    for delivery, ev, at, extra in (
+        ("o1", "ticket.created", "2026-11-23T10:00:00+02:00", {"actor": "client"}),
+        ("o2", "ticket.updated", "2026-11-23T10:20:00+02:00",
+         {"status": "accepted", "changes": {"status": ["new", "accepted"]}}),
+    ):  # fmt: skip
+        assert process_event(store(ctx, payload("T-2", ev, at, **extra), delivery),
+                             NOW) == EventState.PROCESSED  # fmt: skip
+    with ctx.db.session() as s:
+        assert ledger.balance(s, "acme", NOW).reserved == 1
+    rules = load_rules(_composite_config(tmp_path, "T-2"))
+    (ch,) = replay_events(ctx.db, rules, ctx.settings, SINCE).changes
+    assert ch.diff["credits"] == (1, 3)
+    n = len(_entries(ctx))
+    assert apply_changes(ctx.db, [ch], NOW) == [
+        "generic/T-2: state, ledger retyped, 2 host command(s) queued"
+    ]
+    version = rules.version.removeprefix("sha256:")[:12]
+    added = [(kind, units, key) for _, kind, units, key in _entries(ctx)[n:]]
+    assert [a[0] for a in added] == ["release", "reserve"]
+    assert {a[2] for a in added} == {f"replay:{version}:generic:T-2:0:release",
+                                     f"replay:{version}:generic:T-2:0:reserve"}  # fmt: skip
+    with ctx.db.session() as s:
+        bal = ledger.balance(s, "acme", NOW)
+        assert (bal.reserved, bal.balance) == (3, 10)
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-2")).scalar_one()
+        st = ticket_state(row)
+        assert (st.reserved_units, st.task_type, row.units) == (3, "composite", 3)
+    apply_changes(ctx.db, [ch], NOW)
+    assert len(_entries(ctx)) == n + 2
+    assert replay_events(ctx.db, rules, ctx.settings, SINCE).changes == []
