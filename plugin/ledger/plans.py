@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError
 
-MODELS = ("prepaid", "pay_per_request", "pay_per_hour", "monthly")
-HOLD = "hold"
-OVERDRAFT = "overdraft"
+# the schema (every default) is shared with the rules compiler, which reads the engine's
+# part of the plans from it
+from rules.config.plans_schema import HOLD, MODELS, OVERDRAFT, PlansSchema
+
+__all__ = ["HOLD", "MODELS", "OVERDRAFT", "Complexity", "Plan", "Plans", "PlansError",
+           "load_plans", "parse_plans"]
 
 
 class PlansError(Exception):
@@ -22,25 +25,25 @@ class PlansError(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """One billing plan a company can be on."""
+    """One billing plan a company can be on (defaults: :class:`PlanSchema`)."""
 
     name: str
-    model: str = "prepaid"
-    price_per_task: Decimal = Decimal("0")
-    currency: str = "UAH"
-    min_tasks: int = 1
-    expiry_days: int = 90
-    on_insufficient: str = HOLD
+    model: str
+    price_per_task: Decimal
+    currency: str
+    min_tasks: int
+    expiry_days: int
+    on_insufficient: str
     #: a task on hold for credits that the team resolves anyway (issue 17): ``overdraft``
     #: debits it at once into flagged overdraft; ``pending`` keeps the debit pending until
     #: credits arrive (then taken, soonest-expiring lot first). Never free.
-    held_resolved: str = "overdraft"
-    low_balance_threshold: int = 2
-    expiring_soon_days: int = 14
-    price_per_request: Decimal | None = None
-    rate_per_hour: Decimal | None = None
-    included_hours: int = 0
-    price: str | None = None
+    held_resolved: str
+    low_balance_threshold: int
+    expiring_soon_days: int
+    price_per_request: Decimal | None
+    rate_per_hour: Decimal | None
+    included_hours: int
+    price: str | None
 
     def money_for_request(self) -> Decimal:
         """What one request costs on a pay-per-request plan."""
@@ -70,14 +73,14 @@ class Complexity:
 
 @dataclass(frozen=True)
 class Plans:
-    """Every plan plus the shared settings of ``plans.yaml``."""
+    """Every plan plus the shared settings of ``plans.yaml`` (defaults: :class:`PlansSchema`)."""
 
     plans: Mapping[str, Plan]
     default_plan: str
-    no_account: str = "flag"
-    enhancement_rate: Decimal = Decimal("30")
-    enhancement_currency: str = "USD"
-    complexity: Complexity | None = None
+    no_account: str
+    enhancement_rate: Decimal
+    enhancement_currency: str
+    complexity: Complexity | None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, name: str | None) -> Plan:
@@ -92,79 +95,24 @@ class Plans:
         return (Decimal(estimate_hours) * self.enhancement_rate).quantize(Decimal("0.01"))
 
 
-def _dec(**kw: Any) -> fields.Decimal:
-    return fields.Decimal(as_string=False, validate=validate.Range(min=0), **kw)
-
-
-class _PlanSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    model = fields.String(load_default="prepaid", validate=validate.OneOf(MODELS))
-    price_per_task = _dec(load_default=Decimal("0"))
-    currency = fields.String(load_default="UAH", validate=validate.Length(equal=3))
-    min_tasks = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    expiry_days = fields.Integer(load_default=90, validate=validate.Range(min=1))
-    on_insufficient = fields.String(load_default=HOLD, validate=validate.OneOf([HOLD, OVERDRAFT]))
-    held_resolved = fields.String(load_default="overdraft",
-                                  validate=validate.OneOf(["overdraft", "pending"]))
-    low_balance_threshold = fields.Integer(load_default=2, validate=validate.Range(min=0))
-    expiring_soon_days = fields.Integer(load_default=14, validate=validate.Range(min=0))
-    price_per_request = _dec(load_default=None)
-    rate_per_hour = _dec(load_default=None)
-    included_hours = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    price = fields.String(load_default=None)
-
-
-class _ComplexitySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    price_per_point = _dec(required=True)
-    currency = fields.String(load_default="USD", validate=validate.Length(equal=3))
-    min_price = _dec(load_default=Decimal("0"))
-    implementation_types = fields.Dict(keys=fields.String(), values=_dec(), required=True)
-    hours_weight = _dec(load_default=Decimal("0"))
-    enhancement_weight = _dec(load_default=Decimal("0"))
-    user_weight = _dec(load_default=Decimal("0"))
-
-    @post_load
-    def _make(self, data: dict, **_: Any) -> Complexity:
-        return Complexity(**data)
-
-
-class _EnhancementSchema(Schema):
-    rate_per_hour = _dec(load_default=Decimal("30"))
-    currency = fields.String(load_default="USD", validate=validate.Length(equal=3))
-
-
-class _PlansSchema(Schema):
-    # other capabilities may keep their own keys in plans.yaml; they are kept in ``extra``
-    default_plan = fields.String(load_default="standard")
-    no_account = fields.String(load_default="flag", validate=validate.OneOf(["flag", "ignore"]))
-    plans = fields.Dict(keys=fields.String(), values=fields.Nested(_PlanSchema), required=True)
-    enhancement = fields.Nested(_EnhancementSchema, load_default=dict)
-    complexity = fields.Nested(_ComplexitySchema, load_default=None)
-
-
 def parse_plans(raw: Mapping[str, Any]) -> Plans:
     """Validate the contents of ``plans.yaml``."""
-    known = set(_PlansSchema().fields)
+    known = set(PlansSchema().fields)
     try:
-        data = _PlansSchema().load({k: v for k, v in raw.items() if k in known})
+        data = PlansSchema().load({k: v for k, v in raw.items() if k in known})
     except ValidationError as exc:
         raise PlansError(f"plans.yaml: {exc.messages}") from None
     plans = {name: Plan(name=name, **spec) for name, spec in data["plans"].items()}
     if data["default_plan"] not in plans:
         raise PlansError(f"plans.yaml: default_plan {data['default_plan']!r} is not a plan")
-    enh = data["enhancement"] or {}
+    enh, complexity = data["enhancement"], data["complexity"]
     return Plans(
         plans=plans,
         default_plan=data["default_plan"],
         no_account=data["no_account"],
-        enhancement_rate=enh.get("rate_per_hour", Decimal("30")),
-        enhancement_currency=enh.get("currency", "USD"),
-        complexity=data["complexity"],
+        enhancement_rate=enh["rate_per_hour"],
+        enhancement_currency=enh["currency"],
+        complexity=None if complexity is None else Complexity(**complexity),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -4,6 +4,10 @@ Ticket state, cap slot, ledger entries, outbox rows and timers are written throu
 session the caller opened, so either all of them commit or none does. Nothing here commits
 or reads the clock: the caller passes ``now`` and enqueues its ticket's pushes after commit
 (the balance rows written on the company's other open tickets enqueue their own).
+
+``rules replay --apply`` carries out its corrections with the same pieces
+(:func:`run_credit_ops`, :func:`commands_for`, :func:`write_ticket`), without the balance
+push and timers :func:`apply_decision` adds around them (:mod:`plugin.rules_replay`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from plugin.processing.timers import arm_ticket_timers
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
 from rules.config.model import RuleSet
-from rules.decision import Action, CreditKind, CreditOp, Decision, State, iso
+from rules.decision import Action, CreditKind, CreditOp, Decision, State, TicketState, iso
 from rules.engine import with_state
 
 log = logging.getLogger("deskpilot.jobs")
@@ -96,11 +100,17 @@ def notify_note(params: dict[str, Any]) -> Command | None:
 
 
 def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: datetime,
-                   applied: Applied) -> None:
-    """Execute the decision's credit operations on the ledger (idempotent by key)."""
+                   applied: Applied, *, key_prefix: str | None = None) -> None:
+    """Execute the decision's credit operations on the ledger (idempotent by key).
+
+    The ledger key of an op is ``key_prefix + op.key``; the prefix is the connection name
+    (``<connection>:``) unless the caller's ops carry complete keys (replay's corrections:
+    ``key_prefix=""``, see :mod:`plugin.rules_replay`).
+    """
     company = ticket.company_id
     if company is None or not decision.credit_ops:
         return
+    prefix = f"{ticket.connection}:" if key_prefix is None else key_prefix
     tkey, ops = ticket_key(ticket), list(decision.credit_ops)
     is_bug = decision.task_type == "bug"
     i = 0
@@ -116,17 +126,17 @@ def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: da
             cycle = top if live is None else live
             result = ledger.retype(session, company, tkey, cycle, new_units, now,
                                    policy=ledger.OVERDRAFT, task_type=decision.task_type,
-                                   key=f"{ticket.connection}:{op.key}")
+                                   key=f"{prefix}{op.key}")
             i += 2 if nxt and nxt.kind == CreditKind.DEBIT else 1
         elif (op.kind == CreditKind.RELEASE and nxt is not None
               and nxt.kind == CreditKind.RESERVE and ":release:" in op.key):
             # re-typed before completion: swap the reservation in one ledger call
             result = ledger.retype(session, company, tkey, decision.cycle, nxt.units, now,
                                    policy=ledger.OVERDRAFT, task_type=decision.task_type,
-                                   key=f"{ticket.connection}:{nxt.key}")
+                                   key=f"{prefix}{nxt.key}")
             i += 2
         else:
-            result = _single(session, ledger, company, tkey, ticket, op, decision, now, is_bug)
+            result = _single(session, ledger, company, tkey, prefix, op, decision, now, is_bug)
             i += 1
         status = getattr(result, "status", "money")
         count_debits(session, company, result)
@@ -135,7 +145,7 @@ def run_credit_ops(session: Session, ticket: Ticket, decision: Decision, now: da
             applied.balance_changed = True
 
 
-def _single(session: Session, ledger: Any, company: str, tkey: str, ticket: Ticket,
+def _single(session: Session, ledger: Any, company: str, tkey: str, prefix: str,
             op: CreditOp, decision: Decision, now: datetime, is_bug: bool) -> Any:
     cycle = decision.cycle
     if op.kind == CreditKind.RESERVE:
@@ -151,7 +161,7 @@ def _single(session: Session, ledger: Any, company: str, tkey: str, ticket: Tick
         return ledger.release(session, company, tkey, cycle, now, op.reason or "released")
     if op.kind == CreditKind.MONEY and op.money is not None:
         return ledger.record_money(session, company, tkey, op.money.amount, op.money.currency,
-                                   now, op.reason or "money", key=f"{ticket.connection}:{op.key}")
+                                   now, op.reason or "money", key=f"{prefix}{op.key}")
     log.warning("jobs.credit-op-unknown kind=%s key=%s", op.kind, op.key)
     return None
 
@@ -216,6 +226,21 @@ def _spread(session: Session, ticket: Ticket, bal: Command, source_key: str,
         enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"b{ticket.id}")
 
 
+def write_ticket(ticket: Ticket, decision: Decision, new: TicketState,
+                 facts: dict[str, Any]) -> None:
+    """The ticket row after ``decision``: ``new`` state into ``facts`` (the caller's copy,
+    with whatever else it adds) and the queryable columns, classification, deadlines."""
+    facts["state"] = encode_ticket_state(new)
+    ticket.facts = facts
+    mirror_state(ticket, new)
+    ticket.task_type, ticket.units = decision.task_type, decision.units
+    ticket.rules_version = decision.rules_version or ticket.rules_version
+    ticket.manager = decision.manager or ticket.manager
+    ticket.calendar = decision.calendar or ticket.calendar
+    for name in ("accept_due", "first_response_due", "resolve_due", "deferred_to"):
+        setattr(ticket, name, getattr(decision, name))
+
+
 def apply_decision(
     session: Session, ticket: Ticket, decision: Decision, state: State, rules: RuleSet, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
@@ -261,15 +286,7 @@ def apply_decision(
                                         rows_exist=not is_new(session, ticket))
     if snapshot is not None:
         facts["snapshot"] = take_snapshot(session, ticket, snapshot)
-    facts["state"] = encode_ticket_state(new_ticket)
-    ticket.facts = facts
-    mirror_state(ticket, new_ticket)
-    ticket.task_type, ticket.units = decision.task_type, decision.units
-    ticket.rules_version = decision.rules_version or ticket.rules_version
-    ticket.manager = decision.manager or ticket.manager
-    ticket.calendar = decision.calendar or ticket.calendar
-    for name in ("accept_due", "first_response_due", "resolve_due", "deferred_to"):
-        setattr(ticket, name, getattr(decision, name))
+    write_ticket(ticket, decision, new_ticket, facts)
     cf = decision.company_facts
     if "take_slot" in cf:
         set_slot(session, ticket, ticket.company_id, cf["take_slot"])

@@ -28,7 +28,8 @@ from rules.config.model import (
     Template,
     TypeSpec,
 )
-from rules.config.schema import TRANSITIONS, TRIGGERS_TIMER, validate_with
+from rules.config.plans_schema import PlanSchema, PlansSchema, load_lenient
+from rules.config.schema import TRANSITIONS, TRIGGERS_TIMER, section_defaults, validate_with
 from rules.config.source import PathKey, Problem, Source, did_you_mean
 from rules.event import EventType, company_key
 
@@ -77,19 +78,15 @@ def compile_ruleset(
 ) -> RuleSet | None:
     single = {k: v for k, (_, v) in merged.single.items()}
     first_src = next(iter(merged.single.values()), (None,))[0]
-    defaults = single.get("defaults") or {
-        "type": "simple",
-        "calendar": "default",
-        "team_calendar": None,
-        "language": "uk",
-    }
+    # a section no file gives is what its schema loads from nothing (its defaults)
+    defaults = single.get("defaults") or section_defaults("defaults")
     types = _types(merged.dicts.get("types", {}), enhancement_rate(plans_src), problems)
-    type_names = list(types) or ["simple"]
+    type_names = list(types) or [section_defaults("defaults")["type"]]
     if first_src is not None and "defaults" in merged.single:
         dsrc = merged.single["defaults"][0]
         _name_check(dsrc, ("defaults", "type"), defaults["type"], type_names, "type", problems)
         for key in ("calendar", "team_calendar"):
-            if defaults.get(key):
+            if defaults[key]:
                 _name_check(dsrc, ("defaults", key), defaults[key], calendars, "calendar", problems)
     templates = _templates(merged.dicts.get("templates", {}), defaults["language"], problems)
     classify = _classify(merged.lists.get("classify", []), type_names, problems)
@@ -101,13 +98,14 @@ def compile_ruleset(
     )
     plans, default_plan, no_account = _plans(plans_src)
     credits = single.get("credits") or {}
-    if credits.get("on_insufficient"):
+    # a rules-level policy overrides every plan; unset, each plan's own (plans.yaml) holds
+    if credits and credits["on_insufficient"] is not None:
         plans = {k: replace(v, on_insufficient=credits["on_insufficient"])
                  for k, v in plans.items()}
-    if "low_balance" in credits:
+    if credits and credits["low_balance"] is not None:
         plans = {k: replace(v, low_balance=credits["low_balance"]) for k, v in plans.items()}
-    unknown = credits.get("unknown_company") or {}
-    if unknown.get("template"):
+    unknown = (credits or section_defaults("credits"))["unknown_company"]
+    if unknown["template"]:
         csrc = merged.single["credits"][0]
         _name_check(
             csrc,
@@ -127,28 +125,18 @@ def compile_ruleset(
             )
         exempt = {t for t, s in types.items() if s.cap_exempt} | set(cap_raw["exempt_types"])
         cap = Cap(cap_raw["max"], cap_raw["policy"], frozenset(exempt))
-    timers = single.get("timers") or {}
-    breach = timers.get("breach_warning")
-    auto_close = timers.get("auto_close")
-    overrides = single.get("overrides") or {
-        "type_field": "task_type",
-        "type_tag_prefix": "type:",
-        "units_field": "units",
-        "estimate_field": "estimate_hours",
-        "due_field": "due_at",
-    }
-    acceptance = single.get("acceptance") or {
-        "status": "accepted",
-        "by": ["agent"],
-        "on_fields": True,
-    }
+    timers = single.get("timers") or section_defaults("timers")
+    breach = timers["breach_warning"]
+    auto_close = timers["auto_close"]
+    overrides = single.get("overrides") or section_defaults("overrides")
+    acceptance = single.get("acceptance") or section_defaults("acceptance")
     if any(p.severity == "error" for p in problems):
         return None
     return RuleSet(
         version=version,
         default_type=defaults["type"],
         default_calendar=defaults["calendar"],
-        team_calendar=defaults.get("team_calendar") or defaults["calendar"],
+        team_calendar=defaults["team_calendar"] or defaults["calendar"],
         language=defaults["language"],
         types=types,
         overrides=overrides,
@@ -160,13 +148,13 @@ def compile_ruleset(
         cap=cap,
         plans=plans,
         default_plan=default_plan,
-        no_account_flag=unknown.get("flag") or "no_account",
-        no_account_template=unknown.get("template"),
+        no_account_flag=unknown["flag"],
+        no_account_template=unknown["template"],
         breach_before_minutes=breach["before_minutes"] if breach else None,
         breach_deadlines=tuple(breach["deadlines"]) if breach else (),
         auto_close_days=auto_close["idle_days"] if auto_close else None,
         auto_close_statuses=frozenset(auto_close["statuses"]) if auto_close else frozenset(),
-        acceptance_overdue=timers.get("acceptance_overdue", True),
+        acceptance_overdue=timers["acceptance_overdue"],
         automations=tuple(automations),
         company_manager=company_manager,
         manager_calendar=manager_calendar,
@@ -175,7 +163,7 @@ def compile_ruleset(
         templates=templates,
         calendars=dict(calendars),
         files=tuple(files),
-        team_language=defaults.get("team_language") or defaults["language"],
+        team_language=defaults["team_language"] or defaults["language"],
         bounds=compile_bounds(
             {k: {m: v for m, v in r.items() if v is not None}
              for k, r in ((single.get("limits") or {}).get("input") or {}).items() if r},
@@ -454,8 +442,8 @@ def _routing(
     company_language: dict[str, str] = {}
     if src is None:
         return company_manager, manager_calendar, company_calendar, company_language
-    limit = routing.get("max_companies_per_manager", 10)
-    for name, m in routing.get("managers", {}).items():
+    limit = routing["max_companies_per_manager"]
+    for name, m in routing["managers"].items():
         path: PathKey = ("routing", "managers", name)
         if m["calendar"]:
             _name_check(src, (*path, "calendar"), m["calendar"], calendars, "calendar", problems)
@@ -478,7 +466,7 @@ def _routing(
                     )
                 )
             company_manager[company] = name
-    for cid, c in routing.get("companies", {}).items():
+    for cid, c in routing["companies"].items():
         if c["calendar"]:
             _name_check(
                 src,
@@ -494,28 +482,39 @@ def _routing(
     return company_manager, manager_calendar, company_calendar, company_language
 
 
+def _plans_file(src: Source | None) -> dict[str, Any]:
+    """plans.yaml's shared settings as its schema loads them (``plans`` left raw)."""
+    data = src.data if src is not None and isinstance(src.data, dict) else {}
+    shared = {k: v for k, v in data.items() if k in PlansSchema().fields and k != "plans"}
+    loaded = load_lenient(PlansSchema(), {**shared, "plans": {}})
+    loaded["plans"] = data.get("plans") if isinstance(data.get("plans"), dict) else {}
+    return loaded
+
+
+def _plan(raw: Mapping[str, Any]) -> Plan:
+    # the engine's part of a plan; every default is PlanSchema's
+    loaded = load_lenient(PlanSchema(), raw)
+    return Plan(
+        loaded["on_insufficient"], loaded["low_balance_threshold"], loaded["held_resolved"]
+    )
+
+
 def _plans(src: Source | None) -> tuple[dict[str, Plan], str, str]:
     # plans.yaml belongs to the ledger; the engine reads only what decides holds and notices
-    data = src.data if src is not None and isinstance(src.data, dict) else {}
-    plans: dict[str, Plan] = {}
-    for name, raw in (data.get("plans") or {}).items():
-        if isinstance(raw, dict):
-            # a wrong threshold (null, text) is the ledger's plans check to report
-            # (plugin.ledger.plans, run at every process start); the engine keeps the default
-            try:
-                threshold = int(raw.get("low_balance_threshold", 2))
-            except (TypeError, ValueError):
-                threshold = 2
-            plans[str(name)] = Plan(str(raw.get("on_insufficient", "hold")), threshold,
-                                   str(raw.get("held_resolved", "overdraft")))
-    default = str(data.get("default_plan") or "standard")
-    plans.setdefault(default, Plan())
-    return plans, default, str(data.get("no_account") or "flag")
+    # (a wrong value is the ledger's plans check to report, plugin.ledger.plans, at every
+    # process start; the engine keeps the schema's default for it)
+    data = _plans_file(src)
+    plans = {str(name): _plan(raw) for name, raw in data["plans"].items() if isinstance(raw, dict)}
+    default = data["default_plan"]
+    if default not in plans:
+        plans[default] = _plan({})
+    return plans, default, data["no_account"]
 
 
 def enhancement_rate(src: Source | None) -> tuple[Decimal, str] | None:
-    data = src.data if src is not None and isinstance(src.data, dict) else {}
-    enh = data.get("enhancement") or {}
-    if "rate_per_hour" in enh:
-        return Decimal(str(enh["rate_per_hour"])), str(enh.get("currency", "USD"))
+    """plans.yaml's enhancement rate when it gives one (a type's money needs a rate)."""
+    raw = src.data.get("enhancement") if src is not None and isinstance(src.data, dict) else None
+    if isinstance(raw, dict) and "rate_per_hour" in raw:
+        enh = _plans_file(src)["enhancement"]
+        return enh["rate_per_hour"], enh["currency"]
     return None

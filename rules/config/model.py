@@ -102,12 +102,13 @@ class Cap:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the engine needs of a prepaid plan (from ``config/plans.yaml``)."""
+    """What the engine needs of a prepaid plan (from ``config/plans.yaml``; defaults:
+    :class:`rules.config.plans_schema.PlanSchema`)."""
 
-    on_insufficient: str = "hold"
-    low_balance: int = 2
+    on_insufficient: str
+    low_balance: int
     #: a held task resolved anyway: ``overdraft`` (debit now, flagged) or ``pending``
-    held_resolved: str = "overdraft"
+    held_resolved: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,5 @@ class RuleSet:
     bounds: Bounds = field(default_factory=Bounds)
 
     def plan(self, name: str | None) -> Plan:
-        return (
-            self.plans.get(name or self.default_plan) or self.plans.get(self.default_plan) or Plan()
-        )
+        # the compiler always gives the default plan (the schema's defaults when unnamed)
+        return self.plans.get(name or self.default_plan) or self.plans[self.default_plan]

@@ -40,6 +40,12 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+def defaults_of(schema: type[Schema]) -> dict[str, Any]:
+    """What ``schema`` loads from nothing: its ``load_default`` values, the one place a
+    setting's default is written (compile reads loaded values, never ``.get(k, default)``)."""
+    return dict(schema().load({}))
+
+
 class DefaultsSchema(_Strict):
     type = fields.String(load_default="simple")
     calendar = fields.String(load_default="default")
@@ -137,16 +143,20 @@ class LimitsSchema(_Strict):
 
 
 class UnknownCompanySchema(_Strict):
-    flag = fields.String(load_default="no_account")
+    flag = fields.String(load_default="no_account", validate=validate.Length(min=1))
     template = fields.String(load_default=None)
 
 
 class CreditsSchema(_Strict):
+    # unset: each company's plan decides (plans.yaml, whose schema holds the defaults);
+    # set here: every plan is overridden
     on_insufficient = fields.String(
-        load_default="hold", validate=validate.OneOf(["hold", "overdraft"])
+        load_default=None, validate=validate.OneOf(["hold", "overdraft"])
     )
-    low_balance = fields.Integer(load_default=2, validate=validate.Range(min=0))
-    unknown_company = fields.Nested(UnknownCompanySchema, load_default=lambda: {})
+    low_balance = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    unknown_company = fields.Nested(
+        UnknownCompanySchema, load_default=lambda: defaults_of(UnknownCompanySchema)
+    )
 
 
 class BreachSchema(_Strict):
@@ -223,6 +233,13 @@ class RulesFileSchema(_Strict):
 
 
 FILE_SCHEMA = RulesFileSchema()
+
+
+def section_defaults(name: str) -> dict[str, Any]:
+    """A rules section as loaded when no file gives it (e.g. ``overrides``)."""
+    field = FILE_SCHEMA.fields[name]
+    assert isinstance(field, fields.Nested) and isinstance(field.nested, type)
+    return defaults_of(field.nested)
 
 
 def _schema_at(schema: Schema, path: PathKey) -> Schema | None:

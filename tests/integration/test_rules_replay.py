@@ -3,6 +3,7 @@ re-types through ledger reversals (entries are only ever appended), and is idemp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import UTC, datetime
@@ -98,15 +99,15 @@ def _tickets(ctx) -> dict[str, tuple]:
         }
 
 
-def _composite_config(tmp_path: Path) -> Path:
-    """The shipped config plus a first rule: questions about T-1 are composite x 3."""
+def _composite_config(tmp_path: Path, ticket: str = "T-1") -> Path:
+    """The shipped config plus a first rule: questions about ``ticket`` are composite x 3."""
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config, ignore=shutil.ignore_patterns("tests"))
     cls = config / "rules" / "10-classify.yaml"
     rule = (
         "classify:\n"
         "  - name: t1-is-big\n"
-        "    when: {field: ticket.subject, op: matches, value: 'T-1$'}\n"
+        f"    when: {{field: ticket.subject, op: matches, value: '{ticket}$'}}\n"
         "    type: composite\n"
         "    units: 3\n"
     )
@@ -213,3 +214,107 @@ def test_parsing_in_a_helper_process_gives_the_same_replay(ctx, tmp_path: Path) 
     assert [(c.ticket_id, c.diff) for c in helper.changes] == [
         (c.ticket_id, c.diff) for c in here.changes
     ]
+
+
+
+def _written(s, entries_before: int) -> tuple[list[tuple], list[tuple]]:
+    """The ledger entries after the first ``entries_before`` and T-1's outbox commands."""
+    entries = [
+        (e.kind, e.units, e.reserved, e.cycle, e.ticket_key, e.task_type, e.key)
+        for e in s.execute(select(CreditEntry).order_by(CreditEntry.id)).scalars()
+    ][entries_before:]
+    rows = s.execute(
+        select(OutboxRow).where(OutboxRow.ticket_id == "T-1").order_by(OutboxRow.id)
+    ).scalars()
+    commands = [(r.idempotency_key, r.command) for r in rows
+                if r.idempotency_key.startswith("replay:")]  # fmt: skip
+    return entries, commands
+
+
+def test_a_correction_applies_as_processing_applies_the_same_decision(ctx, tmp_path) -> None:
+    """Replay's --apply and the processing's apply_decision, given the same correction
+    decision, post the same ledger entries, queue the same host commands and store the same
+    ticket: the ledger keys differ only by the connection prefix processing puts on an op's
+    key, and processing adds what it adds around any decision that moves credits (the
+    balance push), which a correction leaves out."""
+    from plugin.processing.apply import apply_decision, ticket_key
+    from plugin.rules_replay import correction
+    from rules.decision import CompanyState, State
+
+    _history(ctx)
+    rules = load_rules(_composite_config(tmp_path))
+    (ch,) = replay_events(ctx.db, rules, ctx.settings, SINCE).changes
+    n = len(_entries(ctx))
+
+    class Rollback(Exception):
+        pass
+
+    # the live processing of the correction, in a transaction rolled back afterwards
+    with pytest.raises(Rollback), ctx.db.session() as s:
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-1")).scalar_one()
+        stored, tkey = ticket_state(row), ticket_key(row)
+        version = ch.decision.rules_version.removeprefix("sha256:")[:12]
+        cycle = ledger.live_debit_cycle(s, "acme", tkey, stored.cycle)
+        fix = correction(ch, stored, row.company_id, tkey, cycle, version)
+        state = State(stored, CompanyState(known=True, id="acme"))
+        apply_decision(s, row, fix, state, rules, source_key=f"replay:{version}:{row.id}",
+                       now=NOW)  # fmt: skip
+        s.flush()
+        live_row = (row.task_type, row.units, row.resolve_due, row.rules_version)
+        live_state = ticket_state(row)
+        live_entries, live_commands = _written(s, n)
+        raise Rollback
+    assert len(_entries(ctx)) == n  # rolled back
+
+    assert apply_changes(ctx.db, [ch], NOW) == [
+        "generic/T-1: state, ledger retyped, 2 host command(s) queued"
+    ]
+    with ctx.db.session() as s:
+        entries, commands = _written(s, n)
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-1")).scalar_one()
+        replayed_row = (row.task_type, row.units, row.resolve_due, row.rules_version)
+        replayed_state = ticket_state(row)
+    assert [e[:6] for e in entries] == [e[:6] for e in live_entries]
+    assert [e[:2] for e in entries] == [("reversal", 1), ("debit", -3)]
+    assert [f"generic:{e[6]}" for e in entries] == [e[6] for e in live_entries]
+    assert [c[1]["type"] for c in live_commands] == ["set_fields", "set_deadlines",
+                                                     "set_balance"]  # fmt: skip
+    assert commands == live_commands[:2]
+    assert replayed_row == live_row
+    assert replayed_state == dataclasses.replace(live_state, known=replayed_state.known)
+
+
+def test_an_open_ticket_is_corrected_by_swapping_its_reservation(ctx, tmp_path) -> None:
+    """Accepted, not resolved: the correction releases the reservation and reserves the
+    replayed units (the processing's re-type swap), keyed by the rules version; a second
+    --apply posts nothing."""
+    for delivery, ev, at, extra in (
+        ("o1", "ticket.created", "2026-11-23T10:00:00+02:00", {"actor": "client"}),
+        ("o2", "ticket.updated", "2026-11-23T10:20:00+02:00",
+         {"status": "accepted", "changes": {"status": ["new", "accepted"]}}),
+    ):  # fmt: skip
+        assert process_event(store(ctx, payload("T-2", ev, at, **extra), delivery),
+                             NOW) == EventState.PROCESSED  # fmt: skip
+    with ctx.db.session() as s:
+        assert ledger.balance(s, "acme", NOW).reserved == 1
+    rules = load_rules(_composite_config(tmp_path, "T-2"))
+    (ch,) = replay_events(ctx.db, rules, ctx.settings, SINCE).changes
+    assert ch.diff["credits"] == (1, 3)
+    n = len(_entries(ctx))
+    assert apply_changes(ctx.db, [ch], NOW) == [
+        "generic/T-2: state, ledger retyped, 2 host command(s) queued"
+    ]
+    version = rules.version.removeprefix("sha256:")[:12]
+    added = [(kind, units, key) for _, kind, units, key in _entries(ctx)[n:]]
+    assert [a[0] for a in added] == ["release", "reserve"]
+    assert {a[2] for a in added} == {f"replay:{version}:generic:T-2:0:release",
+                                     f"replay:{version}:generic:T-2:0:reserve"}  # fmt: skip
+    with ctx.db.session() as s:
+        bal = ledger.balance(s, "acme", NOW)
+        assert (bal.reserved, bal.balance) == (3, 10)
+        row = s.execute(select(Ticket).where(Ticket.host_ticket_id == "T-2")).scalar_one()
+        st = ticket_state(row)
+        assert (st.reserved_units, st.task_type, row.units) == (3, "composite", 3)
+    apply_changes(ctx.db, [ch], NOW)
+    assert len(_entries(ctx)) == n + 2
+    assert replay_events(ctx.db, rules, ctx.settings, SINCE).changes == []
