@@ -8,7 +8,6 @@ Any token that does not open a cabinet (unknown, malformed, revoked, expired) ge
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from plugin.auth import error_response
 from plugin.cabinet import links
 from plugin.cabinet.lang import LANGUAGES, texts
 from plugin.cabinet.view import BadRequest, build, company_zone
+from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditEntry as E
 from plugin.storage.db import utcnow
 
@@ -144,7 +144,7 @@ def _api(token: str) -> Response:
 def _csv(company_id: str) -> Response:
     ctx = current_app.extensions["deskpilot"]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")  # every text cell, not only the reason
     w.writerow(CSV_COLUMNS)
     bal = res = 0
     # built whole in one read (20,000 entries are about 1.5 MB): a streamed body would hold
@@ -160,15 +160,10 @@ def _csv(company_id: str) -> Response:
             ticket = (r.ticket_key or "").split(":", 1)[-1]
             w.writerow([r.posted_at.astimezone(tz).isoformat(), r.kind, ticket,
                         r.task_type or "", r.units, r.reserved, bal, res,
-                        _csv_safe(r.reason or "")])
+                        r.reason or ""])
     name = f"statement-{company_id}.csv".replace('"', "")
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _csv_safe(text: str) -> str:
-    """A free-text cell a spreadsheet would run as a formula gets a leading quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # -- template helpers -------------------------------------------------------------------

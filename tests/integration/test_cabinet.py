@@ -247,3 +247,23 @@ def test_adjust_money_shapes(ctx: Context) -> None:
     data = create_app(context=ctx).test_client().get(f"/api/cabinet/{token}").get_json()
     assert {(lot["price_per_task"], lot["currency"]) for lot in data["credits"]["lots"]} == {
         ("350.00", "UAH"), ("12.50", "EUR")}
+
+
+
+def test_the_statement_csv_neutralises_every_text_cell(ctx: Context, client: Any) -> None:
+    # issue 16's CSV rule, one writer for every export: a ticket id or a reason a spreadsheet
+    # would run as a formula gets a leading quote; numbers stay numbers
+    import csv
+    import io
+
+    token = issue_link(ctx, "acme")
+    with ctx.db.session() as s:
+        ledger.reserve(s, "acme", 'h:=HYPERLINK("http://evil.example")', 0, 1, NOW)
+        ledger.adjust(s, "acme", -1, "=cmd|' /C calc'!A0", "admin", NOW, key="formula")
+    body = client.get(f"/cabinet/{token}/statement.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    cells = [c for row in rows for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "@"))], rows
+    assert "'=HYPERLINK(\"http://evil.example\")" in cells, rows
+    assert "'=cmd|' /C calc'!A0" in cells, rows
+    assert "-1" in cells  # a negative number stays a number
