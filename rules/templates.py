@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from rules.companies import LanguageSettings, language_for
+
 
 class Texts(Protocol):
     """A template's text per language (:class:`rules.config.model.Template`)."""
@@ -17,23 +19,16 @@ class Texts(Protocol):
     def visibility(self) -> str: ...
 
 
-class Languages(Protocol):
-    """What rendering needs of a :class:`~rules.config.model.RuleSet`.
+class Languages(LanguageSettings, Protocol):
+    """What rendering needs of a :class:`~rules.config.model.RuleSet`: the language settings
+    and the templates.
 
     A protocol, not the class: the rule set holds the actions, which import this module.
     """
 
     @property
-    def language(self) -> str: ...
-
-    @property
-    def team_language(self) -> str: ...
-
-    @property
-    def company_language(self) -> Mapping[str, str]: ...
-
-    @property
     def templates(self) -> Mapping[str, Texts]: ...
+
 
 _FORMATS = {"uk": "%d.%m.%Y %H:%M", "en": "%a %d %b %Y, %H:%M"}
 #: a day alone (the daily cap's day): the weekday by name, never "today"; Ukrainian in the
@@ -128,8 +123,6 @@ def renderer(
 ) -> Callable[[str], str]:
     """``render(template_name) -> text``: client notes in the company's language (config,
     else the requester's locale), internal ones in the team's (else the default, else en)."""
-    from rules.companies import language_for
-
     client = language_for(rules, company, locale)
     team = language_for(rules, company, locale, visibility="internal")
 
