@@ -36,6 +36,14 @@ NEEDS_CONFIG = [
     ["hosts", "reconcile", "zammad"],
     ["report"],
     ["send", EXAMPLE],
+    ["outbox", "list"],
+    ["outbox", "show", "1"],
+    ["outbox", "resend", "1"],
+    ["outbox", "discard", "1", "--reason", "x"],
+    ["cabinet", "link", "acme"],
+    ["cabinet", "rotate", "acme"],
+    ["cabinet", "revoke", "acme"],
+    ["cabinet", "list"],
 ]
 #: read-only commands that run on the packaged defaults
 ON_DEFAULTS = [
