@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -23,7 +22,15 @@ import pytest
 import yaml
 
 from tests.conftest import PG_ADMIN_URL
-from tests.e2e.deskpilot import REPO, Deskpilot, Receiver, clean_env, free_port, wait_for
+from tests.e2e.deskpilot import (
+    REPO,
+    Deskpilot,
+    Receiver,
+    clean_env,
+    free_port,
+    migrated_database,
+    wait_for,
+)
 from tests.e2e.helpdesk import HelpdeskAPI, HelpdeskSite
 from tests.e2e.relay import FaultRelay
 from tests.services import IN_CI, leased_redis_db
@@ -67,27 +74,8 @@ def e2e_redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def e2e_db_url() -> Iterator[str]:
     """A throwaway PostgreSQL database for the session, migrated to head."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from plugin.storage.migrate import upgrade
-
-    admin_url = make_url(PG_ADMIN_URL)
-    name = f"deskpilot_e2e_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL is not reachable ({exc.__class__.__name__}: {exc})")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database(PG_ADMIN_URL, "deskpilot_e2e", _unavailable) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass

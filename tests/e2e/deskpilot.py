@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -250,6 +252,34 @@ class Deskpilot:
             f"--- scheduler log\n{tail(self.scheduler_log, 20)}\n"
             f"--- commands\n{tail(self.workdir / 'commands.log', 30)}"
         )
+
+
+@contextmanager
+def migrated_database(admin: str, prefix: str,
+                      unavailable: Callable[[str], None]) -> Iterator[str]:
+    """A throwaway PostgreSQL database named ``<prefix>_<hex>``, migrated to head and
+    dropped afterwards; ``unavailable`` (skip here, fail on CI) when the server is absent."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from plugin.storage.migrate import upgrade
+
+    admin_url = make_url(admin)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        unavailable(f"PostgreSQL is not reachable ({exc.__class__.__name__}: {exc})")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -25,7 +25,15 @@ import requests
 import yaml
 
 from tests.conftest import PG_ADMIN_URL
-from tests.e2e.deskpilot import REPO, Deskpilot, Receiver, clean_env, free_port, wait_for
+from tests.e2e.deskpilot import (
+    REPO,
+    Deskpilot,
+    Receiver,
+    clean_env,
+    free_port,
+    migrated_database,
+    wait_for,
+)
 from tests.e2e.redmine.api import RedmineAPI
 from tests.e2e.redmine.site import INSTANCES, REDMINE, RedmineSite
 from tests.services import IN_CI, leased_redis_db
@@ -76,27 +84,8 @@ def rm_redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def rm_db_url() -> Iterator[str]:
     """A throwaway PostgreSQL database for the Redmine stack, migrated to head."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from plugin.storage.migrate import upgrade
-
-    admin_url = make_url(PG_ADMIN_URL)
-    name = f"deskpilot_e2e_rm_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL is not reachable ({exc.__class__.__name__}: {exc})")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database(PG_ADMIN_URL, "deskpilot_e2e_rm", _unavailable) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
