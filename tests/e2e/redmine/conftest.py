@@ -147,7 +147,15 @@ class RedmineStack:
         return wait_for(probe, what, timeout=timeout, diagnostics=self.diagnostics)
 
     def settle(self, *issue_ids: int, timeout: float = 40.0) -> None:
+        """Every event of the issues processed and every outbox row at Redmine.
+
+        The plugin delivers from a thread of its own after Redmine's commit, so an issue filed
+        a moment ago may not have reached Deskpilot yet, and "nothing unsettled" would hold
+        before anything happened: each issue's first event must have been stored first.
+        """
         self.deskpilot.check_workers()
+        self.wait(lambda: all(self.deskpilot.events(i) for i in issue_ids) or None,
+                  f"Deskpilot to have received the first event of {issue_ids}", timeout)
         self.wait(lambda: self.deskpilot.unsettled(issue_ids) == 0 or None,
                   f"Deskpilot to process every event and push every outbox row of {issue_ids}",
                   timeout)

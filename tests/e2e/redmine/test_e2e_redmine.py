@@ -292,6 +292,7 @@ def test_8_a_refused_write_costs_only_itself(rm_stack: RedmineStack) -> None:
         session.commit()
     issue = stack.file("strict", "Add a colleague to our account")
     iid = issue["id"]
+    stack.wait(lambda: stack.ours(iid, private=False), "the auto-reply despite the refusal")
     stack.settle(iid)
     now = stack.agent.issue(iid)
     assert now.get("assigned_to") is None
