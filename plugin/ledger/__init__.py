@@ -9,7 +9,7 @@ from plugin.ledger.expiry import expire_lots
 from plugin.ledger.funds import MoneyResult, Purchase, adjust, purchase, record_money
 from plugin.ledger.held import HeldTicket, held_tickets, waiting_for_credits
 from plugin.ledger.plans import HOLD, OVERDRAFT, Plan, Plans, PlansError, load_plans
-from plugin.ledger.queries import Balance, Notice, balance, notices
+from plugin.ledger.queries import Balance, Notice, balance, last_entry_id, notices
 from plugin.ledger.service import (
     DEBITED,
     DUPLICATE,
@@ -57,6 +57,7 @@ __all__ = [
     "complete",
     "expire_lots",
     "held_tickets",
+    "last_entry_id",
     "live_debit_cycle",
     "load_plans",
     "notices",

@@ -63,6 +63,15 @@ class Balance:
         }
 
 
+def last_entry_id(session: Session, company_id: str) -> int | None:
+    """The id of the company's newest ledger entry (None: none posted): its ledger's state,
+    for keys that must differ exactly when the ledger has moved."""
+    found = session.execute(
+        select(func.max(CreditEntry.id)).where(CreditEntry.company_id == company_id)
+    ).scalar_one()
+    return None if found is None else int(found)
+
+
 def balance(
     session: Session,
     company_id: str,

@@ -6,8 +6,9 @@ or reads the clock: the caller passes ``now`` and enqueues its ticket's pushes a
 (the balance rows written on the company's other open tickets enqueue their own).
 
 ``rules replay --apply`` carries out its corrections with the same pieces
-(:func:`run_credit_ops`, :func:`commands_for`, :func:`write_ticket`), without the balance
-push and timers :func:`apply_decision` adds around them (:mod:`plugin.rules_replay`).
+(:func:`run_credit_ops`, :func:`commands_for`, :func:`arm_timers`, :func:`write_ticket`;
+its balance push is :func:`plugin.processing.balance.queue_balance_push`, once per company
+per replay: :mod:`plugin.rules_replay_apply`).
 """
 
 from __future__ import annotations
@@ -241,6 +242,18 @@ def write_ticket(ticket: Ticket, decision: Decision, new: TicketState,
         setattr(ticket, name, getattr(decision, name))
 
 
+def arm_timers(session: Session, ticket: Ticket, new: TicketState, rules: RuleSet,
+               now: datetime, facts: dict[str, Any]) -> None:
+    """Bring the ticket's timer rows in line with ``new``, its state after a decision (arm
+    the wanted ones at their instants, cancel the rest: :func:`arm_ticket_timers`), and
+    keep what was armed in ``facts`` (the caller's copy of the ticket's facts, as read
+    before the decision), which :func:`write_ticket` then stores."""
+    # a ticket never applied before (empty facts) has no timer rows yet
+    known = facts.get("timers") if facts else dict.fromkeys(TimerKind.ALL)
+    facts["timers"] = arm_ticket_timers(session, ticket, new, rules, now, known=known,
+                                        rows_exist=not is_new(session, ticket))
+
+
 def apply_decision(
     session: Session, ticket: Ticket, decision: Decision, state: State, rules: RuleSet, *,
     source_key: str, now: datetime, extra_commands: Iterable[Command] = (),
@@ -280,10 +293,7 @@ def apply_decision(
                 company=ticket.company_id, attempts=1, done=(),
                 starts=tuple((row_key(source_key, n), now) for n in range(len(commands))))
     facts = dict(ticket.facts or {})
-    # a ticket never applied before (empty facts) has no timer rows yet
-    known = facts.get("timers") if facts else dict.fromkeys(TimerKind.ALL)
-    facts["timers"] = arm_ticket_timers(session, ticket, new_ticket, rules, now, known=known,
-                                        rows_exist=not is_new(session, ticket))
+    arm_timers(session, ticket, new_ticket, rules, now, facts)
     if snapshot is not None:
         facts["snapshot"] = take_snapshot(session, ticket, snapshot)
     write_ticket(ticket, decision, new_ticket, facts)

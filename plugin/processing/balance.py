@@ -1,5 +1,6 @@
 """When a company's credits change outside event processing (a purchase, an adjustment, an
-expiry burn): push the new balance to the host, and let tickets held for credits continue.
+expiry burn, a ``rules replay --apply`` correction): push the new balance to the host, and
+let tickets held for credits continue.
 
 The ledger's CLI and admin API tell :mod:`plugin.ledger.hooks` after they commit; this
 module listens. Everything goes through the outbox, so it needs no Redis: the scheduler's
@@ -9,6 +10,7 @@ outbox sweep delivers the rows even when nothing could be enqueued here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app, has_app_context
@@ -20,6 +22,7 @@ from plugin import ledger
 from plugin.context import Context, get_context
 from plugin.ledger.hooks import on_balance_change
 from plugin.outbox.rows import add_commands, enqueue_after_commit
+from plugin.settings import Settings
 from plugin.storage.db import utcnow
 from plugin.storage.models import Ticket
 from rules.decision import iso
@@ -32,30 +35,40 @@ log = logging.getLogger("deskpilot.jobs")
 # hides behind them (tests/unit/test_import_graph.py).
 
 
-def queue_balance_push(session: Session, company: str, now: datetime,
-                       key: str) -> list[tuple[str, str]]:
+def queue_balance_push(session: Session, company: str, now: datetime, key: str, *,
+                       also: Iterable[tuple[str, str]] = (),
+                       settings: Settings | None = None) -> list[tuple[str, str]]:
     """Queue ``set_balance`` on the company's latest ticket of each connection (a host with
-    an organisation field writes it there), and on every other open ticket of a connection
-    that shows the balance on tickets (issue 15); returns the tickets touched."""
+    an organisation field writes it there), on the tickets in ``also`` (``rules replay
+    --apply``: the tickets it corrected, as a decision's own ticket gets it), and on every
+    other open ticket of a connection that shows the balance on tickets (issue 15); returns
+    the tickets given a row (each keyed by ``key`` and the ticket's place). ``settings``:
+    whose connections show the balance on tickets (default: the running context's; none
+    running: no open tickets are written)."""
     from plugin.processing.apply import balance_command
     from plugin.processing.balance_spread import running_context, spread_balance
 
     cmd = balance_command(session, company, now)
-    touched: list[tuple[str, str]] = []
     latest = session.execute(
         select(Ticket.connection, func.max(Ticket.id))
         .where(Ticket.company_id == company).group_by(Ticket.connection)
     ).all()
+    targets: dict[tuple[str, str], str] = {}
     for connection, ticket_pk in latest:
         ticket = session.get(Ticket, ticket_pk)
         assert ticket is not None
-        if add_commands(session, connection, ticket.host_ticket_id, [cmd],
-                        f"{key}:{connection}", now, company_id=company):
-            touched.append((connection, ticket.host_ticket_id))
-    ctx = running_context()
-    if ctx is None:
+        targets[(connection, ticket.host_ticket_id)] = f"{key}:{connection}"
+    for connection, host_id in also:
+        targets.setdefault((connection, host_id), f"{key}:{connection}:{host_id}")
+    touched = [target for target, row_key in targets.items()
+               if add_commands(session, target[0], target[1], [cmd], row_key, now,
+                               company_id=company)]
+    if settings is None:
+        ctx = running_context()
+        settings = None if ctx is None else ctx.settings
+    if settings is None:
         return touched
-    return touched + spread_balance(session, ctx.settings, company, cmd, f"{key}:open", now,
+    return touched + spread_balance(session, settings, company, cmd, f"{key}:open", now,
                                     skip=touched)
 
 
