@@ -7,11 +7,9 @@ stored event: each raw body is parsed again by its connection's adapter
 the replayed tickets, credits never limiting), and the outcome is compared with what the
 workers stored: type, units, deadlines and the credits charged or held.
 
-Nothing is written unless :func:`apply_changes` is called (``--apply``): each change
-becomes a correction :class:`~rules.decision.Decision` carried out by the processing's
-apply code (:mod:`plugin.processing.apply`): the ledger charge re-typed through
-:func:`plugin.ledger.retype` (a reversal plus a new entry, never an edit), the stored
-ticket state and columns updated, ``set_fields`` / ``set_deadlines`` queued for the host.
+Nothing is written here: ``--apply`` hands the changes to
+:func:`plugin.rules_replay_apply.apply_changes`, which carries each out as a correction
+decision through the processing's apply code.
 """
 
 from __future__ import annotations
@@ -24,28 +22,11 @@ from typing import Any, TextIO
 import click
 from sqlalchemy import select
 
-from plugin.processing.apply import (
-    Applied,
-    commands_for,
-    run_credit_ops,
-    ticket_key,
-    write_ticket,
-)
 from plugin.processing.state import ticket_state
 from plugin.rules_replay_parse import parsed
 from plugin.storage import Company, Database, Event, Ticket
 from rules.config.model import RuleSet
-from rules.decision import (
-    Action,
-    CompanyState,
-    CreditKind,
-    CreditOp,
-    Decision,
-    State,
-    TicketState,
-    iso,
-    updated,
-)
+from rules.decision import CompanyState, Decision, State, TicketState, iso, updated
 from rules.engine import evaluate
 from rules.event import EventType
 
@@ -57,13 +38,17 @@ _CHUNK = 1000
 
 @dataclass
 class Change:
-    """What replay would change on one ticket (``diff``: name -> (stored, replayed))."""
+    """What replay would change on one ticket (``diff``: name -> (stored, replayed)).
+
+    ``company_id``: the stored ticket's company when compared (None: none, or not stored).
+    """
 
     connection: str
     ticket_id: str
     decision: Decision
     state: TicketState
     diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    company_id: str | None = None
 
 
 @dataclass
@@ -231,9 +216,9 @@ def _compare(
             for t in s.execute(select(Ticket).where(Ticket.connection.in_(conns))).scalars()
         }
         for key, d in sorted(finals.items()):
-            task_type, units, stored, _ = rows.get(key, (None, None, TicketState(), None))
+            task_type, units, stored, row = rows.get(key, (None, None, TicketState(), None))
             new = tickets[key]
-            ch = Change(key[0], key[1], d, new)
+            ch = Change(key[0], key[1], d, new, company_id=row.company_id if row else None)
             pairs: list[tuple[str, Any, Any]] = [
                 ("task_type", task_type, d.task_type),
                 ("units", units, d.units),
@@ -246,125 +231,6 @@ def _compare(
             if ch.diff:
                 out.append(ch)
     return out
-
-
-def correction(
-    ch: Change,
-    stored: TicketState,
-    company: str | None,
-    tkey: str,
-    cycle: int | None,
-    version: str,
-) -> Decision:
-    """What applying ``ch`` means, as a :class:`~rules.decision.Decision` the processing's
-    apply code carries out (:mod:`plugin.processing.apply`): its credit ops re-type the
-    charge (REVERSE + DEBIT once completed, RELEASE + RESERVE before), its actions are the
-    host's ``set_fields`` / ``set_deadlines``, its ticket facts the corrected state.
-
-    ``company``: the ticket's (none: nothing charged); ``cycle``: the ledger cycle holding
-    the charge (None: nothing charged). The ops carry complete ledger keys
-    (``replay:<version>:<ticket>:<cycle>``, applied with ``key_prefix=""``): the keys
-    replay always wrote, so an earlier ``--apply`` is recognised.
-    """
-    d = ch.decision
-    units = charged(ch.state)
-    credit: dict[str, Any] = {}
-    ops: tuple[CreditOp, ...] = ()
-    retype = cycle is not None and bool({"credits", "task_type"} & set(ch.diff))
-    key = f"replay:{version}:{tkey}:{cycle}"
-    if company and stored.debited_type is not None:
-        credit = {"debited_units": units, "debited_type": d.task_type}
-        if retype:
-            ops = (
-                CreditOp(CreditKind.REVERSE, key=key, reason="re-typed", reverses_cycle=cycle),
-                CreditOp(CreditKind.DEBIT, units, key=key, reason="re-typed"),
-            )
-    elif company and stored.reserved_units:
-        credit = {"reserved_units": units}
-        if retype:
-            ops = (
-                # the ":release:" shape marks a re-type's swap (as in rules.credits)
-                CreditOp(CreditKind.RELEASE, key=f"{key}:release:replay", reason="re-typed"),
-                CreditOp(CreditKind.RESERVE, units, key=key, reason="re-typed"),
-            )
-    due = {name: getattr(d, name) for name in DEADLINES}
-    return Decision(
-        ticket_id=ch.ticket_id,
-        task_type=d.task_type,
-        units=d.units,
-        rule=d.rule,
-        calendar=d.calendar,
-        **due,
-        cycle=stored.cycle,
-        credit_ops=ops,
-        actions=(
-            Action("set_fields", {"fields": {"task_type": d.task_type, "units": d.units}}),
-            Action("set_deadlines", due),
-        ),
-        ticket_facts={
-            "task_type": d.task_type,
-            "units": d.units,
-            "rule": d.rule,
-            "calendar": d.calendar,
-            **due,
-            **credit,
-            # the replayed deadlines' own key: workers on other rules recompute them
-            "facts": {**stored.facts, "deadline_key": ch.state.facts.get("deadline_key", "")},
-        },
-        rules_version=d.rules_version,
-    )
-
-
-def apply_changes(db: Database, changes: list[Change], now: datetime) -> list[str]:
-    """Write ``changes`` through the processing's apply code: ledger re-type (a reversal
-    plus a new entry, never an edit), ticket state and columns, host commands.
-
-    Each change becomes a :func:`correction` decision, carried out by the pieces of
-    :func:`plugin.processing.apply.apply_decision` (credit ops, action -> command, ticket
-    write). Not the rest of it: a correction arms no timers and pushes no balance (what
-    ``--apply`` always wrote). Idempotent: the ledger and outbox keys carry the rules
-    version and ticket. Returns one line per ticket saying what was done.
-    """
-    from plugin import ledger
-    from plugin.outbox.rows import add_commands
-
-    done: list[str] = []
-    for ch in changes:
-        d = ch.decision
-        with db.session() as s:
-            row = s.execute(
-                select(Ticket).where(
-                    Ticket.connection == ch.connection, Ticket.host_ticket_id == ch.ticket_id
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                done.append(f"{ch.connection}/{ch.ticket_id}: not stored yet, skipped")
-                continue
-            stored = ticket_state(row)
-            tkey, version = ticket_key(row), d.rules_version.removeprefix("sha256:")[:12]
-            cycle: int | None = None
-            if row.company_id and stored.debited_type is not None:
-                cycle = ledger.live_debit_cycle(s, row.company_id, tkey, stored.cycle)
-            elif row.company_id and stored.reserved_units:
-                cycle = stored.cycle
-            fix = correction(ch, stored, row.company_id, tkey, cycle, version)
-            applied = Applied()
-            run_credit_ops(s, row, fix, now, applied, key_prefix="")
-            what = "state" + "".join(f", ledger {op.split(':', 1)[1]}" for op in applied.ledger[:1])
-            commands = commands_for(fix, applied)
-            rows = add_commands(
-                s,
-                row.connection,
-                row.host_ticket_id,
-                commands,
-                f"replay:{version}:{row.id}",
-                now,
-                company_id=row.company_id,
-            )
-            write_ticket(row, fix, updated(stored, fix.ticket_facts), dict(row.facts or {}))
-            what += f", {len(rows)} host command(s) queued"
-        done.append(f"{ch.connection}/{ch.ticket_id}: {what}")
-    return done
 
 
 def parse_since(text: str) -> datetime:

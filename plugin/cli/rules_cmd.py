@@ -139,7 +139,8 @@ def test_cmd(directory: str | None) -> None:
 @rules_group.command("replay")
 @click.option("--since", required=True, help="date (YYYY-MM-DD, UTC) or ISO datetime")
 @click.option("--config", "config", help="config directory to replay with (default: config/)")
-@click.option("--apply", "apply", is_flag=True, help="write the changes (ledger reversals)")
+@click.option("--apply", "apply", is_flag=True,
+              help="write the corrections (ledger, host writes, timers)")
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -150,9 +151,12 @@ def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None)
     """Re-run stored events through the given config and show what would change per ticket.
 
     Every host kind is replayed (each raw body is parsed again by its connection's adapter).
-    Nothing is written without --apply; --apply re-types ledger charges through reversals.
+    Nothing is written without --apply; --apply corrects each ticket as a worker on these
+    rules would have left it: ledger charges re-typed through reversals, the host's fields,
+    deadlines and the company's balance queued, the ticket's timers re-armed.
     """
-    from plugin.rules_replay import apply_changes, parse_since, replay_events
+    from plugin.rules_replay import parse_since, replay_events
+    from plugin.rules_replay_apply import apply_changes
     from plugin.storage import Database
 
     try:
@@ -181,7 +185,7 @@ def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None)
         )
         if apply and res.changes:
             now = datetime.now(UTC)
-            for line in apply_changes(db, res.changes, now):
+            for line in apply_changes(db, res.changes, now, rules=rules, settings=settings):
                 click.echo(f"applied {line}")
     finally:
         db.dispose()
