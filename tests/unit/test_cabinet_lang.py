@@ -62,3 +62,15 @@ def test_the_cap_card_does_not_say_today_twice() -> None:
     assert texts("uk")["cap"] == "Денний ліміт" and texts("en")["cap"] == "Daily cap"
     # "10 доступно": the word follows the number, lower case
     assert texts("uk")["available"] == "доступно" and texts("en")["available"] == "available"
+
+
+def test_instants_carry_the_zone_abbreviation_of_their_own_date() -> None:
+    from zoneinfo import ZoneInfo
+
+    from plugin.cabinet.web import at
+
+    kyiv = ZoneInfo("Europe/Kyiv")
+    assert at("2026-07-01T10:00:00+03:00", kyiv) == "2026-07-01 10:00 EEST"
+    assert at("2026-12-01T10:00:00+02:00", kyiv) == "2026-12-01 10:00 EET"
+    assert at("2026-11-19T12:30:00-05:00", ZoneInfo("America/New_York")) == "2026-11-19 12:30 EST"
+    assert at(None, kyiv) == ""
