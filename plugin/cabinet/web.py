@@ -32,6 +32,7 @@ from plugin.cabinet.view import BadRequest, build, company_zone
 from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditEntry as E
 from plugin.storage.db import utcnow
+from rules.templates import fill
 
 ROOT = Path(__file__).resolve().parent.parent
 bp = Blueprint("cabinet", __name__, template_folder=str(ROOT / "templates"),
@@ -101,7 +102,7 @@ def page(token: str) -> Any:
 
     return render_template("cabinet.html", c=data, t=texts(data["language"]), error=None,
                            lang=data["language"], token=token, switch=switch,
-                           duration=duration, day=day,
+                           duration=duration, day=day, fill=fill,
                            at=partial(at, tz=ZoneInfo(data["company"]["timezone"])))
 
 
