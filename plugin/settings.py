@@ -311,13 +311,32 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def deployment_home(config_dir: Path) -> Path:
+    """The directory that holds ``config/`` (what ``deskpilot init DIR`` made): relative
+    paths in the settings file (``var_dir``, a ``sqlite:///`` file) are read against it,
+    not against the current directory, so ``deskpilot --config DIR/config …`` run from
+    anywhere keeps its state in ``DIR/var``."""
+    return config_dir.absolute().parent
+
+
+def _sqlite_from_home(url: str, home: Path) -> str:
+    """A file's relative ``sqlite:///path`` made absolute against the deployment's home."""
+    prefix = "sqlite:///"
+    path = url[len(prefix):] if url.startswith(prefix) else ""
+    if not path or path.startswith("/") or path == ":memory:" or path.startswith("file:"):
+        return url
+    return f"{prefix}{home / path}"
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
     """Build settings from the settings file, ``DESKPILOT_*`` variables and overrides.
 
     Precedence: overrides > environment > file > defaults. The file is
-    ``$DESKPILOT_SETTINGS`` or ``<config dir>/deskpilot.yaml`` when it exists.
+    ``$DESKPILOT_SETTINGS`` or ``<config dir>/deskpilot.yaml`` when it exists. ``var_dir``
+    is always absolute: ``DESKPILOT_VAR_DIR`` relative to the current directory, the file's
+    (default ``var``) relative to :func:`deployment_home`.
     """
     env = os.environ if env is None else env
     config_dir = Path(env.get("DESKPILOT_CONFIG_DIR") or "config")
@@ -326,12 +345,16 @@ def load_settings(
         settings_file = config_dir / "deskpilot.yaml"
     raw: dict[str, Any] = _read_file(settings_file) if settings_file else {}
     raw.setdefault("config_dir", str(config_dir))
-    var_dir = env.get("DESKPILOT_VAR_DIR") or raw.get("var_dir") or "var"
-    raw.setdefault("var_dir", var_dir)
-    raw.setdefault("database_url", f"sqlite:///{Path(var_dir).absolute() / 'deskpilot.sqlite3'}")
+    home = deployment_home(config_dir)
+    var_dir = (Path(env["DESKPILOT_VAR_DIR"]).absolute() if env.get("DESKPILOT_VAR_DIR")
+               else home / str(raw.get("var_dir") or "var"))
+    if isinstance(raw.get("database_url"), str):
+        raw["database_url"] = _sqlite_from_home(raw["database_url"], home)
+    raw.setdefault("database_url", f"sqlite:///{var_dir / 'deskpilot.sqlite3'}")
     for var, key in ENV_KEYS.items():
         if env.get(var):
             raw[key] = env[var]
+    raw["var_dir"] = str(var_dir)
     if env.get("DESKPILOT_ADMIN_TOKEN"):
         raw["admin_tokens"] = [env["DESKPILOT_ADMIN_TOKEN"], *raw.get("admin_tokens", [])]
     if env.get("DESKPILOT_METRICS_TOKEN"):  # issue 16

@@ -39,6 +39,46 @@ _WEEKDAYS = {
 }
 
 
+#: plural categories per language, in the order a text lists a number's forms:
+#: ``{idle_days:day|days}`` (en: one|other), ``{idle_days:день|дні|днів}`` (uk: one|few|many;
+#: a fraction takes the last form). Another language uses the English rule.
+PLURAL_CATEGORIES = {"en": ("one", "other"), "uk": ("one", "few", "many")}
+
+
+def plural_index(n: Any, lang: str) -> int:
+    """Which of the language's forms (:data:`PLURAL_CATEGORIES`) the number ``n`` takes."""
+    whole = isinstance(n, int) and not isinstance(n, bool)  # a float shows a fraction ("1.0")
+    if lang == "uk":
+        if not whole:
+            return 2
+        k = abs(int(n))
+        if k % 10 == 1 and k % 100 != 11:
+            return 0
+        return 1 if 2 <= k % 10 <= 4 and not 12 <= k % 100 <= 14 else 2
+    return 0 if whole and n == 1 else 1
+
+
+def counted(n: Any, forms: str, lang: str) -> str:
+    """``n`` with the noun form that agrees with it: ``counted(1, "day|days", "en")`` is
+    ``1 day``; ``forms`` lists the language's :data:`PLURAL_CATEGORIES` joined by ``|``."""
+    words = forms.split("|")
+    if not isinstance(n, int | float) or isinstance(n, bool):
+        return f"{fmt_value(n, lang)} {words[-1]}"
+    return f"{fmt_value(n, lang)} {words[min(plural_index(n, lang), len(words) - 1)]}"
+
+
+class _Shown(str):
+    """A placeholder's text; a format spec with ``|`` picks the agreeing noun form."""
+
+    raw: Any
+    lang: str
+
+    def __format__(self, spec: str) -> str:
+        if "|" in spec:
+            return counted(self.raw, spec, self.lang)
+        return super().__format__(spec)
+
+
 class _Values(dict):
     """Formats a placeholder only when the template uses it."""
 
@@ -47,7 +87,15 @@ class _Values(dict):
         self.raw, self.lang = raw, lang
 
     def __missing__(self, key: str) -> str:
-        return fmt_value(self.raw.get(key), self.lang)
+        shown = _Shown(fmt_value(self.raw.get(key), self.lang))
+        shown.raw, shown.lang = self.raw.get(key), self.lang
+        return shown
+
+
+def fill(text: str, lang: str, values: Mapping[str, Any]) -> str:
+    """``text`` (a note template, a page text) with its placeholders: dates, per-language
+    labels and ``{n:one|other}`` plurals in ``lang``."""
+    return text.format_map(_Values(values, lang))
 
 
 class TemplateParams(Mapping[str, Any]):
@@ -134,7 +182,6 @@ def renderer(
             if lang in tmpl.texts
             else (rules.language if rules.language in tmpl.texts else next(iter(tmpl.texts)))
         )
-        data = _Values(values(), use)
-        return tmpl.texts[use].format_map(data)
+        return fill(tmpl.texts[use], use, values())
 
     return render

@@ -88,7 +88,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "schedule": ("Графік на тиждень", "Schedule this week"),
     "closed": ("вихідний", "day off"),
     "cap": ("Денний ліміт", "Daily cap"),
-    "cap_usage": ("{used} з {max} задач сьогодні", "{used} of {max} tasks today"),
+    "cap_usage": ("{used} з {max:задачі|задач|задач} сьогодні", "{used} of {max:task|tasks} today"),
     "no_cap": ("без денного ліміту", "no daily cap"),
     "kpis": ("Якість обслуговування", "Service quality"),
     "period": ("Період", "Period"),

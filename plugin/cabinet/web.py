@@ -9,8 +9,11 @@ Any token that does not open a cabinet (unknown, malformed, revoked, expired) ge
 from __future__ import annotations
 
 import io
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -29,6 +32,7 @@ from plugin.cabinet.view import BadRequest, build, company_zone
 from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditEntry as E
 from plugin.storage.db import utcnow
+from rules.templates import fill
 
 ROOT = Path(__file__).resolve().parent.parent
 bp = Blueprint("cabinet", __name__, template_folder=str(ROOT / "templates"),
@@ -98,7 +102,8 @@ def page(token: str) -> Any:
 
     return render_template("cabinet.html", c=data, t=texts(data["language"]), error=None,
                            lang=data["language"], token=token, switch=switch,
-                           duration=duration, day=day, at=at)
+                           duration=duration, day=day, fill=fill,
+                           at=partial(at, tz=ZoneInfo(data["company"]["timezone"])))
 
 
 @bp.get("/cabinet/<token>/statement.csv")
@@ -177,9 +182,16 @@ def duration(minutes: int | None, t: dict[str, str]) -> str:
         f"{sign}{m} {t['minutes_short']}"
 
 
-def at(value: str | None) -> str:
-    """An ISO instant already in the company's zone as ``YYYY-MM-DD HH:MM``."""
-    return value[:16].replace("T", " ") if value else ""
+def at(value: str | None, tz: ZoneInfo | None = None) -> str:
+    """An ISO instant already in the company's zone as ``YYYY-MM-DD HH:MM EST``: the zone's
+    abbreviation at that instant (``EET`` in winter, ``EEST`` in summer), so a date printed
+    or pasted away from the page's header still says which clock it is on."""
+    if not value:
+        return ""
+    shown = value[:16].replace("T", " ")
+    if tz is None:
+        return shown
+    return f"{shown} {datetime.fromisoformat(value).astimezone(tz).strftime('%Z')}"
 
 
 def day(value: str | None) -> str:

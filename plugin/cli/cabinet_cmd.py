@@ -39,7 +39,7 @@ def _run(fn: Callable[[Any], T]) -> tuple[T, Settings]:
     from plugin.cabinet.links import LinkError
     from plugin.storage.db import Database
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database=True)
     db = Database(settings.database_url)
     try:
         with db.session() as session:

@@ -35,12 +35,15 @@ def local_time(value: datetime | None, tz: tzinfo, seconds: bool = False) -> str
     return value.astimezone(tz).strftime(f"%Y-%m-%d %H:%M{':%S' if seconds else ''} %Z")
 
 
-def settings_or_exit(up_state: bool = False) -> Settings:
+def settings_or_exit(up_state: bool = False, database: bool = False) -> Settings:
     """Load settings; on problems print every one with its key path and exit 2.
 
     The configuration directory is found as :mod:`plugin.config_discovery` states (exit 2
     naming ``deskpilot init`` when there is none). With ``up_state``, a running ``deskpilot
     up``'s Redis is used when ``DESKPILOT_REDIS_URL`` is not set (``plugin.up_state``).
+    With ``database`` (the commands that read or write it), a new embedded SQLite database
+    is created at head and any other without the current schema refused with one line
+    (exit 1), as :mod:`plugin.cli.schema_check` states.
     """
     from plugin.config_discovery import ConfigMissing, discover
 
@@ -49,6 +52,14 @@ def settings_or_exit(up_state: bool = False) -> Settings:
         settings = load_settings()
     except (SettingsError, ConfigMissing) as exc:
         fail(str(exc) if isinstance(exc, SettingsError) else f"error: {exc}")
+    if database:
+        # imported here: a long-running process (the gunicorn master) need not load it
+        from plugin.cli.schema_check import SchemaNotReady, ensure_schema
+
+        try:
+            ensure_schema(settings)
+        except SchemaNotReady as exc:
+            fail(f"error: {exc}", 1)
     if up_state and not settings.redis_url:
         from dataclasses import replace
 
@@ -207,7 +218,7 @@ def scheduler_tick(now_text: str | None) -> None:
     from plugin.scheduler import tick
     from plugin.storage.db import utcnow
 
-    settings = settings_or_exit(up_state=True)
+    settings = settings_or_exit(up_state=True, database=True)
     require_redis(settings, "scheduler tick")
     now = utcnow()
     if now_text:

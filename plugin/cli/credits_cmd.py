@@ -47,7 +47,7 @@ def _ledger() -> Iterator[_Ledger]:
     from plugin.ledger import PlansError, load_plans
     from plugin.storage.db import Database
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database=True)  # after the options are checked
     try:
         plans = load_plans(settings.config_dir)
     except PlansError as exc:

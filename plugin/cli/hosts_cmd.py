@@ -19,7 +19,7 @@ def hosts_group() -> None:
 def _context(name: str) -> Context:
     from plugin.context import build_context, set_context
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database=True)
     if settings.connection(name) is None:
         fail(f"no connection named {name!r}")
     setup_logging(settings)

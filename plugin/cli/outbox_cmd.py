@@ -26,7 +26,7 @@ def outbox_group() -> None:
 def _context() -> Context:
     from plugin.context import build_context, set_context
 
-    ctx = build_context(settings_or_exit())
+    ctx = build_context(settings_or_exit(database=True))
     set_context(ctx)
     return ctx
 

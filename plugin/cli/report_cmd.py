@@ -26,7 +26,7 @@ def report_cmd(start: str | None, end: str | None, company: str | None, manager:
     from plugin.reports.service import PeriodError, report_for
     from plugin.storage.db import Database, utcnow
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database=True)
     now = datetime.fromisoformat(now_text) if now_text else utcnow()
     db = Database(settings.database_url)
     try:

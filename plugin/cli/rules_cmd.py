@@ -165,7 +165,7 @@ def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None)
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     from plugin.cli.core import settings_or_exit
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database=True)
     rules = _load_or_exit(config or _default_config())
     db = Database(settings.database_url)
     try:

@@ -13,6 +13,7 @@ from plugin.ledger.accounts import has_account, totals
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot
 from plugin.ledger.plans import Plan
 from plugin.storage.db import utcnow
+from rules.templates import counted
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def notices(session: Session, company_id: str, now: datetime, plan: Plan) -> lis
             Notice(
                 OVERDRAWN,
                 company_id,
-                f"balance {bal.balance}: {bal.debt} credit(s) used on overdraft",
+                f"balance {bal.balance}: {counted(bal.debt, 'credit|credits', 'en')} used on "
+                "overdraft",
                 {"balance": bal.balance, "debt": bal.debt},
             )
         )
@@ -183,7 +185,8 @@ def notices(session: Session, company_id: str, now: datetime, plan: Plan) -> lis
             Notice(
                 LOW_BALANCE,
                 company_id,
-                f"{bal.available} credit(s) available (threshold {plan.low_balance_threshold})",
+                f"{counted(bal.available, 'credit|credits', 'en')} available "
+                f"(threshold {plan.low_balance_threshold})",
                 {"available": bal.available, "threshold": plan.low_balance_threshold},
             )
         )
@@ -192,7 +195,8 @@ def notices(session: Session, company_id: str, now: datetime, plan: Plan) -> lis
             Notice(
                 EXPIRING_SOON,
                 company_id,
-                f"{lot.remaining} credit(s) of package {lot.lot_id} expire "
+                f"{counted(lot.remaining, 'credit|credits', 'en')} of package {lot.lot_id} "
+                f"{'expires' if lot.remaining == 1 else 'expire'} "
                 f"{lot.expires_at.date().isoformat()}",
                 {
                     "lot_id": lot.lot_id,

@@ -32,6 +32,7 @@ from rules.config.plans_schema import PlanSchema, PlansSchema, load_lenient
 from rules.config.schema import TRANSITIONS, TRIGGERS_TIMER, section_defaults, validate_with
 from rules.config.source import PathKey, Problem, Source, did_you_mean
 from rules.event import EventType, company_key
+from rules.templates import PLURAL_CATEGORIES
 
 PLACEHOLDERS = (
     "ticket_id",
@@ -250,10 +251,16 @@ def _placeholders(src: Source, path: PathKey, text: str, problems: list[Problem]
     except ValueError as exc:
         problems.append(src.problem(path, f"bad placeholder: {exc} (write {{{{ for a brace)"))
         return
-    for _, name, _, _ in parsed:
+    lang = str(path[-1])
+    for _, name, spec, _ in parsed:
         if name is not None and name not in PLACEHOLDERS:
             hint = did_you_mean(name, PLACEHOLDERS)
             problems.append(src.problem(path, f"unknown placeholder '{{{name}}}'{hint}"))
+        categories = PLURAL_CATEGORIES.get(lang, ("one", "other"))
+        if spec and "|" in spec and len(spec.split("|")) != len(categories):
+            problems.append(src.problem(
+                path, f"'{{{name}:{spec}}}': a number's forms in '{lang}' are "
+                      f"{'|'.join(categories)} ({len(categories)} forms)"))
 
 
 def _dupes(

@@ -108,19 +108,19 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert _text(driver, "#open h2").startswith("Open tasks")
     assert _text(driver, "#company") == "ACME Corp"
     assert _text(driver, "#zone") == "America/New_York"
-    # deadlines in New York time: the enhancement's is filing + its 4-hour estimate
-    assert _task(driver, "T-3", ".resolve-due") == "2026-11-19 12:30"
+    # deadlines in New York time, named (EST): the enhancement's is filing + its 4-hour estimate
+    assert _task(driver, "T-3", ".resolve-due") == "2026-11-19 12:30 EST"
     assert _task(driver, "T-3", ".left") == "2 h 30 min"
     assert _task(driver, "T-3", ".logged") == "1 h 30 min / estimate 4 h 00 min"
     assert _task(driver, "T-3", ".ref") == "#T-3"
     href = driver.find_element(By.CSS_SELECTOR, 'article[data-ticket="T-3"] a.ref')
     assert href.get_attribute("href") == "https://host.example/t/T-3"
     # waiting for the client: the clock stands, and the page says so
-    assert _task(driver, "T-2", ".resolve-due").startswith("2026-11-19 16:00")
+    assert _task(driver, "T-2", ".resolve-due").startswith("2026-11-19 16:00 EST")
     assert _task(driver, "T-2", ".left") == "14 h 00 min · paused: waiting for your reply"
     assert _task(driver, "T-2", ".type") == "composite · 2 units"
     # done late: resolved Tuesday, due Monday 17:00 New York
-    assert _task(driver, "T-1", ".resolve-due") == "2026-11-16 17:00"
+    assert _task(driver, "T-1", ".resolve-due") == "2026-11-16 17:00 EST"
     assert _task(driver, "T-1", ".verdict") == "late"
     assert _task(driver, "T-1", ".logged") == "45 min"
     assert _task(driver, "T-1", ".credits") == "−1"
@@ -130,7 +130,7 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     lots = driver.find_elements(By.CSS_SELECTOR, "#lots tr.lot")
     assert [lot.get_attribute("data-lot") for lot in lots] == ["2", "3", "1"]
     assert "soon" in lots[0].get_attribute("class").split()
-    assert lots[0].find_element(By.CSS_SELECTOR, ".expires").text == "2026-11-26 10:00"
+    assert lots[0].find_element(By.CSS_SELECTOR, ".expires").text == "2026-11-26 10:00 EST"
     assert lots[0].find_element(By.CSS_SELECTOR, ".remaining").text == "9"
     assert "expired" in lots[2].get_attribute("class").split()
     # the statement, newest first, with the balance after each entry
@@ -144,7 +144,7 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert "globex" not in driver.page_source.lower()
     # olena (Kyiv, until 17:00 = 10:00 New York) has finished; Friday 08:00 Kyiv is 01:00 NY
     assert _text(driver, "#manager-name") == "olena"
-    assert _text(driver, "#next-window") == "Next working window: 2026-11-20 01:00–07:00"
+    assert _text(driver, "#next-window") == "Next working window: 2026-11-20 01:00–07:00 EST"
     assert _text(driver, "#cap-usage") == "1 of 3 tasks today"
     week = driver.find_elements(By.CSS_SELECTOR, "#schedule li")
     assert [w.text for w in week[:3]] == [

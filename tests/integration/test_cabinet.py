@@ -267,3 +267,24 @@ def test_the_statement_csv_neutralises_every_text_cell(ctx: Context, client: Any
     assert "'=HYPERLINK(\"http://evil.example\")" in cells, rows
     assert "'=cmd|' /C calc'!A0" in cells, rows
     assert "-1" in cells  # a negative number stays a number
+
+
+def test_page_dates_name_their_zone_and_the_csv_keeps_offsets(ctx: Context, client: Any) -> None:
+    import re
+
+    # acme works in New York (EST in November), globex in the team's Kyiv (EET)
+    token = issue_link(ctx, "acme")
+    acme = client.get(f"/cabinet/{token}").get_data(as_text=True)
+    assert '<dd class="resolve-due">2026-11-19 12:30 EST' in acme  # T-3
+    assert '<dd class="resolve-due">2026-11-16 17:00 EST' in acme  # T-1
+    assert re.search(r'class="expires">2026-11-26 10:00 EST<', acme)
+    # a window "2026-11-20 01:00–07:00 EST" names its zone once, at its end
+    shown = re.findall(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b(?! [A-Z]{3}|–\d\d:\d\d [A-Z]{3})",
+                       acme)
+    assert shown == [], f"instants without a zone: {shown}"
+    globex = client.get(f"/cabinet/{issue_link(ctx, 'globex')}").get_data(as_text=True)
+    assert re.search(r'class="resolve-due">2026-11-\d\d \d\d:\d\d EET\b', globex)
+    assert "EST" not in globex
+    csv = client.get(f"/cabinet/{token}/statement.csv").get_data(as_text=True)
+    first = csv.splitlines()[1].split(",")[0]
+    assert re.fullmatch(r"2026-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?-0[45]:00", first), first

@@ -179,8 +179,10 @@ def test_cli_numbers_have_the_admin_api_bounds(empty_dir: Path, args: list[str],
 
 def test_cli_accepts_the_admin_api_extremes(empty_dir: Path) -> None:
     shutil.copytree(ROOT / "config", empty_dir / "config")
+    # a fresh embedded database is created at head by the first command that needs it
     code, output = _run(["credits", "balance", "acme"])
-    assert code == 1 and "deskpilot db upgrade" in output and "Traceback" not in output
+    assert code == 0 and "created the embedded database" in output, output
+    assert "Traceback" not in output
     assert _run(["db", "upgrade"])[0] == 0
     code, output = _run(["credits", "adjust", "acme", "--units", "100000", "--reason", "x"])
     assert code == 0 and "+100000" in output, output

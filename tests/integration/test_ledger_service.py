@@ -217,6 +217,19 @@ def test_notices_low_balance_and_expiring_soon(db: Database) -> None:
     assert early == ["low_balance"]
 
 
+@pytest.mark.parametrize(("taken", "left", "word", "verb"),
+                         [(9, 1, "credit", "expires"), (8, 2, "credits", "expire")])
+def test_notices_agree_with_their_number(db: Database, taken: int, left: int, word: str,
+                                         verb: str) -> None:
+    buy(db)
+    with db.session() as s:
+        ledger.complete(s, "acme", "T-1", 0, taken, T0)
+        got = {n.kind: n.message for n in ledger.notices(s, "acme", T0 + timedelta(days=80),
+                                                          PLAN)}
+    assert got["low_balance"].startswith(f"{left} {word} available ")
+    assert got["expiring_soon"].startswith(f"{left} {word} of package 1 {verb} ")
+
+
 def test_same_key_for_two_companies_returns_the_first_entry(db: Database) -> None:
     buy(db, company="acme")
     buy(db, company="beta")

@@ -10,6 +10,7 @@ import pytest
 from plugin.cabinet.lang import _TEXTS, company_language, pick, texts
 from plugin.cabinet.web import duration
 from rules.config.loader import analyse
+from rules.templates import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +40,8 @@ def test_the_page_may_switch_to_a_language_it_speaks() -> None:
 def test_every_text_exists_in_both_languages() -> None:
     for key, (uk, en) in _TEXTS.items():
         assert uk and en, key
-    assert texts("uk")["cap_usage"].format(used=2, max=3) == "2 з 3 задач сьогодні"
-    assert texts("en")["cap_usage"].format(used=2, max=3) == "2 of 3 tasks today"
+    assert fill(texts("uk")["cap_usage"], "uk", {"used": 2, "max": 3}) == "2 з 3 задач сьогодні"
+    assert fill(texts("en")["cap_usage"], "en", {"used": 2, "max": 3}) == "2 of 3 tasks today"
 
 
 def test_durations_read_as_working_hours_and_minutes() -> None:
@@ -56,9 +57,29 @@ def test_the_cap_card_does_not_say_today_twice() -> None:
     # "Ліміт на сьогодні / 0 з 3 задач сьогодні" read twice "today" (issue 22)
     for lang in ("uk", "en"):
         t = texts(lang)
-        heading, usage = t["cap"], t["cap_usage"].format(used=0, max=3)
+        heading, usage = t["cap"], fill(t["cap_usage"], lang, {"used": 0, "max": 3})
         assert not ({"сьогодні", "today"} & set(heading.lower().split())
                     and {"сьогодні", "today"} & set(usage.split())), (heading, usage)
     assert texts("uk")["cap"] == "Денний ліміт" and texts("en")["cap"] == "Daily cap"
     # "10 доступно": the word follows the number, lower case
     assert texts("uk")["available"] == "доступно" and texts("en")["available"] == "available"
+
+
+def test_instants_carry_the_zone_abbreviation_of_their_own_date() -> None:
+    from zoneinfo import ZoneInfo
+
+    from plugin.cabinet.web import at
+
+    kyiv = ZoneInfo("Europe/Kyiv")
+    assert at("2026-07-01T10:00:00+03:00", kyiv) == "2026-07-01 10:00 EEST"
+    assert at("2026-12-01T10:00:00+02:00", kyiv) == "2026-12-01 10:00 EET"
+    assert at("2026-11-19T12:30:00-05:00", ZoneInfo("America/New_York")) == "2026-11-19 12:30 EST"
+    assert at(None, kyiv) == ""
+
+
+@pytest.mark.parametrize(("lang", "cap", "shown"), [
+    ("en", 1, "0 of 1 task today"), ("en", 2, "0 of 2 tasks today"),
+    ("uk", 1, "0 з 1 задачі сьогодні"), ("uk", 2, "0 з 2 задач сьогодні"),
+])
+def test_the_daily_cap_agrees_with_its_number(lang: str, cap: int, shown: str) -> None:
+    assert fill(texts(lang)["cap_usage"], lang, {"used": 0, "max": cap}) == shown
