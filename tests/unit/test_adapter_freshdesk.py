@@ -44,7 +44,8 @@ REAL_PLACEHOLDERS = {
     "ticket.id", "ticket.subject", "ticket.description", "ticket.status", "ticket.priority",
     "ticket.source", "ticket.ticket_type", "ticket.tags", "ticket.created_on",
     "ticket.modified_on", "ticket.requester.id", "ticket.requester.email",
-    "ticket.requester.name", "ticket.requester.language", "ticket.agent.email", "ticket.company.name",
+    "ticket.requester.name", "ticket.requester.language", "ticket.agent.email",
+    "ticket.company.name",
     "ticket.total_time_spent", "ticket.latest_public_comment_text",
     "ticket.latest_private_comment_text", "triggered_event",
 }
