@@ -10,13 +10,16 @@ same setting (:func:`language_for`) so a company sees one language everywhere::
 
 Which language a client-visible note uses, first that applies: the company's ``language``
 here (or the older ``routing.companies.<id>.language`` in the rules), the requester's
-locale when the host sends one (generic ``ticket.requester.locale``), else
+locale when the host sends one (generic ``ticket.requester.locale``, Zendesk's and
+Freshdesk's ``{{ticket.requester.language}}`` in our templates; Zammad, django-helpdesk and
+Redmine send none: see their adapters), else
 ``defaults.language``. Internal notes use ``defaults.team_language`` (else
 ``defaults.language``). A language with no text in a template falls back to the default.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +47,7 @@ FILE = "companies.yaml"
 #: language codes a note may be written in (templates need a text for each one they use)
 LANGUAGES = ("uk", "en")
 _LOCALE_WORDS = {"english": "en", "ukrainian": "uk", "українська": "uk"}
+_PARENTHESIS = re.compile(r"\([^)]*\)")
 
 
 class _CompanySchema(Schema):
@@ -84,13 +88,33 @@ def load_companies(config_dir: Path, problems: list[Problem]) -> tuple[Path | No
 
 
 def locale_language(locale: str | None) -> str | None:
-    """``en-US`` / ``uk_UA`` / ``English`` → a note language, or None when not one we write."""
+    """A requester's locale as a host sends it → a note language, or None when not one we write.
+
+    The one reader of every host's form (``Ticket.requester_locale`` keeps it as sent):
+
+    - codes: ``uk``, ``uk-UA``, ``uk_UA``, ``en-US``, ``EN`` (the generic format; Freshdesk's
+      ``{{ticket.requester.language}}``, a code of its ``config/languages.yml``: ``en``,
+      ``uk``, ``ru-RU``, ``pt-BR``; a Zendesk user's ``locale``, which the poll reads);
+    - names: ``English``, ``Українська``, ``Ukrainian`` and Zendesk's forms of them: its
+      ``{{ticket.requester.language}}`` renders the locale's name (``'Italiano'`` in
+      Zendesk's own case-statement example), its Locales API names regional locales with a
+      parenthesis (``English (United Kingdom)``) and presents them as ``Spanish - español``.
+
+    ``ru_RU``, ``Deutsch`` and any other language we write no notes in give None (the default).
+    """
     if not locale:
         return None
     text = locale.strip().casefold()
     code = text.replace("_", "-").split("-", 1)[0]
-    lang = code if code in LANGUAGES else _LOCALE_WORDS.get(text)
-    return lang
+    if code in LANGUAGES:
+        return code
+    # "english (united kingdom)" → "english"; "ukrainian - українська" → either half
+    name = _PARENTHESIS.sub(" ", text)
+    for part in (name, *name.split(" - ")):
+        lang = _LOCALE_WORDS.get(" ".join(part.split()))
+        if lang:
+            return lang
+    return None
 
 
 def company_language(rules: LanguageSettings, company: str | None) -> str | None:

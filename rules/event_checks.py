@@ -24,7 +24,7 @@ import re
 
 from rules.bounds import Bounds
 from rules.event import TicketEvent
-from rules.generic_format import FormatError
+from rules.generic_format import LOCALE_LIMIT, FormatError
 
 #: the longest id kept (the events table's ``ticket_id`` column is 200; ids are far shorter)
 ID_LIMIT = 100
@@ -40,6 +40,10 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 NUL = "\x00"
 #: the JSON path of the ticket id in each host's payload (for the 422's field name)
 TICKET_ID_FIELD = {"redmine": "payload.issue.id"}
+#: the JSON path of the requester's locale where a host's body carries one (the 422's field
+#: name): the generic format's own key, our Zendesk and Freshdesk templates' placeholder
+LOCALE_FIELD = {"zendesk": "ticket.requester.language",
+                "freshdesk": "ticket.requester.language"}
 SUBJECT_LIMIT = 1000
 
 
@@ -89,6 +93,7 @@ def check_event(event: TicketEvent) -> None:
     if len(ticket.subject) > SUBJECT_LIMIT:
         raise fail("ticket.subject", f"must be at most {SUBJECT_LIMIT} characters")
     _text(ticket.body, "ticket.body", controls=False)
+    _locale(ticket.requester_locale, LOCALE_FIELD.get(kind, "ticket.requester.locale"))
     for tag in ticket.tags:
         _text(tag, "ticket.tags", controls=True)
 
@@ -101,6 +106,14 @@ def _text(value: str | None, field: str, *, controls: bool) -> None:
         raise fail(field, "must not contain NUL characters")
     if controls and CONTROL.search(value.replace("\t", " ")):
         raise fail(field, "must not contain control characters")
+
+
+def _locale(value: str | None, field: str) -> None:
+    """The requester's locale is a short one-line text: the generic format's bound
+    (``LOCALE_LIMIT``) holds for what every host adapter reads too."""
+    _text(value, field, controls=True)
+    if value is not None and len(value) > LOCALE_LIMIT:
+        raise fail(field, f"must be at most {LOCALE_LIMIT} characters")
 
 
 def check_numbers(event: TicketEvent, bounds: Bounds) -> None:

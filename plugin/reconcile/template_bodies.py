@@ -126,7 +126,10 @@ def freshdesk_payload(conn: Connection, t: Mapping[str, Any], event: str) -> dic
             "modified_on": utc(t.get("updated_at")),
             "requester": {"id": text(requester.get("id") or t.get("requester_id")),
                           "email": text(requester.get("email")),
-                          "name": text(requester.get("name"))},
+                          "name": text(requester.get("name")),
+                          # the embedded requester has no language: empty, as a user
+                          # without one renders
+                          "language": ""},
             "agent": {"email": text(t.get("agent_email"))},
             "company": {"name": text(company.get("name"))},
             "total_time_spent": "",
@@ -164,7 +167,10 @@ def zendesk_payload(conn: Connection, t: Mapping[str, Any], event: str) -> dict[
             "tags": " ".join(str(x) for x in t.get("tags") or []),
             "created_at": utc(t.get("created_at")),
             "updated_at": utc(t.get("updated_at")),
-            "requester": {"id": text(t.get("requester_id")), "email": text(requester.get("email"))},
+            # {{ticket.requester.language}} renders the locale's name; the sideloaded user
+            # has its code (``locale``: "uk", "en-US"), which the adapter reads as well
+            "requester": {"id": text(t.get("requester_id")), "email": text(requester.get("email")),
+                          "language": text(requester.get("locale"))},
             "assignee": {"id": text(t.get("assignee_id"))},
             "organization": {"id": text(t.get("organization_id")),
                              "external_id": text(org.get("external_id")),

@@ -38,12 +38,14 @@ def test_token_header_is_compared_against_every_secret_and_never_kept():
 #: placeholders; ``ApplicationHelper#ticket_placeholders`` and ``Admin::VaRulesHelper`` in
 #: Freshdesk's code) and the ticket/user Liquid drops behind it (``TicketDrop``:
 #: ``created_on``, ``modified_on``, ``total_time_spent``, ``latest_*_comment_text``; the
-#: requester's ``id``; ``cf_…`` custom fields)
+#: requester's ``id``; ``cf_…`` custom fields; ``UserDrop``'s ``:language`` attribute behind
+#: ``ticket.requester.language``)
 REAL_PLACEHOLDERS = {
     "ticket.id", "ticket.subject", "ticket.description", "ticket.status", "ticket.priority",
     "ticket.source", "ticket.ticket_type", "ticket.tags", "ticket.created_on",
     "ticket.modified_on", "ticket.requester.id", "ticket.requester.email",
-    "ticket.requester.name", "ticket.agent.email", "ticket.company.name",
+    "ticket.requester.name", "ticket.requester.language", "ticket.agent.email",
+    "ticket.company.name",
     "ticket.total_time_spent", "ticket.latest_public_comment_text",
     "ticket.latest_private_comment_text", "triggered_event",
 }

@@ -119,3 +119,9 @@ def test_a_merged_duplicate_with_a_followup_left_keeps_its_opening_time():
 def test_a_merged_body_with_no_time_at_all_is_refused_by_name():
     with pytest.raises(WebhookError, match="deskpilot_seen_at"):
         django_helpdesk.parse(body(status=5, merged_to=3), {}, CONN)
+
+
+def test_the_serializer_sends_only_the_submitters_email_so_no_locale_is_read():
+    (ev,) = django_helpdesk.parse(body(followup(1, comment="It stopped.")), {}, CONN)
+    assert ev.ticket.requester_email == "olena@acme.example"
+    assert ev.ticket.requester_locale is None

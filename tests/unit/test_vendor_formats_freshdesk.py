@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from plugin.settings import CompanyFrom, Connection
+from rules.companies import locale_language
 from tests.vendor_support import FRESHDESK, render
 from webhooks.hosts import freshdesk
 
@@ -42,3 +43,13 @@ def test_a_ticket_without_company_tags_or_time_renders_empty_and_parses():
     (ev,) = parse(values, event="ticket.updated")
     assert ev.ticket.company is None and ev.ticket.tags == ()
     assert "time_spent_total_minutes" not in ev.ticket.custom_fields
+
+
+def test_the_requesters_language_code_is_the_users_and_read_as_a_note_language():
+    # UserDrop's :language is the user's code from Freshdesk's config/languages.yml
+    for code, language in (("uk", "uk"), ("en", "en"), ("ru-RU", None), ("pt-BR", None)):
+        (ev,) = parse({**FRESHDESK, "ticket.requester.language": code})
+        assert ev.ticket.requester_locale == code
+        assert locale_language(ev.ticket.requester_locale) == language
+    (unset,) = parse(FRESHDESK)  # a user without a language renders empty
+    assert unset.ticket.requester_locale is None

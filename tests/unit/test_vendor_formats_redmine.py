@@ -128,3 +128,16 @@ def test_a_core_note_carries_no_private_flag_so_it_reads_as_public_unless_flagge
         **journal, "private_notes": False}}}, conn())
     assert public.comment is not None and public.comment.public
     assert not public.comment.unconfirmed
+
+
+def test_no_body_names_the_authors_language_so_none_is_read():
+    # issues/show.api.rsb renders the author as {id, name}; the 5.x plugin's AuthorWrapper
+    # adds login, mail and names, never ``language``
+    core = {"type": "issue.created", "timestamp": "2026-12-04T08:00:00Z",
+            "data": {"issue": issue()}}
+    suer = {"payload": {"action": "opened", "url": "http://rm/issues/311", "issue": issue(
+        author={"id": 9, "login": "olena", "mail": "olena@acme.example", "firstname": "Olena",
+                "lastname": "Koval", "identity_url": None, "icon_url": None})}}
+    for body in (core, suer):
+        (ev,) = parse(body, conn())
+        assert ev.ticket.requester_locale is None

@@ -124,3 +124,12 @@ def test_an_odd_or_missing_number_leaves_the_default_reference():
     for odd in (None, "", {"n": 1}, True):
         (ev,) = parse(payload(number=odd), conn())
         assert ev.ticket.reference is None
+
+
+def test_the_default_payload_carries_no_locale_so_none_is_read():
+    # record_payload/base.rb leaves ``preferences`` (where Zammad keeps ``locale``) out of
+    # every resolved user: the customer arrives without it
+    data = payload()
+    assert "preferences" not in data["ticket"]["customer"]
+    (ev,) = parse(data, conn())
+    assert ev.ticket.requester_locale is None

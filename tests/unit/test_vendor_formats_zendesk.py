@@ -14,6 +14,7 @@ import json
 import pytest
 
 from plugin.settings import Connection
+from rules.companies import locale_language
 from tests.vendor_support import ZENDESK, render
 from webhooks.hosts import zendesk
 
@@ -46,3 +47,23 @@ def test_the_current_user_role_label_decides_the_actor(label, kind):
 def test_a_private_comment_is_not_public():
     (ev,) = parse({**ZENDESK, "ticket.latest_comment.is_public": "false"})
     assert ev.comment is not None and not ev.comment.public
+
+
+# {{ticket.requester.language}} renders the locale's *name* (Zendesk's case-statement example
+# branches on 'Italiano'; the Locales API names en-US "English"); unset, it renders empty
+@pytest.mark.parametrize(("rendered", "language"), [
+    ("Українська", "uk"), ("Ukrainian", "uk"), ("English", "en"),
+    ("English (United Kingdom)", "en"), ("Deutsch", None)])
+def test_the_requesters_language_name_is_kept_and_read_as_a_note_language(rendered, language):
+    (ev,) = parse({**ZENDESK, "ticket.requester.language": rendered}, "ticket.created")
+    assert ev.ticket.requester_locale == rendered
+    assert locale_language(ev.ticket.requester_locale) == language
+
+
+def test_a_requester_without_a_language_or_an_older_template_has_no_locale():
+    (unset,) = parse(ZENDESK)  # the placeholder renders empty
+    assert unset.ticket.requester_locale is None
+    data = render("zendesk_trigger.json", ZENDESK)
+    del data["ticket"]["requester"]["language"]  # a trigger body from before the key
+    (older,) = zendesk.parse(json.dumps(data).encode(), {}, CONN)
+    assert older.ticket.requester_locale is None

@@ -12,6 +12,13 @@ status 5 and ``merged_to`` and moves its followups to the kept ticket). The poll
 (``plugin.reconcile.merges``) and stores the duplicate as the API shows it, without
 ``followup_id`` and with ``deskpilot_seen_at`` (when the poll saw it: the helpdesk records
 no merge time); such a body is ``ticket.merged``, keyed ``ticket-<id>-merged-<kept id>``.
+
+The requester's locale: none (``Ticket.requester_locale`` stays None). The submitter is only
+``submitter_email`` (``TicketSerializer.Meta.fields`` in 2.6.1: ``id queue title description
+resolution submitter_email assigned_to status on_hold priority due_date merged_to attachment
+followup_set``, ``helpdesk/serializers.py``; ``helpdesk/webhooks.py`` adds ``queue_slug``
+and ``followup_id``). ``Queue.locale`` exists but the body names the queue by id only, and
+it is the queue's mail language, not the requester's.
 """
 
 from __future__ import annotations

@@ -29,6 +29,14 @@ What a body says beyond the ticket (facts from Freshdesk's own Liquid code,
   total after it, "hh:mm"), so a delivered ``time.logged`` sets the total only. The
   reconciliation poll renders each time entry with an extra ``time_entry`` object
   (``id``, ``minutes``, ``agent_id``) that becomes the event's :class:`TimeEntry`.
+- ``{{ticket.requester.language}}`` renders the requester's language *code*: the ticket
+  drop's ``requester`` is the ``User`` (``to_liquid`` → ``UserDrop``), whose
+  ``liquid_attributes`` include ``:language``, the user's column that ``language_object``
+  looks up with ``Language.find_by_code`` among ``config/languages.yml`` (``en``, ``uk``,
+  ``ru-RU``, ``pt-BR``, ``es-LA``…): ``app/drops/user_drop.rb``, ``app/models/user.rb`` in
+  the same mirror (branch ``swatkats-hacki``, 2020). A user without one renders empty
+  ("no locale"). The poll's ``include=requester`` has no language, so a polled body
+  leaves it empty.
 """
 
 from __future__ import annotations
@@ -235,11 +243,12 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     email = c.text(requester, "email", "ticket.requester.email")
     org_name = c.text(company, "name", "ticket.company.name")
     requester_id = c.ident(requester, "id", "ticket.requester.id", required=False)
+    language = c.text(requester, "language", "ticket.requester.language")
     ticket = Ticket(
         id=ticket_id, created_at=created,
         company=company_for(conn.company_from, organization=(None, org_name), email=email,
                             custom_fields=custom),
-        requester_id=requester_id,
+        requester_id=requester_id, requester_locale=language.strip() if language else None,
         requester_email=email, subject=c.text(t, "subject", "ticket.subject") or "",
         body=c.text(t, "description", "ticket.description") or "",
         tags=tuple(x.strip() for x in (c.text(t, "tags", "ticket.tags") or "").split(",")

@@ -10,6 +10,13 @@
   journal adding ``private_notes``. Redmine 7's leaves it out: such a note is marked
   ``unconfirmed`` and the worker reads its flag from the host before the rules run.
 - A journal by the issue's author is the client speaking; any other user is an agent.
+
+The requester's locale: none (``Ticket.requester_locale`` stays None). A Redmine user's
+``language`` is not in any of the three bodies: the 5.x plugin's author is ``id login mail
+firstname lastname identity_url icon_url`` (suer/redmine_webhook
+``lib/redmine_webhook/author_wrapper.rb``), Redmine 7's issue is the API's
+``issues/show.api.rsb`` whose ``author`` is ``{id, name}``, and our plugin posts that same
+format. Reading it needs ``GET /users/{id}.json`` (admin) per event.
 """
 
 from __future__ import annotations

@@ -13,6 +13,17 @@ accounting), and the accountings' ids (``ticket_time_accounting_ids``), never th
 and names; accountings have no name). So the total becomes ``time_spent_total_minutes``
 on every snapshot; processing logs a total above the minutes already logged as their
 difference at once (``rules/items.py``), and the poll's accounting behind it adds nothing.
+
+The requester's locale: none (``Ticket.requester_locale`` stays None, the installation's
+default language applies unless the company has one). A Zammad user's language is
+``preferences.locale``, and the default payload leaves ``preferences`` out of every user it
+resolves (``customer``, ``created_by``…): zammad/zammad
+``app/jobs/trigger_webhook_job/record_payload/base.rb``, ``USER_ATTRIBUTE_BLACKLIST =
+%w[last_login login_failed password preferences …]`` applied in
+``associated_record_attributes``, checked by
+``spec/jobs/trigger_webhook_job/record_payload/base_example.rb``. A custom payload cannot
+name it either (``custom_payload/track/user.rb`` drops ``preferences`` from the user's
+functions), and reading it back costs a ``GET /api/v1/users/{id}`` per event.
 """
 
 from __future__ import annotations

@@ -12,6 +12,16 @@ The current page and every open-source verifier use ``TIMESTAMP + BODY``, as we 
 
 Every placeholder renders as text, so numbers and booleans arrive as strings, and a
 placeholder Zendesk cannot fill renders empty.
+
+The requester's language: ``ticket.requester.language`` is ``{{ticket.requester.language}}``,
+the one placeholder Zendesk documents for it ("user.language: The user's language
+preference", support.zendesk.com "Zendesk placeholders reference"). It renders the name of
+the user's locale, not its code: Zendesk's own example ("Using Liquid markup case statements
+…", support.zendesk.com 4408842967578) branches on ``{% when 'Italiano' %}``, and the
+Locales API names them so (``{"locale": "en-US", "name": "English"}``, ``"es"``:
+``"Español"``). Zendesk's Liquid is closed source, so the name is kept as sent and
+``rules.companies.locale_language`` reads names and codes alike; a body from an older
+template without the key reads as "no locale" (the installation's default language).
 """
 
 from __future__ import annotations
@@ -116,12 +126,14 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
     custom = c.rename_fields(conn, _clean(c.obj(t, "custom_fields", "ticket.custom_fields",
                                                 required=False)))
     email = _value(requester, "email", "ticket.requester.email")
+    language = _value(requester, "language", "ticket.requester.language")
     tags = tuple((_value(t, "tags", "ticket.tags") or "").split())
     ticket = Ticket(
         id=ticket_id, created_at=created,
         company=company_for(conn.company_from, organization=org_pair, email=email,
                             custom_fields=custom),
         requester_id=_value(requester, "id", "ticket.requester.id"), requester_email=email,
+        requester_locale=language,
         subject=_value(t, "title", "ticket.title") or "",
         body=_value(t, "description", "ticket.description") or "", tags=tags,
         priority=c.map_priority(conn, PRIORITY_DEFAULTS, _value(t, "priority", "ticket.priority")),
