@@ -119,6 +119,20 @@ def with_total(snapshot: Ticket, own: Ticket) -> Ticket:
     return replace(snapshot, custom_fields={**snapshot.custom_fields, TOTAL_FIELD: total})
 
 
+def with_known_locale(own: Ticket, stored: Ticket | None) -> Ticket:
+    """``own`` carrying the requester's locale last known for the ticket when it sends none.
+
+    Not every delivery of a ticket says the requester's language (a Freshdesk poll, a body
+    from a template pasted before the language was in it): such an event must not turn the
+    ticket's client notes, and the timer notes written from its snapshot, to the default
+    language. Kept only while the requester is the same one."""
+    if own.requester_locale or stored is None or not stored.requester_locale:
+        return own
+    same = ((own.requester_id or stored.requester_id) == stored.requester_id
+            and (own.requester_email or stored.requester_email) == stored.requester_email)
+    return replace(own, requester_locale=stored.requester_locale) if same else own
+
+
 def plain(text: str) -> str:
     """Text as it shows: tags out, entities decoded, white space collapsed, case folded."""
     return " ".join(html.unescape(_TAG.sub(" ", text)).split()).casefold()

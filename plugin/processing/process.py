@@ -40,7 +40,7 @@ from rules.config.model import RuleSet
 from rules.decision import Decision, iso
 from rules.engine import evaluate
 from rules.event import EventType, TicketEvent
-from rules.items import with_total
+from rules.items import with_known_locale, with_total
 from webhooks.hosts import ADAPTERS
 
 log = logging.getLogger("deskpilot.jobs")
@@ -100,6 +100,9 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
         log.info("job.event-late ticket=%s occurred_at=%s", ticket.host_ticket_id,
                  iso(ev.occurred_at))
     else:
+        known = with_known_locale(ev.ticket, stored_snapshot(ticket))
+        if known is not ev.ticket:
+            ev = dataclasses.replace(ev, ticket=known)
         snapshot = ev
         if ev.ticket.company is not None:
             company_id = ev.ticket.company.id

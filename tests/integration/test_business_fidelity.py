@@ -340,6 +340,14 @@ def test_client_notes_in_the_company_language_internal_in_the_team_language(
                          company="globex", actor="client", created=f"2026-12-07T10:05:00{KYIV}",
                          locale="en-GB"), datetime(2026, 12, 7, 8, 5, tzinfo=UTC))
         assert desk.notes("L-2", "client")[0].startswith("We have received")
+        # a later delivery that names no locale (an older template, a poll) keeps the one
+        # last known for the same requester: the client is not switched to the default
+        desk.post(_event("L-2", "ticket.updated", f"2026-12-07T11:00:00{KYIV}",
+                         company="globex", status="resolved", changes={"status": ["new",
+                         "resolved"]}, created=f"2026-12-07T10:05:00{KYIV}"),
+                  datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+        assert desk.notes("L-2", "client")[1:] == [
+            "Task #L-2 is resolved. Please rate our work from 1 to 5; it helps us improve."]
         desk.post(_event("L-3", "ticket.created", f"2026-12-07T10:06:00{KYIV}",
                          company="initech", actor="client",
                          created=f"2026-12-07T10:06:00{KYIV}"),

@@ -98,3 +98,21 @@ def test_the_zendesk_poll_renders_the_users_locale_and_freshdesks_none():
     assert fd["ticket"]["requester"]["language"] == ""
     (fev,) = freshdesk.parse(json.dumps(fd).encode(), {}, FD)
     assert fev.ticket.requester_locale is None
+
+
+def test_the_last_known_locale_is_kept_only_for_the_same_requester():
+    from datetime import UTC, datetime
+
+    from rules.event import Ticket
+    from rules.items import with_known_locale
+
+    stored = Ticket(id="7", created_at=datetime(2026, 12, 7, tzinfo=UTC), requester_id="u-1",
+                    requester_email="u@acme.example", requester_locale="uk")
+    silent = replace(stored, requester_locale=None)
+    assert with_known_locale(silent, stored).requester_locale == "uk"
+    assert with_known_locale(replace(silent, requester_email=None), stored).requester_locale == "uk"
+    assert with_known_locale(replace(stored, requester_locale="en-GB"),
+                             stored).requester_locale == "en-GB"  # a new one wins
+    other = replace(silent, requester_id="u-2", requester_email="boss@acme.example")
+    assert with_known_locale(other, stored).requester_locale is None  # another person
+    assert with_known_locale(silent, None) is silent
