@@ -50,6 +50,9 @@ class HostClient:
     #: (``plugin.outbox.units``); a client needing several calls gets notes and time entries
     #: as pushes of their own before the field writes
     atomic: bool = False
+    #: writes a part of a ``set_deadlines`` (``only``: the host's due date, or one deadline's
+    #: field) alone, so a refused one is split (``plugin.outbox.units.parts``)
+    scoped_deadlines: bool = True
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:
@@ -174,7 +177,7 @@ class HttpHostClient(HostClient):
                       company_side: bool) -> list[tuple[Any, Any]]:
         """Field writes for the ticket: ``set_fields``, mapped deadlines, ticket balances."""
         values: dict[str, Any] = dict(cs.fields)
-        for name, due in (cs.deadlines or {}).items():
+        for name, due in cs.deadline_fields().items():
             if self.field_key(name) is not None:
                 values[name] = due
         if not company_side:

@@ -75,14 +75,14 @@ class DjangoHelpdeskClient(HttpHostClient):
             status = self.host_status(cs.status)
             if status is not None and not followups:
                 patch["status"] = status
-        if cs.deadlines is not None:
+        if cs.host_due and cs.deadlines is not None:
             # due_date is the one deadline the helpdesk shows: resolution once known, until
             # then the acceptance deadline.
             due = cs.deadlines.get("resolve_due") or cs.deadlines.get("accept_due")
             patch["due_date"] = due
         if cs.assignee:
             patch["assigned_to"] = int_or_str(cs.assignee)
-        deadline_keys = {self.field_key(k) for k in (cs.deadlines or {})} - {None}
+        deadline_keys = {self.field_key(k) for k in cs.deadline_fields()} - {None}
         for key, value in self.ticket_values(cs, skipped, company_side=False):
             if value is None:
                 continue  # refused whole by the helpdesk: an unknown value is left out

@@ -79,7 +79,7 @@ class FreshdeskClient(HttpHostClient):
             update["status"] = status
         if cs.assignee:
             update["responder_id"] = int_or_str(cs.assignee)
-        if cs.deadlines is not None and status not in _NO_DUE_STATUSES:
+        if cs.host_due and status not in _NO_DUE_STATUSES:
             update.update(_due_fields(cs))
         custom = {str(k): v for k, v in self.ticket_values(cs, skipped,
                                                            company_side=company_side)}

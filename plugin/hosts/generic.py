@@ -39,6 +39,8 @@ class GenericClient(HttpHostClient):
 
     kind = "generic"
     atomic = True
+    #: the callback carries deadlines as the generic format's whole snapshot (SPEC §7)
+    scoped_deadlines = False
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,
              idempotency_key: str, done: Collection[str] = ()) -> PushResult:

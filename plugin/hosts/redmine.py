@@ -58,7 +58,7 @@ class RedmineClient(HttpHostClient):
             issue["status_id"] = status
         if cs.assignee:
             issue["assigned_to_id"] = int_or_str(cs.assignee)
-        if cs.deadlines is not None:
+        if cs.host_due and cs.deadlines is not None:
             # until acceptance the acceptance deadline is the one ``due_date`` shows (SPEC §2)
             issue["due_date"] = iso_date(cs.deadlines.get("resolve_due")
                                          or cs.deadlines.get("accept_due"))

@@ -80,7 +80,7 @@ class ZendeskClient(HttpHostClient):
         custom = [{"id": int_or_str(k), "value": v}
                   for k, v in self.ticket_values(cs, skipped, company_side=company_side)]
         date_field = self.field_key("resolve_due_date")
-        if cs.deadlines is not None and date_field is not None:
+        if cs.host_due and cs.deadlines is not None and date_field is not None:
             custom.append({"id": int_or_str(date_field),
                            "value": iso_date(cs.deadlines.get("resolve_due"))})
         if cs.time_logs:

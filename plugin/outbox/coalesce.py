@@ -9,13 +9,16 @@ from typing import Any
 from plugin.outbox.commands import (
     ADD_NOTE,
     ASSIGN,
+    HOST_DUE,
     LOG_TIME,
+    ONLY,
     SET_BALANCE,
     SET_DEADLINES,
     SET_FIELDS,
     SET_STATUS,
     Command,
     coalesce,
+    deadline_writes,
 )
 
 
@@ -43,11 +46,23 @@ class ChangeSet:
     status: str | None = None
     #: ``None`` when no deadline command is pending; else accept/first_response/resolve due
     deadlines: Mapping[str, str | None] | None = None
+    #: what of the deadlines to write (``commands.deadline_writes``): all of it, unless the
+    #: command is a part of a refused one
+    deadline_writes: frozenset[str] = frozenset()
     fields: dict[str, Any] = field(default_factory=dict)
     assignee: str | None = None
     balances: list[Mapping[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     time_logs: list[TimeLog] = field(default_factory=list)
+
+    @property
+    def host_due(self) -> bool:
+        """Write the host's own due date (derived from the deadlines)."""
+        return self.deadlines is not None and HOST_DUE in self.deadline_writes
+
+    def deadline_fields(self) -> dict[str, str | None]:
+        """The deadlines to write to their mapped fields, by Deskpilot name."""
+        return {k: v for k, v in (self.deadlines or {}).items() if k in self.deadline_writes}
 
     @property
     def empty(self) -> bool:
@@ -63,7 +78,8 @@ def changeset(commands: Sequence[Command]) -> ChangeSet:
         if cmd.type == SET_STATUS:
             out.status = data["status"]
         elif cmd.type == SET_DEADLINES:
-            out.deadlines = dict(data)
+            out.deadlines = {k: v for k, v in data.items() if k != ONLY}
+            out.deadline_writes = frozenset(deadline_writes(data))
         elif cmd.type == SET_FIELDS:
             out.fields.update(data["fields"])
         elif cmd.type == ASSIGN:

@@ -9,7 +9,9 @@ Data per type:
 =================  ===========================================================================
 ``set_status``     ``{"status": <one of rules.event.STATUSES>}``
 ``set_deadlines``  ``{"accept_due", "first_response_due", "resolve_due"}``: ISO strings or None,
-                   plus ``"deferred_to"`` (when a deferred task's clocks start) if given
+                   plus ``"deferred_to"`` (when a deferred task's clocks start) if given; a
+                   *part* (what is left of a refused one, see :func:`deadline_part`) also has
+                   ``"only"``: the writes it makes
 ``log_time``       ``{"minutes": int, "note": str | None, "agent_id": str | None}``
 ``add_note``       ``{"visibility": "client" | "internal", "body": str}``
 ``set_fields``     ``{"fields": {name: value}}`` (task_type, units, estimate_hours, ...)
@@ -39,6 +41,14 @@ TYPES = (SET_STATUS, SET_DEADLINES, LOG_TIME, ADD_NOTE, SET_FIELDS, ASSIGN, SET_
 DEADLINE_KEYS = ("accept_due", "first_response_due", "resolve_due")
 #: optional key of ``set_deadlines``: the instant a deferred task's clocks start
 DEFERRED_TO = "deferred_to"
+#: key of a ``set_deadlines`` part: the list of writes it makes, in ``DEADLINE_WRITES`` order.
+#: A command without it writes all of them (the host's due date and every mapped field).
+ONLY = "only"
+#: the write of the host's own due date, derived from the deadlines (Redmine and
+#: django-helpdesk ``due_date``, Freshdesk ``due_by``/``fr_due_by``, Zendesk's date field)
+HOST_DUE = "host_due"
+#: every write a ``set_deadlines`` can make: the host's due date, then one field per deadline
+DEADLINE_WRITES = (HOST_DUE, *DEADLINE_KEYS, DEFERRED_TO)
 VISIBILITIES = ("client", "internal")
 
 
@@ -53,9 +63,8 @@ def _check(type_: str, data: Mapping[str, Any]) -> None:
         raise CommandError(f"unknown command type {type_!r}")
     if type_ == SET_STATUS and data.get("status") not in STATUSES:
         raise CommandError(f"set_status: unknown status {data.get('status')!r}")
-    if type_ == SET_DEADLINES and not set(data) <= {*DEADLINE_KEYS, DEFERRED_TO}:
-        unknown = sorted(set(data) - {*DEADLINE_KEYS, DEFERRED_TO})
-        raise CommandError(f"set_deadlines: unknown keys {unknown}")
+    if type_ == SET_DEADLINES:
+        _check_deadlines(data)
     if type_ == LOG_TIME:
         minutes = data.get("minutes")
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
@@ -71,6 +80,21 @@ def _check(type_: str, data: Mapping[str, Any]) -> None:
         raise CommandError("assign: agent_id is required")
     if type_ == SET_BALANCE and not data.get("company_id"):
         raise CommandError("set_balance: company_id is required")
+
+
+def _check_deadlines(data: Mapping[str, Any]) -> None:
+    if not set(data) <= {*DEADLINE_KEYS, DEFERRED_TO, ONLY}:
+        unknown = sorted(set(data) - {*DEADLINE_KEYS, DEFERRED_TO, ONLY})
+        raise CommandError(f"set_deadlines: unknown keys {unknown}")
+    if ONLY not in data:
+        return
+    only = data[ONLY]
+    if not isinstance(only, (list, tuple)) or not only or not set(only) <= set(DEADLINE_WRITES):
+        raise CommandError(f"set_deadlines: only must list some of {DEADLINE_WRITES}")
+    # each write needs its values: the host's due date is derived from all three deadlines
+    needed = {k for w in only for k in (DEADLINE_KEYS if w == HOST_DUE else (w,))}
+    if not needed <= set(data):
+        raise CommandError(f"set_deadlines: only {list(only)} without {sorted(needed - set(data))}")
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,33 @@ class Command:
                                  "reserved": reserved, "available": available})
 
 
+def deadline_writes(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The writes a ``set_deadlines`` makes (``DEADLINE_WRITES`` order): its ``only``, else
+    the host's due date and a field for each deadline it carries."""
+    if ONLY in data:
+        return tuple(w for w in DEADLINE_WRITES if w in data[ONLY])
+    return tuple(w for w in DEADLINE_WRITES if w == HOST_DUE or w in data)
+
+
+def deadline_part(cmd: Command, write: str) -> Command:
+    """The part of a ``set_deadlines`` that makes one of its writes: the host's due date
+    (with the three deadlines it is derived from) or one deadline's field (its value alone)."""
+    keys = DEADLINE_KEYS if write == HOST_DUE else (write,)
+    return Command(SET_DEADLINES, {**{k: cmd.data.get(k) for k in keys}, ONLY: [write]})
+
+
+def join_deadlines(earlier: Command | None, later: Command) -> Command:
+    """Two ``set_deadlines`` of one ticket folded: a whole snapshot replaces what came before;
+    a part adds its writes (its values win), so parts joined back make the whole again."""
+    if earlier is None or ONLY not in later.data:
+        return later
+    values = {k: v for k, v in {**earlier.data, **later.data}.items() if k != ONLY}
+    writes = set(deadline_writes(earlier.data)) | set(later.data[ONLY])
+    if writes >= set(deadline_writes(values)) and set(DEADLINE_KEYS) <= set(values):
+        return Command(SET_DEADLINES, values)
+    return Command(SET_DEADLINES, {**values, ONLY: [w for w in DEADLINE_WRITES if w in writes]})
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
@@ -144,7 +195,8 @@ def coalesce(commands: Sequence[Command]) -> list[Command]:
     """Fold a ticket's pending commands: last status/deadlines/assignee/balance win,
     fields merge (later keys win), notes and time logs are kept in order.
 
-    Deadlines are whole snapshots (None clears a deadline), so the last one wins outright.
+    Deadlines are whole snapshots (None clears a deadline), so the last one wins outright;
+    a part of one (a refused write resent) joins what came before (:func:`join_deadlines`).
     Balances are kept per company. Hosts like Zendesk allow only 30 updates per ticket per
     10 minutes, so a burst of decisions must become one write.
     """
@@ -160,6 +212,8 @@ def coalesce(commands: Sequence[Command]) -> list[Command]:
             balances[cmd.data["company_id"]] = cmd
         elif cmd.type in (LOG_TIME, ADD_NOTE):
             appended.append(cmd)
+        elif cmd.type == SET_DEADLINES:
+            last[cmd.type] = join_deadlines(last.get(cmd.type), cmd)
         else:
             last[cmd.type] = cmd
     out: list[Command] = []

@@ -212,7 +212,8 @@ def _push_units(client: Any, ticket_id: str, batch: Batch, outcome: Outcome) -> 
                     raise
                 assert isinstance(exc, HostHTTPError)
                 try:
-                    split_refused(lambda c, k: push(c, k), unit, key, exc, outcome)
+                    split_refused(lambda c, k: push(c, k), unit, key, exc, outcome,
+                                  deadlines=getattr(client, "scoped_deadlines", False))
                 except Exception as inner:
                     # a failure while splitting: its steps belong to one row's push, not
                     # to the unit; the unit is retried whole (field writes are idempotent)

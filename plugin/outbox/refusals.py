@@ -23,12 +23,15 @@ from sqlalchemy.orm import Session
 from plugin.outbox.commands import (
     ADD_NOTE,
     ASSIGN,
+    HOST_DUE,
     LOG_TIME,
+    ONLY,
     SET_BALANCE,
     SET_DEADLINES,
     SET_FIELDS,
     SET_STATUS,
     Command,
+    deadline_writes,
 )
 from plugin.outbox.rows import DUE_AT_ONCE, OutboxRow, OutboxState, add_commands
 from plugin.outbox.units import Refusal
@@ -47,6 +50,10 @@ def describe(command: dict[str, Any]) -> str:
                 else "an internal note")
     if kind == SET_FIELDS:
         return "fields " + ", ".join(sorted(data.get("fields") or {}))
+    if kind == SET_DEADLINES and data.get(ONLY):
+        # a part of a refused one: exactly the writes that are left
+        names = ["the host's due date" if w == HOST_DUE else w for w in deadline_writes(data)]
+        return ("deadline " if len(names) == 1 else "deadlines ") + ", ".join(names)
     if kind == SET_DEADLINES:
         return "deadlines " + ", ".join(k for k, v in sorted(data.items()) if v is not None)
     return {SET_STATUS: f"status {data.get('status')}", ASSIGN: "the assignee",

@@ -8,8 +8,11 @@ refused field write then never costs the client a message, and a unit's steps ma
 rows, so nothing is ever posted twice.
 
 When the host refuses a unit (a 4xx other than 401/404/429), the unit is split: each row alone,
-and a row's ``set_fields`` field by field. Whatever the host accepts is delivered; only the
-rows it refused fail, with the host's status and message (:class:`Outcome`).
+then a row's independent parts (:func:`parts`): a ``set_fields`` field by field, a
+``set_deadlines`` write by write (the host's own due date, then each deadline's field).
+Whatever the host accepts is delivered; only the rows it refused fail, with the host's status
+and message and, as the command left to resend, the parts it refused joined back into one
+(:class:`Outcome`). A push the host accepts is never split: it stays one request.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugin.hosts.errors import ClientError, HostHTTPError
-from plugin.outbox.commands import ADD_NOTE, LOG_TIME, SET_FIELDS, Command, coalesce
+from plugin.outbox.commands import (
+    ADD_NOTE,
+    LOG_TIME,
+    SET_DEADLINES,
+    SET_FIELDS,
+    Command,
+    coalesce,
+    deadline_part,
+    deadline_writes,
+)
 
 #: statuses where every call would be refused alike: splitting would only multiply calls
 _NO_SPLIT = frozenset({401})
@@ -80,21 +92,29 @@ def plan(client: Any, ids: Sequence[int], commands: Sequence[Command]) -> list[U
     return units
 
 
-def parts(cmd: Command) -> list[Command]:
-    """A command's independent parts: one per field of a ``set_fields``, else itself."""
+def parts(cmd: Command, *, deadlines: bool = True) -> list[Command]:
+    """A command's independent parts, in a fixed order: one per field of a ``set_fields``;
+    with ``deadlines`` (a client that writes a part alone, ``HostClient.scoped_deadlines``)
+    one per write of a ``set_deadlines`` (``commands.deadline_part``); else itself. A part
+    whose write the client has no mapping for costs no call."""
     if cmd.type == SET_FIELDS and len(cmd.data["fields"]) > 1:
         return [Command.set_fields(**{k: v}) for k, v in cmd.data["fields"].items()]
+    if cmd.type == SET_DEADLINES and deadlines:
+        writes = deadline_writes(cmd.data)
+        if len(writes) > 1:
+            return [deadline_part(cmd, w) for w in writes]
     return [cmd]
 
 
 def split_refused(push: Any, unit: Unit, key: str, error: HostHTTPError,
-                  outcome: Outcome) -> None:
+                  outcome: Outcome, *, deadlines: bool = True) -> None:
     """After ``error`` refused ``unit``: send its rows one by one (then a row's parts), so
     only what the host refuses fails. ``push(commands, key)`` pushes; it raises on failure.
-    A transient failure here propagates (the caller retries the rows not yet delivered)."""
+    A transient failure here propagates (the caller retries the rows not yet delivered).
+    ``deadlines``: whether a ``set_deadlines`` splits (see :func:`parts`)."""
     if len(unit.ids) == 1:
         row, cmd = unit.ids[0], unit.commands[0]
-        pieces = parts(cmd)
+        pieces = parts(cmd, deadlines=deadlines)
         if len(pieces) == 1:
             outcome.refused.append(Refusal(row, error, cmd))
             return
@@ -123,6 +143,6 @@ def split_refused(push: Any, unit: Unit, key: str, error: HostHTTPError,
             if not is_refusal(exc):
                 raise
             assert isinstance(exc, HostHTTPError)
-            split_refused(push, one, f"{key}/r{row}", exc, outcome)
+            split_refused(push, one, f"{key}/r{row}", exc, outcome, deadlines=deadlines)
         else:
             outcome.delivered.append(row)

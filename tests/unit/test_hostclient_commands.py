@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugin.outbox.coalesce import changeset
-from plugin.outbox.commands import Command, CommandError, coalesce
+from plugin.outbox.commands import (
+    Command,
+    CommandError,
+    coalesce,
+    deadline_part,
+    deadline_writes,
+)
 from rules.event import STATUSES
 
 
@@ -43,6 +49,10 @@ def test_commands_do_not_alias_the_callers_dict() -> None:
     ("reopen", {}, "unknown command type"),
     ("set_status", {"status": "done"}, "unknown status"),
     ("set_deadlines", {"due": "x"}, "unknown keys"),
+    ("set_deadlines", {"resolve_due": "x", "only": ["due_date"]}, "only must list"),
+    ("set_deadlines", {"resolve_due": "x", "only": []}, "only must list"),
+    ("set_deadlines", {"resolve_due": "x", "only": ["accept_due"]}, "without"),
+    ("set_deadlines", {"resolve_due": "x", "only": ["host_due"]}, "without"),
     ("log_time", {"minutes": 0}, "positive int"),
     ("log_time", {"minutes": True}, "positive int"),
     ("add_note", {"visibility": "public", "body": "x"}, "visibility"),
@@ -97,3 +107,38 @@ def test_coalesce_properties(cmds: list[Command]) -> None:
     assert cs.status == (last[0].data["status"] if last else None)
     assert sum(t.minutes for t in cs.time_logs) == sum(c.data["minutes"] for c in kept
                                                        if c.type == "log_time")
+
+
+DUE = Command.set_deadlines(accept_due="2026-12-07T10:00:00Z", first_response_due=None,
+                            resolve_due="2026-12-08T15:00:00Z")
+
+
+def test_a_deadlines_part_writes_only_its_own_part() -> None:
+    due = deadline_part(DUE, "host_due")
+    assert due.data == {**DUE.data, "only": ["host_due"]}  # the due date needs all three
+    field = deadline_part(DUE, "resolve_due")
+    assert field.data == {"resolve_due": "2026-12-08T15:00:00Z", "only": ["resolve_due"]}
+    assert Command.from_json(json.loads(json.dumps(field.to_json()))) == field
+    assert deadline_writes(DUE.data) == ("host_due", "accept_due", "first_response_due",
+                                         "resolve_due")
+    cs = changeset([field])
+    assert not cs.host_due and cs.deadline_fields() == {"resolve_due": "2026-12-08T15:00:00Z"}
+    cs = changeset([due])
+    assert cs.host_due and cs.deadline_fields() == {} and cs.deadlines == dict(DUE.data)
+    whole = changeset([DUE])
+    assert whole.host_due and whole.deadline_fields() == dict(DUE.data)
+
+
+def test_parts_join_back_into_the_whole_and_a_resent_part_joins_what_came_before() -> None:
+    pieces = [deadline_part(DUE, w) for w in deadline_writes(DUE.data)]
+    assert coalesce(pieces) == [DUE]  # every part refused: the row keeps its command
+    accept, resolve = pieces[1], pieces[3]
+    (both,) = coalesce([accept, resolve])  # two refused parts resent together: both written
+    assert both.data == {"accept_due": "2026-12-07T10:00:00Z",
+                         "resolve_due": "2026-12-08T15:00:00Z",
+                         "only": ["accept_due", "resolve_due"]}
+    newer = Command.set_deadlines(accept_due="2026-12-07T11:00:00Z")
+    assert coalesce([resolve, newer]) == [newer]  # a whole snapshot replaces a part
+    (kept,) = coalesce([newer, resolve])  # a part after a snapshot: everything, its value in
+    assert "only" not in kept.data and kept.data["resolve_due"] == "2026-12-08T15:00:00Z"
+    assert kept.data["accept_due"] == "2026-12-07T11:00:00Z"

@@ -8,7 +8,7 @@ import pytest
 
 from plugin.hosts.errors import ClientError, ServerError
 from plugin.outbox.commands import Command, PushResult
-from plugin.outbox.units import Outcome, Unit, is_refusal, plan, split_refused
+from plugin.outbox.units import Outcome, Unit, is_refusal, parts, plan, split_refused
 
 
 class Multi:
@@ -83,3 +83,47 @@ def test_a_transient_failure_while_splitting_propagates() -> None:
     with pytest.raises(ServerError):
         split_refused(push, unit, "k", ClientError(422, "PUT", "u"), out)
     assert out.delivered == [1] and out.refused == []
+
+
+DEADLINES = Command.set_deadlines(accept_due="2026-12-07T10:00:00Z",
+                                  resolve_due="2026-12-08T15:00:00Z",
+                                  deferred_to="2026-12-07T08:00:00Z")
+
+
+def _only(cmds: list[Command]) -> list[str]:
+    return [w for c in cmds for w in c.data.get("only") or ["whole"]]
+
+
+def test_a_set_deadlines_splits_into_the_hosts_due_date_then_each_deadline() -> None:
+    pieces = parts(DEADLINES)
+    assert _only(pieces) == ["host_due", "accept_due", "first_response_due", "resolve_due",
+                             "deferred_to"]
+    assert pieces[4].data == {"deferred_to": "2026-12-07T08:00:00Z", "only": ["deferred_to"]}
+    assert parts(DEADLINES, deadlines=False) == [DEADLINES]  # the generic callback's format
+    assert parts(pieces[3]) == [pieces[3]]  # a part is not split again
+
+
+def test_a_refused_deadline_costs_only_its_own_field() -> None:
+    unit = Unit((1, 2), (ROWS[0], DEADLINES))
+    keys: list[str] = []
+
+    def refuse(cmds: list[Command]) -> bool:
+        return any("resolve_due" in (c.data.get("only") or ["resolve_due"]) for c in cmds
+                   if c.type == "set_deadlines")
+    sent, push = _pusher(refuse)
+
+    def keyed(cmds: list[Command], key: str) -> PushResult:
+        keys.append(key)
+        result: PushResult = push(cmds, key)
+        return result
+    out = Outcome()
+    split_refused(keyed, unit, "k", ClientError(422, "PUT", "u"), out)
+    assert out.delivered == [1]
+    (refusal,) = out.refused
+    assert refusal.row_id == 2
+    assert refusal.command == Command("set_deadlines", {"resolve_due": "2026-12-08T15:00:00Z",
+                                                        "only": ["resolve_due"]})
+    delivered = [c for cmds in sent[1:] for c in cmds]
+    assert _only(delivered) == ["host_due", "accept_due", "first_response_due", "deferred_to"]
+    # stable keys per part: a retry of the same refusal sends the same deliveries
+    assert keys == ["k/r1", "k/r2", "k/r2/p0", "k/r2/p1", "k/r2/p2", "k/r2/p3", "k/r2/p4"]
