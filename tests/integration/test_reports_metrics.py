@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from plugin import tables as registry  # noqa: F401
 from plugin.app import create_app
@@ -168,3 +171,55 @@ def test_debits_count_once_committed(ctx: Context) -> None:
         assert sample("deskpilot_debited_units_total", company="acme-m") == units
     assert sample("deskpilot_debited_units_total", company="acme-m") == units + 2
     assert sample("deskpilot_debits_total", company="acme-m") >= 1
+
+
+@responses.activate
+def test_a_write_the_host_refuses_counts_on_metrics(sqlite_url: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from plugin.outbox.commands import Command
+    from plugin.outbox.push import PushFailed, push_ticket
+    from plugin.outbox.rows import OutboxState, add_commands
+
+    monkeypatch.delenv(ENV, raising=False)  # one process: /metrics serves its own registry
+    settings = load_settings(env={}, overrides={
+        "database_url": sqlite_url, "config_dir": str(ROOT / "config"),
+        "var_dir": str(tmp_path), "metrics_tokens": [METRICS_TOKEN],
+        "connections": [{"name": "redmine-m", "kind": "redmine", "base_url": "http://rm.test",
+                         "inline_push": False, "credentials": {"api_key": "k"},
+                         "field_map": {"task_type": 76, "units": 77}}]})
+    context = build_context(settings)
+    context.db.create_all()
+    set_context(context)
+
+    def refuse_units(request: Any) -> tuple[int, dict[str, str], str]:
+        if '"id": 77' in request.body.decode():
+            return 422, {}, json.dumps({"errors": ["Units is not a number"]})
+        return 204, {}, ""
+
+    responses.add_callback(responses.PUT, "http://rm.test/issues/4.json", callback=refuse_units)
+    line = re.compile(r'^deskpilot_host_refused_writes_total\{host="redmine-m",status="422"\} '
+                      r"(\S+)$", re.M)
+
+    def scraped() -> float:
+        body = create_app(context=context).test_client().get(
+            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(
+                as_text=True)
+        found = line.search(body)
+        return float(found.group(1)) if found else 0.0
+
+    try:
+        before = scraped()
+        with context.db.session() as session:
+            add_commands(session, "redmine-m", "4", [
+                Command.set_status("accepted"), Command.set_fields(task_type="bug", units=2),
+            ], "event:1", datetime(2026, 12, 7, 9, tzinfo=UTC), company_id="acme")
+        with pytest.raises(PushFailed, match="refused 1 of 2"):
+            push_ticket("redmine-m", "4", datetime(2026, 12, 7, 9, tzinfo=UTC))
+        with context.db.session() as session:
+            states = [r.state for r in session.execute(
+                select(OutboxRow).order_by(OutboxRow.id)).scalars()]
+        assert states[:2] == [OutboxState.SENT, OutboxState.FAILED]
+        assert scraped() == before + 1  # one refused write, labelled by connection and status
+    finally:
+        set_context(None)
+        context.close()
