@@ -86,3 +86,54 @@ def test_a_host_keeping_the_balance_on_the_organisation_gets_it_once(sqlite_url)
     finally:
         set_context(None)
         ctx.close()
+
+
+def test_an_expiry_burn_pushes_the_new_balance_to_every_open_ticket(sqlite_url):
+    from decimal import Decimal
+
+    from plugin import ledger
+    from plugin.scheduler import expire_lots
+
+    ctx = connections_context(sqlite_url, [{
+        "name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
+        "field_map": {"balance": "credits_left"}, "inline_push": True}])
+    try:
+        buy(ctx, "acme", 10, datetime(2026, 11, 10, tzinfo=UTC))
+        with ctx.db.session() as s:  # 10 credits that last, 4 that expire on 20.11
+            ledger.purchase(s, "acme", 4, Decimal("350"), "UAH",
+                            datetime(2026, 11, 10, tzinfo=UTC),
+                            expires_at=datetime(2026, 11, 20, tzinfo=UTC))
+        client = FakeClient()
+        ctx.extras["host-client-factory"] = lambda conn: client
+        for n, t in enumerate(("T-1", "T-2", "T-3")):
+            _accept(ctx, t, n)
+        assert _balances(client) == {"T-1": [14], "T-2": [14], "T-3": [14]}
+        with ctx.db.session() as s:
+            first = max(s.execute(select(OutboxRow.id)).scalars())
+        later = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+        assert expire_lots(ctx, later) == "1 burned in 1 companies"
+        with ctx.db.session() as s:
+            rows = list(s.execute(select(OutboxRow).where(OutboxRow.id > first)
+                                  .order_by(OutboxRow.id)).scalars())
+            after = ledger.balance(s, "acme", now=later)
+        assert (after.balance, after.reserved, after.available) == (10, 3, 7)
+        # one set_balance row per open ticket, with the figures after the burn, due now
+        assert sorted(r.ticket_id for r in rows) == ["T-1", "T-2", "T-3"]
+        for r in rows:
+            assert r.state == OutboxState.PENDING and r.company_id == "acme"
+            assert r.next_attempt_at.replace(tzinfo=UTC) <= later
+            assert r.command == {"type": "set_balance", "data": {
+                "company_id": "acme", "balance": 10, "reserved": 3, "available": 7}}
+            assert r.idempotency_key.startswith("expiry:acme:2026-11-21:")
+        # a second run on the same day burns nothing and writes nothing twice
+        assert expire_lots(ctx, later) == "0 burned in 0 companies"
+        with ctx.db.session() as s:
+            assert len(list(s.execute(select(OutboxRow).where(OutboxRow.id > first))
+                            .scalars())) == 3
+        client.pushes.clear()
+        for t in ("T-1", "T-2", "T-3"):
+            push_ticket("generic", t, later)
+        assert _balances(client) == {"T-1": [10], "T-2": [10], "T-3": [10]}
+    finally:
+        set_context(None)
+        ctx.close()
