@@ -155,6 +155,12 @@ def test_a_refused_deadline_field_costs_only_that_field(host, tmp_path, monkeypa
     listed = runner.invoke(main, ["outbox", "list"])
     assert f"{failed.id}\th/4\tfailed" in listed.output and "deadline resolve_due" in \
         listed.output, listed.output
+    # resent before the fix: refused again, the same record (nothing else is written again)
+    seen.clear()
+    again = runner.invoke(main, ["outbox", "resend", str(failed.id)])
+    assert "failed again" in again.output, again.output
+    assert RESOLVE not in json.dumps(seen) and ACCEPT not in json.dumps(seen)
+    assert _rows(ctx)[1].command == failed.command and _rows(ctx)[1].state == OutboxState.FAILED
     # the admin fixes the field's mapping; the resend writes that field and nothing else
     settings({**conn["field_map"], "resolve_due": fixed})
     seen.clear()
