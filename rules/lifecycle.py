@@ -22,6 +22,13 @@ from rules.work import Work
 
 WORK_STATUSES = ("in_progress", "waiting_client", "resolved")
 DONE = ("resolved", "closed")
+#: the status of a ticket its host deleted: the ticket ends there (its reservation released,
+#: no timers, nothing written to it, open nowhere); a creation under its id later (hosts that
+#: reuse a deleted row's id: Redmine on SQLite, MySQL before 8.0 after a restart) is a new
+#: ticket
+GONE = "deleted"
+#: the statuses of a ticket that is no longer open
+ENDED = (*DONE, GONE)
 
 
 def run_automation(
@@ -54,12 +61,12 @@ class Steps(Work):
     def settle(self) -> None:
         ev, st, now = self.ctx.event, self.ctx.state.ticket, self.ctx.now
         old = st.status if st.known else (ev.changes.get("status", (None, None))[0] or None)
-        new = ev.ticket.status or old
+        new = GONE if ev.event == EventType.DELETED else (ev.ticket.status or old)
         t = dict(filed=not st.known)
         t["accepted"] = st.accepted_at is None and not st.held and self._accepts(old, new)
         t["resolved"] = new == "resolved" and old != "resolved"
         t["closed"] = new == "closed" and old != "closed"
-        t["reopened"] = old in DONE and new is not None and new not in DONE
+        t["reopened"] = old in DONE and new is not None and new not in ENDED
         t["released"] = ev.event in (EventType.MERGED, EventType.DELETED)
         t["retyped"] = (
             st.known
@@ -145,7 +152,7 @@ class Steps(Work):
 
     def _timers(self, st: TicketState, t: dict[str, bool]) -> None:
         r, now, f = self.rules, self.ctx.now, self.facts
-        if st.status in DONE and st.status == "closed":
+        if st.status in ("closed", GONE):
             return
         if (
             r.acceptance_overdue

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.processing.state import decode_ticket_state
-from plugin.reports.models import DONE
 from plugin.reports.models import TicketMetrics as M
 from plugin.storage.models import Ticket as T
 from rules.calendar import Calendar
 from rules.calendar.business_time import working_between
+from rules.lifecycle import DONE, ENDED
 
 #: open tasks shown at most (a client with more sees the count and the soonest deadlines)
 OPEN_LIMIT = 50
@@ -37,7 +37,7 @@ def _query() -> Any:
 
 def open_page(session: Session, company_id: str) -> tuple[list[Any], int]:
     """Up to ``OPEN_LIMIT`` open tasks, soonest deadline first, and how many are open."""
-    where = (T.company_id == company_id, T.status.not_in(DONE))
+    where = (T.company_id == company_id, T.status.not_in(ENDED))
     rows = session.execute(
         _query().where(*where)
         .order_by(T.resolve_due.is_(None), T.resolve_due, T.filed_at.desc(), T.id.desc())

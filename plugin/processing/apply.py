@@ -36,6 +36,7 @@ from plugin.storage.models import Ticket
 from rules.config.model import RuleSet
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, TicketState, iso
 from rules.engine import with_state
+from rules.lifecycle import GONE
 
 log = logging.getLogger("deskpilot.jobs")
 
@@ -227,6 +228,20 @@ def _spread(session: Session, ticket: Ticket, bal: Command, source_key: str,
         enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"b{ticket.id}")
 
 
+def _balance_elsewhere(session: Session, company: str, source_key: str, now: datetime) -> None:
+    """The company's new balance after one of its tickets was deleted: on its latest other
+    ticket of each connection and its open ones
+    (:func:`plugin.processing.balance_spread.push_to_company`), pushed after commit."""
+    from plugin.outbox.rows import enqueue_after_commit
+    from plugin.processing.balance_spread import push_to_company, running_context
+
+    touched = push_to_company(session, company, balance_command(session, company, now),
+                              f"{source_key}:balance", now)
+    ctx = running_context()
+    if touched and ctx is not None and ctx.redis_url:
+        enqueue_after_commit(session, lambda: ctx.redis, touched, salt=f"g{company}")
+
+
 def write_ticket(ticket: Ticket, decision: Decision, new: TicketState,
                  facts: dict[str, Any]) -> None:
     """The ticket row after ``decision``: ``new`` state into ``facts`` (the caller's copy,
@@ -276,7 +291,13 @@ def apply_decision(
         run_credit_ops(session, ticket, decision, now, applied)
     commands = [*commands_for(decision, applied), *extra_commands]
     bal = _balance_after(session, ticket, applied, credits, now)
-    if bal is not None:
+    gone = new_ticket.status == GONE
+    if gone:
+        # the host deleted the ticket: nothing can be written to it any more (a write would
+        # only come back 404); the company's new balance goes to its other tickets (below,
+        # once the row says it is gone)
+        commands = []
+    elif bal is not None:
         commands.append(bal)
         _spread(session, ticket, bal, source_key, now)
     claim = None if claim_at is None else (
@@ -297,6 +318,9 @@ def apply_decision(
     if snapshot is not None:
         facts["snapshot"] = take_snapshot(session, ticket, snapshot)
     write_ticket(ticket, decision, new_ticket, facts)
+    if gone and bal is not None and ticket.company_id is not None:
+        session.flush()
+        _balance_elsewhere(session, ticket.company_id, source_key, now)
     cf = decision.company_facts
     if "take_slot" in cf:
         set_slot(session, ticket, ticket.company_id, cf["take_slot"])

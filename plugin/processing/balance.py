@@ -15,13 +15,12 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin import ledger
 from plugin.context import Context, get_context
 from plugin.ledger.hooks import on_balance_change
-from plugin.outbox.rows import add_commands, enqueue_after_commit
+from plugin.outbox.rows import enqueue_after_commit
 from plugin.settings import Settings
 from plugin.storage.db import utcnow
 from plugin.storage.models import Ticket
@@ -46,30 +45,10 @@ def queue_balance_push(session: Session, company: str, now: datetime, key: str, 
     whose connections show the balance on tickets (default: the running context's; none
     running: no open tickets are written)."""
     from plugin.processing.apply import balance_command
-    from plugin.processing.balance_spread import running_context, spread_balance
+    from plugin.processing.balance_spread import push_to_company
 
     cmd = balance_command(session, company, now)
-    latest = session.execute(
-        select(Ticket.connection, func.max(Ticket.id))
-        .where(Ticket.company_id == company).group_by(Ticket.connection)
-    ).all()
-    targets: dict[tuple[str, str], str] = {}
-    for connection, ticket_pk in latest:
-        ticket = session.get(Ticket, ticket_pk)
-        assert ticket is not None
-        targets[(connection, ticket.host_ticket_id)] = f"{key}:{connection}"
-    for connection, host_id in also:
-        targets.setdefault((connection, host_id), f"{key}:{connection}:{host_id}")
-    touched = [target for target, row_key in targets.items()
-               if add_commands(session, target[0], target[1], [cmd], row_key, now,
-                               company_id=company)]
-    if settings is None:
-        ctx = running_context()
-        settings = None if ctx is None else ctx.settings
-    if settings is None:
-        return touched
-    return touched + spread_balance(session, settings, company, cmd, f"{key}:open", now,
-                                    skip=touched)
+    return push_to_company(session, company, cmd, key, now, also=also, settings=settings)
 
 
 def resume_held(ctx: Context, company: str, now: datetime) -> int:

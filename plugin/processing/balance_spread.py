@@ -15,17 +15,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.outbox.commands import Command
 from plugin.outbox.rows import add_commands
 from plugin.storage.models import Ticket
+from rules.lifecycle import ENDED, GONE
 
 #: ticket-side balance fields (any of them mapped means the ticket shows the balance)
 TICKET_FIELDS = ("balance", "reserved", "available")
-#: statuses whose tickets no longer need a current balance
-_DONE = ("resolved", "closed")
 #: at most this many tickets per connection get the new balance per change (the newest);
 #: far above a client company's usual open tickets, and a bound on a burst of writes
 MAX_TICKETS = 100
@@ -56,9 +55,42 @@ def open_tickets(session: Session, company: str, connection: str) -> list[str]:
     return list(session.execute(
         select(Ticket.host_ticket_id)
         .where(Ticket.company_id == company, Ticket.connection == connection,
-               Ticket.status.not_in(_DONE))
+               Ticket.status.not_in(ENDED))
         .order_by(Ticket.id.desc()).limit(MAX_TICKETS)
     ).scalars())
+
+
+def push_to_company(session: Session, company: str, cmd: Command, key: str, now: datetime, *,
+                    also: Iterable[tuple[str, str]] = (),
+                    settings: Any = None) -> list[tuple[str, str]]:
+    """Queue ``cmd`` (a ``set_balance``) on the company's latest ticket of each connection (a
+    host with an organisation field writes it there; never a ticket its host deleted), on
+    the tickets in ``also``, and on every other open ticket of a connection that shows the
+    balance on tickets (:func:`spread_balance`); returns the tickets given a row (each keyed
+    by ``key`` and the ticket's place). ``settings``: whose connections show the balance on
+    tickets (default: the running context's; none running: no open tickets are written)."""
+    latest = session.execute(
+        select(Ticket.connection, func.max(Ticket.id))
+        .where(Ticket.company_id == company, Ticket.status.is_distinct_from(GONE))
+        .group_by(Ticket.connection)
+    ).all()
+    targets: dict[tuple[str, str], str] = {}
+    for connection, ticket_pk in latest:
+        ticket = session.get(Ticket, ticket_pk)
+        assert ticket is not None
+        targets[(connection, ticket.host_ticket_id)] = f"{key}:{connection}"
+    for connection, host_id in also:
+        targets.setdefault((connection, host_id), f"{key}:{connection}:{host_id}")
+    touched = [target for target, row_key in targets.items()
+               if add_commands(session, target[0], target[1], [cmd], row_key, now,
+                               company_id=company)]
+    if settings is None:
+        ctx = running_context()
+        settings = None if ctx is None else ctx.settings
+    if settings is None:
+        return touched
+    return touched + spread_balance(session, settings, company, cmd, f"{key}:open", now,
+                                    skip=touched)
 
 
 def spread_balance(session: Session, settings: Any, company: str, cmd: Command,

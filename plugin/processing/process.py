@@ -30,7 +30,13 @@ from plugin.outbox.push import client_for
 from plugin.outbox.rows import enqueue_after_commit
 from plugin.processing.apply import Applied, apply_decision
 from plugin.processing.state import load_state, stored_snapshot
-from plugin.processing.tickets import ensure_company, lock_ticket, outbox_used, take_snapshot
+from plugin.processing.tickets import (
+    ensure_company,
+    lock_ticket,
+    outbox_used,
+    start_new_life,
+    take_snapshot,
+)
 from plugin.processing.visibility import confirm_visibility
 from plugin.reports.record import record_event
 from plugin.settings import Connection
@@ -41,6 +47,7 @@ from rules.decision import Decision, iso
 from rules.engine import evaluate
 from rules.event import EventType, TicketEvent
 from rules.items import with_known_locale, with_total
+from rules.lifecycle import GONE
 from webhooks.hosts import ADAPTERS
 
 log = logging.getLogger("deskpilot.jobs")
@@ -90,6 +97,10 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
     Nothing is written to the ticket row before the ledger has run, so the transaction
     updates it once (an autoflush between two writes would cost a second UPDATE).
     """
+    if ev.event == EventType.CREATED and ticket.status == GONE:
+        start_new_life(session, ticket)
+        log.info("job.ticket-new-life ticket=%s (a creation under a deleted ticket's id)",
+                 ticket.host_ticket_id)
     late = ticket.last_event_at is not None and ev.occurred_at < ticket.last_event_at
     snapshot: TicketEvent | None = None
     company_id = ticket.company_id

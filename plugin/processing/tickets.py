@@ -190,3 +190,26 @@ def take_snapshot(session: Session, ticket: Ticket, ev: TicketEvent) -> dict[str
     ticket.priority = t.priority or ticket.priority
     ticket.last_event_at = ev.occurred_at
     return encode_snapshot(t)
+
+
+def start_new_life(session: Session, ticket: Ticket) -> None:
+    """A creation under the id of a ticket its host deleted (``rules.lifecycle.GONE``) is a
+    new ticket: hosts that reuse a deleted row's id do this (Redmine on SQLite, whose
+    ``issues.id`` is a plain ``INTEGER PRIMARY KEY``, seen in tests/e2e/redmine; MySQL before
+    8.0 after a restart). Its state starts empty in the next ledger cycle, so the old life's
+    reservation, debit and once-only automations stay its own; its metrics row (a deleted
+    ticket's) goes; the timer rows stay (the deletion cancelled them) and are re-armed."""
+    from plugin.processing.state import _MIRRORED, decode_ticket_state, encode_ticket_state
+    from rules.decision import TicketState
+
+    old = decode_ticket_state((ticket.facts or {}).get("state"))
+    facts = {k: v for k, v in (ticket.facts or {}).items() if k == "timers"}
+    facts["state"] = encode_ticket_state(TicketState(cycle=old.cycle + 1))
+    ticket.facts = facts
+    for name in _MIRRORED:
+        setattr(ticket, name, None)
+    ticket.status, ticket.units = "new", 1  # the columns' own defaults
+    metrics = session.get(TicketMetrics, ticket.id)
+    if metrics is not None:
+        session.delete(metrics)
+        session.flush()

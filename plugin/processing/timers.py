@@ -23,10 +23,10 @@ from rules.calendar.business_time import next_open
 from rules.calendar.model import Calendar
 from rules.config.model import RuleSet
 from rules.decision import TicketState
+from rules.lifecycle import DONE, GONE
 
 log = logging.getLogger("deskpilot.timers")
 
-DONE = ("resolved", "closed")
 #: timers fired per scheduler tick (the rest wait for the next tick)
 BATCH = 200
 
@@ -47,7 +47,7 @@ def wanted_timers(st: TicketState, rules: RuleSet | None,
                   now: datetime) -> dict[str, datetime | None]:
     """When each kind of timer of this ticket should fire (None: not armed)."""
     out: dict[str, datetime | None] = dict.fromkeys(TimerKind.ALL)
-    if st.status == "closed" or rules is None:
+    if st.status in ("closed", GONE) or rules is None:
         return out
     if rules.acceptance_overdue and st.accepted_at is None \
             and not st.escalated and st.accept_due is not None:

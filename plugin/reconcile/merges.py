@@ -29,6 +29,7 @@ from plugin.hosts.errors import HostError, NotFound
 from plugin.settings import Connection
 from plugin.storage.models import Event, Ticket
 from rules.event import EventType
+from rules.lifecycle import GONE
 from webhooks.base import WebhookError
 from webhooks.hosts import ADAPTERS
 from webhooks.store import store_and_enqueue
@@ -38,7 +39,7 @@ log = logging.getLogger("deskpilot.hosts")
 #: tickets read per pass by default (``options.merge_checks_per_pass``)
 CHECKS_PER_PASS = 50
 #: statuses Deskpilot no longer holds open: nothing left to release
-DONE = ("closed",)
+DONE = ("closed", GONE)
 DUPLICATE = 5
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from plugin.reports.models import OPEN_SQL
+from plugin.reports.models import OPEN_WHERE
 from plugin.storage.models import Ticket as T
 
 #: open tickets read per dashboard view (newest first): a team's open queue is far smaller
@@ -50,7 +50,7 @@ def attention_list(session: Session, now: datetime, company: str | None = None,
                    limit: int = 50) -> list[dict[str, Any]]:
     """Open tickets needing the team, most urgent deadline first."""
     q = select(T.connection, T.host_ticket_id, T.subject, T.company_id, T.manager,
-               T.resolve_due, T.accept_due, T.facts).where(text(f"tickets.{OPEN_SQL}"))
+               T.resolve_due, T.accept_due, T.facts).where(text(OPEN_WHERE))
     if company:
         q = q.where(T.company_id == company)
     rows = session.execute(q.order_by(T.id.desc()).limit(SCAN)).all()

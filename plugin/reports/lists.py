@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from plugin.reports.models import OPEN_SQL
+from plugin.reports.models import OPEN_WHERE
 from plugin.reports.models import TicketMetrics as M
 from plugin.reports.queries import Filters, Key, fetch, group_name
 from plugin.storage.models import Ticket as T
@@ -20,7 +20,7 @@ def _stuck_where(now: datetime, idle: timedelta) -> list[Any]:
     activity = func.coalesce(M.last_activity_at, T.last_event_at, T.filed_at)
     # the open-ticket test spelled exactly as the partial index's condition, so the planner
     # sees that the index holds every candidate
-    is_open = text(f"tickets.{OPEN_SQL}")
+    is_open = text(OPEN_WHERE)
     return [is_open, T.resolve_due.is_not(None), T.resolve_due < now, activity < now - idle]
 
 

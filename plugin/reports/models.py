@@ -42,9 +42,12 @@ COVERING: dict[str, tuple[str, ...]] = {
     "ix_ticket_metrics_rated_groups": (*DIMENSIONS, "rated_at", "rating_scale", "rating_score"),
     "ix_ticket_metrics_accepted": ("accepted_at", "accept_breached", "company_id", "manager"),
 }
-#: the statuses of a finished ticket; the stuck-task index holds the others only
-DONE = ("resolved", "closed")
+#: the statuses of a finished ticket (rules.lifecycle.DONE); the stuck-task index holds the
+#: others only
 OPEN_SQL = "status NOT IN ('resolved', 'closed')"
+#: an open ticket: the partial index's condition spelled exactly (the planner then sees that
+#: the index holds every candidate), and not deleted by its host (rules.lifecycle.GONE)
+OPEN_WHERE = f"tickets.{OPEN_SQL} AND tickets.status <> 'deleted'"
 
 
 class TicketMetrics(Base):

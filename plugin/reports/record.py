@@ -21,11 +21,11 @@ from rules.calendar.business_time import working_between
 from rules.decision import Decision
 from rules.event import EventType, TicketEvent
 from rules.items import count, seen_of
+from rules.lifecycle import DONE, ENDED
 
 #: statuses in which the clock stands still (the shipped rules' ``pause_when``); the
 #: decision's own pause list wins when the engine provides one
 PAUSE_STATUSES = frozenset({"waiting_client"})
-DONE = frozenset({"resolved", "closed"})
 
 Interval = tuple[datetime, datetime | None]
 
@@ -85,7 +85,7 @@ def record_event(
         m.accept_breached = int(due is not None and at > due)
         if m.accept_breached:
             BREACHES.labels(kind="accept").inc()
-    if (tr and tr.reopened) or (old in DONE and new is not None and new not in DONE):
+    if (tr and tr.reopened) or (old in DONE and new is not None and new not in ENDED):
         m.reopen_count += 1
     resolved_now = new in DONE and old not in DONE
     if tr is not None and (tr.resolved or tr.auto_closed) and old not in DONE:

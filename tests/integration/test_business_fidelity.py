@@ -380,3 +380,55 @@ def test_statement_shows_money_beside_units(desk):
     assert by_kind["reserve"]["amount"] is None
     assert st["totals_money"]["debit"] == {"UAH": "-350.00"}
     assert "units per entry kind" in st["totals_label"]
+
+
+# -- 10. a ticket the host deleted, and a new one under its id -----------------------------
+def test_a_deleted_ticket_ends_and_a_creation_under_its_id_is_a_new_ticket(desk):
+    from plugin.cabinet.tasks import open_page
+    from plugin.processing.models import TicketTimer, TimerState
+    from plugin.reports.attention import attention_list
+
+    _buy(desk.ctx, "acme", 10, datetime(2026, 12, 1, tzinfo=UTC), "p-1")
+    desk.file("K-1", f"2026-12-07T10:00:00{KYIV}")  # the company's other ticket
+    desk.file("D-1", f"2026-12-07T10:05:00{KYIV}")
+    desk.update("D-1", f"2026-12-07T10:10:00{KYIV}", "accepted", "new")
+    assert desk.state("D-1")["reserved_units"] == 1
+    written = len(desk.commands("D-1"))
+    desk.post(_event("D-1", "ticket.deleted", f"2026-12-07T11:00:00{KYIV}", company="acme",
+                     status="accepted", created=desk.filed("D-1")),
+              datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    t = desk.ticket("D-1")
+    assert t.status == "deleted"
+    assert [e[0] for e in desk.entries()] == ["purchase", "reserve", "release"]
+    # nothing is written to a ticket that no longer exists (it would come back 404) ...
+    assert len(desk.commands("D-1")) == written
+    # ... the company's new balance goes to its other ticket
+    (bal,) = [c for c in desk.commands("K-1") if c["type"] == "set_balance"]
+    assert (bal["data"]["balance"], bal["data"]["reserved"]) == (10, 0), bal
+    with desk.ctx.db.session() as s:
+        timers = s.execute(select(TicketTimer).where(TicketTimer.ticket_pk == t.id)).scalars()
+        assert all(r.state != TimerState.ARMED for r in timers)
+        assert "D-1" not in [r["ticket_id"] for r in attention_list(
+            s, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))]
+        rows, total = open_page(s, "acme")
+        assert [r.host_ticket_id for r in rows] == ["K-1"] and total == 1
+    # a redelivered deletion releases nothing twice
+    desk.post(_event("D-1", "ticket.deleted", f"2026-12-07T11:00:00{KYIV}", company="acme",
+                     status="accepted", created=desk.filed("D-1")),
+              datetime(2026, 12, 7, 9, 1, tzinfo=UTC))
+    assert [e[0] for e in desk.entries()] == ["purchase", "reserve", "release"]
+
+    # the host reuses the id (Redmine on SQLite): a new ticket, filed, answered, reserved anew
+    desk.file("D-1", f"2026-12-07T12:00:00{KYIV}", subject="A different question")
+    t = desk.ticket("D-1")
+    assert t.status == "new" and t.accepted_at is None
+    assert t.filed_at == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    assert t.accept_due == datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+    assert desk.notes("D-1", "client")[-1].startswith("Ми отримали ваше звернення #D-1")
+    desk.update("D-1", f"2026-12-07T12:10:00{KYIV}", "accepted", "new",
+                created=f"2026-12-07T12:00:00{KYIV}")
+    st = desk.state("D-1")
+    assert st["reserved_units"] == 1 and st["cycle"] == 1
+    assert [e[0] for e in desk.entries()] == ["purchase", "reserve", "release", "reserve"]
+    with desk.ctx.db.session() as s:
+        assert ledger.balance(s, "acme", at=datetime(2026, 12, 7, 11, tzinfo=UTC)).reserved == 1
