@@ -63,7 +63,7 @@ def redmine_bodies(conn: Connection, issue: dict[str, Any], since: datetime | No
     - ``issue.created`` for an issue created in the window (any, for the import), keyed by
       ``created_on``; stored only when Deskpilot does not know the ticket (``reconcile``);
     - one ``issue.updated`` per journal in the window, not our own, with that journal
-      (key ``issue-<id>-journal-<jid>``): the journal says who changed what;
+      (key ``issue-<id>-journal-<jid>-<its created_on>``): the journal says who changed what;
     - else, when the issue changed after its creation, the journal-less ``issue.updated``
       snapshot keyed by ``updated_on``.
 

@@ -42,7 +42,8 @@ def test_plugin_payloads():
     assert t.custom_fields == {"task_type": "composite", "units": "2"}
     assert t.requester_email == "olena@acme.example" and t.tags == ("tracker:bug",)
     (comment,) = parse("comment_added")
-    assert comment.event == "ticket.commented" and comment.delivery_key == "issue-311-journal-901"
+    assert comment.event == "ticket.commented"
+    assert comment.delivery_key == "issue-311-journal-901-20261123T091500"
     assert comment.comment is not None and comment.comment.public
     assert comment.ticket.assignee_id == "5"
     (status,) = parse("status_changed")

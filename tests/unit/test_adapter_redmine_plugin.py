@@ -40,7 +40,7 @@ def test_plugin_issue_created_is_the_clients_new_ticket_in_the_projects_company(
 
 def test_plugin_private_note_stays_internal_and_is_the_agents() -> None:
     (ev,) = redmine.parse(body("plugin5_private_note"), {}, CONN)
-    assert ev.event == "ticket.commented" and ev.delivery_key == "issue-1-journal-1"
+    assert ev.event == "ticket.commented" and ev.delivery_key == "issue-1-journal-1-20261205T053751"
     assert ev.comment is not None and not ev.comment.public
     assert ev.comment.body == "private thought"
     assert (ev.actor.kind, ev.actor.id, ev.actor.name) == ("agent", "6", "Alice Agent")
@@ -119,7 +119,7 @@ def test_poll_turns_each_journal_into_the_webhooks_event_skipping_our_own() -> N
     bodies = redmine_bodies(CONN, issue, SINCE, Seen())
     assert _kinds(bodies) == [("issue.created", None), ("issue.updated", 3)]
     ev = redmine.parse(bodies[1].body, bodies[1].headers, CONN)[0]
-    assert ev.delivery_key == "issue-1-journal-3" and ev.actor.kind == "agent"
+    assert ev.delivery_key == "issue-1-journal-3-20261205T054000" and ev.actor.kind == "agent"
     assert ev.changes == {"status_id": ("1", "2")}
     assert "journals" not in json.loads(bodies[1].body)["data"]["issue"]
 
@@ -164,3 +164,18 @@ def test_poll_rebuilds_time_entries_with_the_webhooks_keys_skipping_our_own() ->
     (updated,) = redmine.parse(items[2].body.body, items[2].body.headers, CONN)
     assert updated.event == "time.updated" and updated.time_entry is not None
     assert updated.time_entry.minutes == 45
+
+
+def test_a_reused_journal_id_of_a_deleted_issue_is_a_new_delivery() -> None:
+    """Redmine on SQLite gives a new issue's journal the id of a deleted issue's (seen in
+    tests/e2e/redmine): the key carries the journal's instant, so the new note is stored,
+    not refused as a conflict; a redelivery of the same journal keeps its key."""
+    data = json.loads(body("plugin5_private_note"))
+    first = redmine.parse(json.dumps(data).encode(), {}, CONN)[0]
+    data["data"]["journal"]["created_on"] = "2026-12-06T09:00:00Z"
+    data["data"]["journal"]["notes"] = "A different note, a day later"
+    reused = redmine.parse(json.dumps(data).encode(), {}, CONN)[0]
+    assert first.delivery_key != reused.delivery_key
+    assert reused.delivery_key == f"issue-{reused.ticket.id}-journal-1-20261206T090000"
+    assert redmine.parse(json.dumps(data).encode(), {}, CONN)[0].delivery_key == \
+        reused.delivery_key

@@ -86,7 +86,7 @@ def test_an_update_journal_with_every_detail_kind_and_nobody_assigned():
             "data": {"issue": issue(), "journal": journal}}
     (ev,) = parse(body, conn(company_from=CompanyFrom(source="project", map={"4": "acme"})))
     assert ev.event == "ticket.updated" and ev.comment is None
-    assert ev.delivery_key == "issue-311-journal-902" and ev.actor.id == "5"
+    assert ev.delivery_key == "issue-311-journal-902-20261204T101000" and ev.actor.id == "5"
     assert ev.changes == {"status_id": ("1", "2"), "cf:5": (None, "2"),
                           "attachment:17": (None, "screenshot.png"),
                           "relation:relates": (None, "12")}

@@ -170,9 +170,12 @@ def _issue_event(conn: Connection, name: str, issue: Mapping[str, Any],
             if name == EventType.UPDATED:
                 name = EventType.COMMENTED
         changes = _changes(journal)
-        occurred = c.instant(journal, "created_on", "journal.created_on", required=False) \
-            or occurred
-        key = f"issue-{ticket.id}-journal-{jid}"
+        written = c.instant(journal, "created_on", "journal.created_on", required=False)
+        occurred = written or occurred
+        # with the journal's own instant: Redmine on SQLite reuses the ids of a deleted
+        # issue's rows (``journals.id`` is a plain INTEGER PRIMARY KEY, seen in
+        # tests/e2e/redmine), and the same key with another body would be refused as a conflict
+        key = f"issue-{ticket.id}-journal-{jid}" + (f"-{written:%Y%m%dT%H%M%S}" if written else "")
     else:
         actor = Actor(kind="client", id=ticket.requester_id)
         key = f"issue-{ticket.id}-{name.split('.')[-1]}"

@@ -195,6 +195,10 @@ def test_4_resolving_debits_once_updates_the_balance_field_and_asks_for_feedback
     assert now["status"]["id"] == stack.status("resolved")
     assert stack.agent.field(now, "balance") == "8"
     assert len(stack.ours(iid, private=False)) == before + 1
+    # what the client reads (the shipped template, the installation's language: uk)
+    feedback = stack.ours(iid, private=False)[-1]["notes"]
+    assert feedback == (f"Задачу #{iid} виконано. Оцініть, будь ласка, нашу роботу від 1 до 5"
+                        " — це допоможе нам ставати кращими."), feedback
 
 
 def test_5_redelivered_webhooks_and_our_own_writes_never_come_back_as_work(
@@ -300,6 +304,12 @@ def test_8_a_refused_write_costs_only_itself(rm_stack: RedmineStack) -> None:
     assert close_to(stack.agent.field(now, "accept_due"),
                     add_working(filed, timedelta(hours=1), stack.calendar))
     assert len(stack.ours(iid, private=False)) == 1
+    # recorded for the admin: what was refused, Redmine's status and its own words
+    refused = [json.loads(line) for line in
+               stack.deskpilot.must("outbox", "list", "--json").splitlines() if line.strip()]
+    mine = [r for r in refused if r["ticket_id"] == str(iid)]
+    assert len(mine) == 1, refused
+    assert mine[0]["host_status"] == 422 and "Assignee is invalid" in mine[0]["host_message"], mine
     # the refusal does not hold up the ticket's later writes
     stack.agent.update(iid, notes="Taking this one.", status_id=stack.status("in_progress"),
                        task_type="simple", units=1)
@@ -359,3 +369,30 @@ def test_10_corrected_and_deleted_time_and_a_deleted_issue_arrive_as_such(
                "the reservation released by issue.deleted")
     stack.settle(iid)
     assert "issue.deleted" in [json.loads(e.body)["type"] for e in stack.deskpilot.events(iid)]
+
+
+def test_11_an_agents_private_note_is_no_first_response_a_public_one_is(
+    rm_stack: RedmineStack,
+) -> None:
+    """The plugin's ``private_notes`` on a real journal: the agent's private note to a colleague
+    is internal (the client never sees it, and it is no first response); the public reply is."""
+    stack = rm_stack
+    funded(stack, "globex")
+    issue = file_and_wait(stack, "globex", "The export misses the VAT column")
+    iid = issue["id"]
+    events = len(stack.deskpilot.events(iid))
+    stack.agent.update(iid, notes="Colleagues: the export job was changed on Friday.",
+                       private=True)
+    stack.wait(lambda: len(stack.deskpilot.events(iid)) > events or None,
+               "the private note's webhook")
+    stack.settle(iid)
+    (body,) = [json.loads(e.body) for e in stack.deskpilot.events(iid)[events:]]
+    assert body["data"]["journal"]["private_notes"] is True, body
+    state = stack.deskpilot.ticket(iid)
+    assert state is not None and state.facts["state"].get("first_response_at") is None, state.facts
+    assert all(not j["private_notes"] for j in stack.client("globex").journals(iid))
+
+    stack.agent.update(iid, notes="We are looking at the export now.")
+    stack.wait(lambda: (stack.deskpilot.ticket(iid).facts["state"]  # type: ignore[union-attr]
+                        .get("first_response_at")) or None, "the public reply's first response")
+    stack.settle(iid)
