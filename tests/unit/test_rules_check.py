@@ -41,7 +41,33 @@ def test_the_base_alone_is_valid(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
     shutil.copy(HERE / "base.yaml.txt", rules / "00-base.yaml")
-    assert check(rules) == []
+    # valid; only Deskpilot's own team templates are missing (their packaged texts are used)
+    [warning] = check(rules)
+    assert warning.severity == "warning" and "own team templates" in warning.message
+
+
+def test_a_team_template_missing_from_the_admins_rules_warns_where_templates_are(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config, ignore=shutil.ignore_patterns("tests", "deskpilot*.yaml"))
+    path = config / "rules" / "90-templates.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  refused_writes:\n")
+    end = text.index("  refused_write:\n")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    line = 2 + text[:text.index("\ntemplates:")].count("\n")
+    [problem] = check(config / "rules")
+    assert str(problem) == (
+        f"{path}:{line}:1: templates: warning: missing 1 of Deskpilot's own team templates "
+        "(refused_writes): their packaged texts are used; copy them from the shipped "
+        "config/rules/90-templates.yaml to edit them")
+    from plugin.team_texts import team_text
+
+    # the packaged text, in the admin's team language
+    admin = load_rules(config / "rules")
+    assert team_text(admin, "refused_writes", refused="- x", refused_count=1).startswith(
+        "Хелпдеск відмовив Deskpilot у 1 записі в цю задачу:\n- x\n")
 
 
 def test_errors_refuse_to_load_warnings_do_not(tmp_path: Path) -> None:
