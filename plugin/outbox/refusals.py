@@ -6,7 +6,8 @@ failed jobs, the database does not. Operators see the rows with ``deskpilot outb
 and on the dashboard, resend them once the host or the configuration is fixed, or discard
 them with a reason. Each refusal also writes an internal note on the ticket (when the
 refused write was not itself an internal note), so the team sees in the helpdesk what
-Deskpilot could not write.
+Deskpilot could not write; its text is the ``refused_*`` team templates, in the team's
+language (:mod:`plugin.team_texts`). ``describe`` is the operators' (CLI, dashboard) wording.
 """
 
 from __future__ import annotations
@@ -65,8 +66,7 @@ def describe(command: dict[str, Any]) -> str:
 
 #: what a refused write was, as the team template naming it (``refused_*``) reads it
 _WRITES = {SET_STATUS: "refused_status", ASSIGN: "refused_assignee",
-           SET_BALANCE: "refused_balance", LOG_TIME: "refused_time",
-           SET_FIELDS: "refused_fields", SET_DEADLINES: "refused_deadlines"}
+           SET_BALANCE: "refused_balance", LOG_TIME: "refused_time"}
 
 
 def _write_text(rules: RuleSet, command: dict[str, Any]) -> str:
@@ -76,12 +76,21 @@ def _write_text(rules: RuleSet, command: dict[str, Any]) -> str:
     if kind == ADD_NOTE:
         return team_text(rules, "refused_client_message" if data.get("visibility") == "client"
                          else "refused_internal_note")
+    if kind == SET_FIELDS:
+        names = sorted(data.get("fields") or {})
+        return team_text(rules, "refused_fields", fields=", ".join(names),
+                         field_count=len(names))
+    if kind == SET_DEADLINES:
+        # a part of a refused one names exactly the writes that are left
+        names = ([team_text(rules, "refused_host_due") if w == HOST_DUE else w
+                  for w in deadline_writes(data)] if data.get(ONLY)
+                 else [k for k, v in sorted(data.items()) if v is not None])
+        return team_text(rules, "refused_deadlines", deadlines=", ".join(names),
+                         deadline_count=len(names))
     if kind not in _WRITES:
         return kind
-    return team_text(
-        rules, _WRITES[kind], status=data.get("status"), minutes=data.get("minutes"),
-        fields=", ".join(sorted(data.get("fields") or {})),
-        deadlines=", ".join(k for k, v in sorted(data.items()) if v is not None))
+    return team_text(rules, _WRITES[kind], status=data.get("status"),
+                     minutes=data.get("minutes"))
 
 
 def note_text(rules: RuleSet, rows: Sequence[OutboxRow]) -> str:

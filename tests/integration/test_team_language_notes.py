@@ -95,11 +95,11 @@ def test_the_refused_write_note_is_in_the_team_language(team: tuple[str, Context
     assert note.command["data"]["visibility"] == "internal"
     assert body == {
         "uk": f"Хелпдеск відмовив Deskpilot у 1 записі в цю задачу:\n"
-              f"- поля units: HTTP 422: {message} (outbox #{refused.id})\n"
+              f"- units (1 поле): HTTP 422: {message} (outbox #{refused.id})\n"
               "Усе інше записано. Адміністратор може надіслати запис повторно, виправивши "
               "поле чи конфігурацію: deskpilot outbox resend <id>.",
         "en": f"The helpdesk refused 1 write Deskpilot made to this ticket:\n"
-              f"- fields units: HTTP 422: {message} (outbox #{refused.id})\n"
+              f"- units (1 field): HTTP 422: {message} (outbox #{refused.id})\n"
               "Everything else was written. An admin can resend it after fixing the field "
               "or the configuration: deskpilot outbox resend <id>.",
     }[lang]

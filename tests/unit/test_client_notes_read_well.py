@@ -37,6 +37,7 @@ def _values(cap: int, n: int = 2) -> dict[str, object]:
         "refused": "- fields units: HTTP 400: not a number (outbox #7)", "refused_count": n,
         "write": "fields units", "host_status": 400, "host_message": "not a number",
         "outbox_id": 7, "fields": "units", "deadlines": "resolve_due", "status": "resolved",
+        "field_count": n, "deadline_count": n,
         "minutes": n, "note": "the import", "version": "3f2a", "problem_count": n,
         "problems": "rules/10-classify.yaml:3:11: unknown type 'bgu'",
         "period": "2026-11-09 – 2026-11-15", "resolved": n, "kpi": "Resolved on time",
@@ -83,12 +84,13 @@ def test_every_note_reads_well(name: str, lang: str, cap: int, text: str) -> Non
 
 #: a noun after a number, in the form that number does not take
 DISAGREE = {
-    "en": {1: r"\b1 (days|units|hours|tasks|credits|minutes|writes|problems)\b",
-           2: r"\b2 (day|unit|hour|task|credit|minute|write|problem)\b"},
-    "uk": {1: r"\b1 (днів|дні|хвилин|хвилини|задач|задачі|помилок|помилки|записах)\b",
-           2: r"\b2 (дня|хвилин|хвилину|задач|задачу|помилок|помилка|записі)\b",
-           5: r"\b5 (дня|дні|хвилину|хвилини|задачу|задачі|помилка|помилки|записі)\b",
-           21: r"\b21 (днів|дні|хвилин|хвилини|задач|задачі|помилок|помилки|записах)\b"},
+    "en": {1: r"\b1 (days|units|hours|tasks|credits|minutes|writes|problems|fields|deadlines)\b",
+           2: r"\b2 (day|unit|hour|task|credit|minute|write|problem|field|deadline)\b"},
+    "uk": {1: r"\b1 (днів|дні|хвилин|хвилини|задач|задачі|помилок|помилки|записах|полів"
+              r"|термінів)\b",
+           2: r"\b2 (дня|хвилин|хвилину|задач|задачу|помилок|помилка|записі|полів|термінів)\b",
+           5: r"\b5 (дня|дні|хвилину|хвилини|задачу|задачі|помилка|помилки|записі|поле|термін)\b",
+           21: r"\b21 (днів|дні|хвилин|хвилини|задач|задачі|помилок|помилки|записах|полів)\b"},
 }
 
 
