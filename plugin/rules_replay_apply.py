@@ -180,7 +180,7 @@ def _correct(s: Session, row: Ticket, ch: Change, now: datetime, rules: RuleSet,
     if applied.balance_changed and row.company_id:
         moved.setdefault(row.company_id, []).append((row.connection, row.host_ticket_id))
     what = "state" + "".join(f", ledger {op.split(':', 1)[1]}" for op in applied.ledger[:1])
-    rows = add_commands(s, row.connection, row.host_ticket_id, commands_for(fix, applied),
+    rows = add_commands(s, row.connection, row.host_ticket_id, commands_for(fix, applied, rules),
                         f"replay:{version}:{row.id}", now, company_id=row.company_id)
     what += f", {len(rows)} host command(s) queued"
     new = updated(stored, fix.ticket_facts)

@@ -36,7 +36,7 @@ class RulesHolder:
         self,
         config_dir: str | Path,
         min_interval: float = 2.0,
-        on_error: Callable[[str, list[Problem]], None] | None = None,
+        on_error: Callable[[str, list[Problem], RuleSet | None], None] | None = None,
     ) -> None:
         self.config_dir = Path(config_dir)
         self.min_interval = min_interval
@@ -78,7 +78,7 @@ class RulesHolder:
                     log.error("rules.invalid %s", p)
                 log.error("rules.reload-rejected version=%s keeping=%s", disk, kept)
                 if self.on_error is not None:
-                    self.on_error(disk, errors)
+                    self.on_error(disk, errors, self._rules)
                 return False
             self.errors = []
             INVALID.set(0)
@@ -88,10 +88,13 @@ class RulesHolder:
             return True
 
 
-def admin_note_text(version: str, problems: list[Problem]) -> str:
-    """The internal note for the admin ticket when an edit is rejected."""
-    lines = "\n".join(str(p) for p in problems)
-    return f"Rules edit {version} rejected; the previous rules stay in force.\n{lines}"
+def admin_note_text(rules: RuleSet, version: str, problems: list[Problem]) -> str:
+    """The internal note for the admin ticket when an edit is rejected (template
+    ``rules_rejected`` of ``rules``, the last good rules, in their team language)."""
+    from plugin.team_texts import team_text
+
+    return team_text(rules, "rules_rejected", version=version, problem_count=len(problems),
+                     problems="\n".join(str(p) for p in problems))
 
 
 def describe(holder: RulesHolder) -> dict[str, Any]:
@@ -122,8 +125,17 @@ def current(config_dir: str | Path) -> RuleSet:
     return holder_for(config_dir).rules
 
 
-def note_admin_ticket(version: str, problems: list[Problem]) -> None:
-    """Queue an internal note on the configured admin ticket (once per rejected version)."""
+def team_rules(config_dir: str | Path) -> RuleSet:
+    """The rules Deskpilot's own team notes are written with: those in force (the last good
+    ones on a bad edit), else the packaged ones (:func:`plugin.team_texts.packaged_rules`)."""
+    from plugin.team_texts import packaged_rules
+
+    return holder_for(config_dir).get() or packaged_rules()
+
+
+def note_admin_ticket(version: str, problems: list[Problem], last_good: RuleSet | None) -> None:
+    """Queue an internal note on the configured admin ticket (once per rejected version),
+    in the team language of the rules still in force (none yet: the packaged rules')."""
     from plugin.context import get_context
 
     ctx = get_context()
@@ -135,8 +147,9 @@ def note_admin_ticket(version: str, problems: list[Problem]) -> None:
         from plugin.outbox.commands import Command
         from plugin.outbox.rows import add_commands
         from plugin.storage.db import utcnow
+        from plugin.team_texts import packaged_rules
 
-        text = admin_note_text(version, problems)
+        text = admin_note_text(last_good or packaged_rules(), version, problems)
         with ctx.db.session() as session:
             add_commands(
                 session,

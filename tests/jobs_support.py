@@ -32,14 +32,17 @@ def make_context(db_url: str, redis_url: str | None = None,
 
 def connections_context(db_url: str, connections: list[dict[str, Any]], *,
                         redis_url: str | None = None,
-                        var_dir: str = "/tmp/deskpilot-test-var") -> Context:
-    """A context (set as current) on a fresh schema with the shipped config and these
-    connections."""
+                        var_dir: str = "/tmp/deskpilot-test-var",
+                        config_dir: str | None = None,
+                        settings: dict[str, Any] | None = None) -> Context:
+    """A context (set as current) on a fresh schema with the shipped config (or
+    ``config_dir``), these connections and any other ``settings``."""
     import plugin.tables  # noqa: F401 - every table on Base.metadata
 
     settings = load_settings(env={}, overrides={
         "database_url": db_url, "redis_url": redis_url,
-        "config_dir": str(ROOT / "config"), "var_dir": var_dir, "connections": connections,
+        "config_dir": config_dir or str(ROOT / "config"), "var_dir": var_dir,
+        "connections": connections, **(settings or {}),
     })
     ctx = build_context(settings)
     ctx.db.create_all()

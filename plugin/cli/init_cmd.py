@@ -2,8 +2,9 @@
 
 Writes into DIR (default: the current directory):
 
-- ``config/`` — the shipped rules, calendars, plans, reports config and rule tests (the
-  packaged defaults, :func:`plugin.config_discovery.packaged_config`);
+- ``config/`` — the shipped rules, calendars, plans, reports config, rule tests and
+  ``companies.yaml`` (per-company settings: none, commented examples) — the packaged
+  defaults, :func:`plugin.config_discovery.packaged_config`;
 - ``config/deskpilot.yaml`` (mode 0600) — the settings, with a generated secret for the
   built-in ``generic`` webhook connection and a generated admin token;
 - ``examples/`` — generic events of one ticket's lifecycle, for ``deskpilot send``;
@@ -11,7 +12,9 @@ Writes into DIR (default: the current directory):
   (lines are added to an existing file, never removed).
 
 An existing ``config/`` is not touched unless ``--force``; even then an existing
-``config/deskpilot.yaml`` is kept (its secrets are already pasted into helpdesks).
+``config/deskpilot.yaml`` is kept (its secrets are already pasted into helpdesks), and so is
+an existing ``config/companies.yaml`` (the admin's list of client companies: the shipped
+one holds none, so rewriting it could only lose settings).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+
+from rules.companies import FILE as COMPANIES
 
 GITIGNORE_LINES = ("var/", "config/deskpilot.yaml")
 
@@ -124,7 +129,9 @@ def init_cmd(directory: Path, force: bool) -> None:
     if source.resolve() == config.resolve():
         fail(f"error: {config} is the shipped configuration itself")
     directory.mkdir(parents=True, exist_ok=True)
-    _copy_tree(source, config, skip={"deskpilot.yaml"})
+    # the admin's own files: the settings (secrets) and the client companies
+    kept_files = {name for name in (COMPANIES,) if (config / name).exists()}
+    _copy_tree(source, config, skip={"deskpilot.yaml", *kept_files})
     kept = settings_file.exists()
     if not kept:
         _write_private(settings_file, settings_text(secrets.token_urlsafe(32),
@@ -134,7 +141,10 @@ def init_cmd(directory: Path, force: bool) -> None:
         _copy_tree(packaged_examples(), examples, skip=set())
     added = _gitignore(directory / ".gitignore")
 
-    click.echo(f"wrote {config}/ (rules, calendars, plans, reports, rule tests) and {examples}/")
+    click.echo(f"wrote {config}/ (rules, calendars, plans, reports, rule tests, companies) "
+               f"and {examples}/")
+    if kept_files:
+        click.echo(f"kept {config / COMPANIES} (your companies)")
     click.echo(f"{'kept' if kept else 'wrote'} {settings_file} (mode 0600: the generic webhook "
                "secret and the admin token)")
     if added:

@@ -155,9 +155,9 @@ class DjangoHelpdeskClient(HttpHostClient):
             if log is not None and log.note and log.note not in comment:
                 comment = f"{comment}\n\n{log.note}"
             out.append(self._followup(ticket_id, comment, not note.internal, log))
-        for log in logs:  # time with no note left to carry it: an internal followup each
-            out.append(self._followup(
-                ticket_id, log.note or f"Time logged: {log.minutes} min", False, log))
+        for log in logs:  # time with no note left to carry it: an internal followup each,
+            # its comment the team's "time logged" text (rendered when the command was written)
+            out.append(self._followup(ticket_id, log.comment or log.note or "", False, log))
         status = self.host_status(cs.status) if cs.status else None
         if out and status is not None:
             out[0]["new_status"] = status

@@ -227,7 +227,9 @@ def _comments(cs: Any) -> list[dict[str, Any]]:
     """At most two comments: all public notes in one, all private notes in the other."""
     public = [n.body for n in cs.notes if not n.internal]
     private = [n.body for n in cs.notes if n.internal]
-    private += [f"Time logged: {t.minutes} min. {t.note}" for t in cs.time_logs if t.note]
+    # a time log's note as a private comment, in the team's words ("time_logged_note",
+    # rendered when the command was written; the minutes go to the time fields)
+    private += [t.comment or t.note for t in cs.time_logs if t.note]
     out = []
     for bodies, is_public in ((public, True), (private, False)):
         if bodies:

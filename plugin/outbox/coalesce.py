@@ -37,6 +37,8 @@ class TimeLog:
     minutes: int
     note: str | None = None
     agent_id: str | None = None
+    #: the comment a host shows with the entry, in the team's language (``time_logged``)
+    comment: str | None = None
 
 
 @dataclass
@@ -91,5 +93,6 @@ def changeset(commands: Sequence[Command]) -> ChangeSet:
         elif cmd.type == LOG_TIME:
             agent = data.get("agent_id")
             out.time_logs.append(TimeLog(int(data["minutes"]), data.get("note"),
-                                         str(agent) if agent is not None else None))
+                                         str(agent) if agent is not None else None,
+                                         data.get("comment")))
     return out

@@ -12,7 +12,9 @@ Data per type:
                    plus ``"deferred_to"`` (when a deferred task's clocks start) if given; a
                    *part* (what is left of a refused one, see :func:`deadline_part`) also has
                    ``"only"``: the writes it makes
-``log_time``       ``{"minutes": int, "note": str | None, "agent_id": str | None}``
+``log_time``       ``{"minutes": int, "note": str | None, "agent_id": str | None}``, plus
+                   ``"comment"``: what a host that shows a comment on a time log writes
+                   (team template ``time_logged``, rendered by the writer) if given
 ``add_note``       ``{"visibility": "client" | "internal", "body": str}``
 ``set_fields``     ``{"fields": {name: value}}`` (task_type, units, estimate_hours, ...)
 ``assign``         ``{"agent_id": str}``
@@ -130,8 +132,11 @@ class Command:
 
     @classmethod
     def log_time(cls, minutes: int, note: str | None = None,
-                 agent_id: str | None = None) -> Command:
-        return cls(LOG_TIME, {"minutes": minutes, "note": note, "agent_id": agent_id})
+                 agent_id: str | None = None, comment: str | None = None) -> Command:
+        data: dict[str, Any] = {"minutes": minutes, "note": note, "agent_id": agent_id}
+        if comment:
+            data["comment"] = comment
+        return cls(LOG_TIME, data)
 
     @classmethod
     def add_note(cls, body: str, visibility: str = "internal") -> Command:

@@ -159,7 +159,12 @@ def _finish(ctx: Context, batch: Batch, now: datetime, *, error: BaseException |
                     r.refused_status = getattr(error, "status", None)
                 else:
                     r.state, r.next_attempt_at = OutboxState.PENDING, now + timedelta(seconds=delay)
-        return record_refusals(session, rows, outcome.refused, now)
+        if not outcome.refused:
+            return []
+        from plugin.rules_runtime import team_rules
+
+        return record_refusals(session, rows, outcome.refused, now,
+                               team_rules(ctx.settings.config_dir))
 
 
 def client_for(ctx: Context, conn: Any, *, inline: bool = False) -> Any:

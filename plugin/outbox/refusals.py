@@ -6,7 +6,8 @@ failed jobs, the database does not. Operators see the rows with ``deskpilot outb
 and on the dashboard, resend them once the host or the configuration is fixed, or discard
 them with a reason. Each refusal also writes an internal note on the ticket (when the
 refused write was not itself an internal note), so the team sees in the helpdesk what
-Deskpilot could not write.
+Deskpilot could not write; its text is the ``refused_*`` team templates, in the team's
+language (:mod:`plugin.team_texts`). ``describe`` is the operators' (CLI, dashboard) wording.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from plugin.outbox.commands import (
 )
 from plugin.outbox.rows import DUE_AT_ONCE, OutboxRow, OutboxState, add_commands
 from plugin.outbox.units import Refusal
+from plugin.team_texts import team_text
+from rules.config.model import RuleSet
 
 #: every write a host refused, by connection and the host's HTTP status
 REFUSED = Counter("deskpilot_host_refused_writes", "Writes the host refused (4xx)",
@@ -61,13 +64,43 @@ def describe(command: dict[str, Any]) -> str:
             }.get(str(kind), str(kind))
 
 
-def _note_text(rows: Sequence[OutboxRow]) -> str:
-    lines = [f"- {describe(r.command)}: HTTP {r.refused_status}: {_message(r.last_error)} "
-             f"(outbox #{r.id})" for r in rows]
-    return ("Deskpilot could not write this to the ticket; the helpdesk refused it:\n"
-            + "\n".join(lines)
-            + "\nEverything else was written. An admin can resend it after fixing the field or "
-              "the configuration: deskpilot outbox resend <id>.")
+#: what a refused write was, as the team template naming it (``refused_*``) reads it
+_WRITES = {SET_STATUS: "refused_status", ASSIGN: "refused_assignee",
+           SET_BALANCE: "refused_balance", LOG_TIME: "refused_time"}
+
+
+def _write_text(rules: RuleSet, command: dict[str, Any]) -> str:
+    """:func:`describe` in the team's language (the note's own words for the write)."""
+    data = command.get("data") or {}
+    kind = str(command.get("type"))
+    if kind == ADD_NOTE:
+        return team_text(rules, "refused_client_message" if data.get("visibility") == "client"
+                         else "refused_internal_note")
+    if kind == SET_FIELDS:
+        names = sorted(data.get("fields") or {})
+        return team_text(rules, "refused_fields", fields=", ".join(names),
+                         field_count=len(names))
+    if kind == SET_DEADLINES:
+        # a part of a refused one names exactly the writes that are left
+        names = ([team_text(rules, "refused_host_due") if w == HOST_DUE else w
+                  for w in deadline_writes(data)] if data.get(ONLY)
+                 else [k for k, v in sorted(data.items()) if v is not None])
+        return team_text(rules, "refused_deadlines", deadlines=", ".join(names),
+                         deadline_count=len(names))
+    if kind not in _WRITES:
+        return kind
+    return team_text(rules, _WRITES[kind], status=data.get("status"),
+                     minutes=data.get("minutes"))
+
+
+def note_text(rules: RuleSet, rows: Sequence[OutboxRow]) -> str:
+    """The internal note about refused writes (templates ``refused_writes``/``refused_write``,
+    in the team's language)."""
+    lines = [team_text(rules, "refused_write", write=_write_text(rules, r.command),
+                       host_status=r.refused_status, host_message=_message(r.last_error),
+                       outbox_id=r.id) for r in rows]
+    return team_text(rules, "refused_writes", refused="\n".join(lines),
+                     refused_count=len(rows))
 
 
 def _message(error: str | None) -> str:
@@ -76,9 +109,10 @@ def _message(error: str | None) -> str:
 
 
 def record_refusals(session: Session, rows: Iterable[OutboxRow], refused: Sequence[Refusal],
-                    now: datetime) -> list[int]:
+                    now: datetime, rules: RuleSet) -> list[int]:
     """Mark the refused rows failed with the host's answer; write one internal note about
-    them on their ticket. Returns the note's row ids (to push)."""
+    them on their ticket, in the team's language of ``rules``. Returns the note's row ids
+    (to push)."""
     by_id = {r.id: r for r in rows}
     noted: list[OutboxRow] = []
     for ref in refused:
@@ -99,7 +133,7 @@ def record_refusals(session: Session, rows: Iterable[OutboxRow], refused: Sequen
         return []
     first = noted[0]
     return add_commands(session, first.connection, first.ticket_id,
-                        [Command.add_note(_note_text(noted), "internal")],
+                        [Command.add_note(note_text(rules, noted), "internal")],
                         f"refused:{first.id}:{now.isoformat()}", now,
                         company_id=first.company_id)
 

@@ -33,6 +33,7 @@ from plugin.processing.tickets import is_new, take_snapshot
 from plugin.processing.timers import arm_ticket_timers
 from plugin.reports.metrics import count_debits
 from plugin.storage.models import Ticket
+from plugin.team_texts import team_text
 from rules.config.model import RuleSet
 from rules.decision import Action, CreditKind, CreditOp, Decision, State, TicketState, iso
 from rules.engine import with_state
@@ -59,8 +60,9 @@ def ticket_key(ticket: Ticket) -> str:
     return f"{ticket.connection}:{ticket.host_ticket_id}"
 
 
-def command_for(action: Action) -> Command | None:
-    """The host command an engine action becomes (None: not a host write)."""
+def command_for(action: Action, rules: RuleSet | None = None) -> Command | None:
+    """The host command an engine action becomes (None: not a host write); ``rules`` give
+    a time log the comment hosts show with it, in the team's language."""
     p = dict(action.params)
     if action.type == "add_note":
         body = p.get("text") or p.get("body") or ""
@@ -83,7 +85,11 @@ def command_for(action: Action) -> Command | None:
         agent = p.get("agent") or p.get("agent_id")
         return Command.assign(str(agent)) if agent else None
     if action.type == "log_time":
-        return Command.log_time(int(p["minutes"]), p.get("note"), p.get("agent_id"))
+        minutes, note = int(p["minutes"]), p.get("note")
+        comment = None if rules is None else (
+            team_text(rules, "time_logged_note", minutes=minutes, note=note) if note
+            else team_text(rules, "time_logged", minutes=minutes))
+        return Command.log_time(minutes, note, p.get("agent_id"), comment)
     return None
 
 
@@ -173,11 +179,12 @@ def balance_command(session: Session, company_id: str, now: datetime) -> Command
     return Command.set_balance(company_id, bal.balance, bal.reserved, bal.available)
 
 
-def commands_for(decision: Decision, applied: Applied) -> list[Command]:
+def commands_for(decision: Decision, applied: Applied,
+                 rules: RuleSet | None = None) -> list[Command]:
     out: list[Command] = []
     for action in decision.actions:
         try:
-            cmd = command_for(action)
+            cmd = command_for(action, rules)
         except (CommandError, KeyError, ValueError, TypeError) as exc:
             # a malformed action must not block the ticket's state and credits
             log.warning("jobs.action-skipped type=%s error=%s", action.type, exc)
@@ -289,7 +296,7 @@ def apply_decision(
     new_ticket = dataclasses.replace(after.ticket, known=True)
     if decision.credit_ops:
         run_credit_ops(session, ticket, decision, now, applied)
-    commands = [*commands_for(decision, applied), *extra_commands]
+    commands = [*commands_for(decision, applied, rules), *extra_commands]
     bal = _balance_after(session, ticket, applied, credits, now)
     gone = new_ticket.status == GONE
     if gone:

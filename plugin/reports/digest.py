@@ -2,6 +2,8 @@
 
 Delivered as an internal note on the admin ticket named in ``reports.yaml`` (``digest:
 {connection, ticket_id}``) through the outbox, keyed by period so a digest goes out once.
+The team reads it, so it is written in the team's language (``defaults.team_language``)
+from the ``digest_*`` templates (:mod:`rules.config.team_templates`).
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from plugin.reports.kpis import BY_KEY
 from plugin.reports.report import Report, fmt, fmt_target
+from plugin.team_texts import team_text
+from rules.config.model import RuleSet
+from rules.config.team_templates import DIGEST_KPIS
 
 log = logging.getLogger("deskpilot.reports")
-
-HEADLINE = ("within_1_day", "within_1_hour", "on_time", "first_time_resolution",
-            "first_response_median", "first_response_p90", "messages_per_ticket",
-            "csat_avg", "csat_satisfied", "nps", "solved_per_specialist_day", "stuck")
 
 
 def daily_period(now: datetime, tz: Any) -> tuple[datetime, datetime]:
@@ -37,44 +37,52 @@ def weekly_period(now: datetime, tz: Any) -> tuple[datetime, datetime]:
             datetime(monday.year, monday.month, monday.day, tzinfo=tz))
 
 
-def _kpi_line(report: Report, key: str) -> str:
+def _kpi_line(rules: RuleSet, report: Report, key: str) -> str:
     k = report.kpis[key]
-    mark = {True: "ok", False: "MISS", None: ""}[k.ok]
+    label = team_text(rules, f"digest_kpi_{key}")
     target = fmt_target(k)
-    return f"- {BY_KEY[key].label}: {fmt(k)}" + (f" (target {target}) {mark}" if target else "")
+    if not target:
+        return team_text(rules, "digest_kpi", kpi=label, value=fmt(k))
+    return team_text(rules, "digest_kpi_met" if k.ok else "digest_kpi_missed", kpi=label,
+                     value=fmt(k), target=target)
 
 
-def render_digest(report: Report, title: str, weekly: bool = False) -> str:
-    """Plain text for a note or an e-mail: headline KPIs, breaches, stuck tasks, credits."""
+def render_digest(rules: RuleSet, report: Report, weekly: bool = False) -> str:
+    """Plain text for a note or an e-mail: headline KPIs, breaches, stuck tasks, credits;
+    every line a team template (``digest_*``) in the team's language of ``rules``."""
     last = (report.end.astimezone(report.start.tzinfo) - timedelta(microseconds=1)).date()
     first = report.start.date()
     span = first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
-    lines = [f"{title}: {span}", f"Resolved: {report.kpis['within_1_day'].n}"]
-    lines += [_kpi_line(report, key) for key in HEADLINE if report.kpis[key].value is not None
-              or key == "stuck"]
+    title = "digest_weekly_title" if weekly else "digest_daily_title"
+    lines = [team_text(rules, title, period=span),
+             team_text(rules, "digest_resolved", resolved=report.kpis["within_1_day"].n)]
+    lines += [_kpi_line(rules, report, key) for key in DIGEST_KPIS
+              if report.kpis[key].value is not None or key == "stuck"]
     b = report.breaches
-    lines.append(f"Breaches: acceptance {b['accept']}, first response {b['first_response']},"
-                 f" resolution {b['resolve']}")
+    lines.append(team_text(rules, "digest_breaches", accept=b["accept"],
+                           first_response=b["first_response"], resolve=b["resolve"]))
     for item in report.stuck[:10]:
         where = item.get("url") or f"{item['connection']}/{item['ticket_id']}"
-        lines.append(f"  stuck: {item['ticket_id']} {item.get('company') or ''}"
-                     f" due {(item['resolve_due'] or '')[:16]} {where}")
+        lines.append(team_text(rules, "digest_stuck", ticket_id=item["ticket_id"],
+                               company=item.get("company") or "",
+                               due=(item["resolve_due"] or "")[:16], link=where))
     if report.credits:
         c = report.credits
-        money = ", ".join(f"{v:g} {cur}" for cur, v in c["money"].items()) or "none"
-        lines.append(f"Credits: sold {c['sold']}, reserved {c['reserved']}, used {c['used']},"
-                     f" burned {c['burned']}; money billed {money}")
+        money = (", ".join(f"{v:g} {cur}" for cur, v in c["money"].items())
+                 or team_text(rules, "digest_no_money"))
+        lines.append(team_text(rules, "digest_credits", sold=c["sold"], reserved=c["reserved"],
+                               used=c["used"], burned=c["burned"], money=money))
     if weekly:
         p = report.profitability
-        lines.append(f"Paid tasks: {p['paid']}, {p['logged_hours']} h logged of"
-                     f" {p['estimate_hours']} h estimated, {p['overruns']} over estimate")
+        lines.append(team_text(rules, "digest_paid", paid=p["paid"],
+                               logged_hours=p["logged_hours"],
+                               estimate_hours=p["estimate_hours"], overruns=p["overruns"]))
         for dim in ("manager", "type"):
-            lines.append(f"By {dim}:")
+            lines.append(team_text(rules, f"digest_by_{dim}"))
             for name, ks in report.by[dim].items():
-                lines.append(
-                    f"  {name}: resolved {ks['within_1_day'].n}, within 1 day"
-                    f" {fmt(ks['within_1_day'])}, on time {fmt(ks['on_time'])}, first time"
-                    f" {fmt(ks['first_time_resolution'])}, per day"
-                    f" {fmt(ks['solved_per_specialist_day'])}, stuck {fmt(ks['stuck'])}"
-                )
+                lines.append(team_text(
+                    rules, "digest_group", name=name, resolved=ks["within_1_day"].n,
+                    within_1_day=fmt(ks["within_1_day"]), on_time=fmt(ks["on_time"]),
+                    first_time=fmt(ks["first_time_resolution"]),
+                    per_day=fmt(ks["solved_per_specialist_day"]), stuck=fmt(ks["stuck"])))
     return "\n".join(lines)

@@ -20,16 +20,18 @@ log = logging.getLogger("deskpilot.reports")
 
 
 def daily_digest(ctx: Any, now: datetime) -> str:
-    return _deliver(ctx, now, "daily", daily_period, "Deskpilot daily digest", False)
+    return _deliver(ctx, now, "daily", daily_period, False)
 
 
 def weekly_report(ctx: Any, now: datetime) -> str:
-    return _deliver(ctx, now, "weekly", weekly_period, "Deskpilot weekly report", True)
+    return _deliver(ctx, now, "weekly", weekly_period, True)
 
 
 def build_text(ctx: Any, now: datetime, period: Callable[..., tuple[datetime, datetime]],
-               title: str, weekly: bool) -> tuple[str, str]:
-    """The digest text and its period key (the start date)."""
+               weekly: bool) -> tuple[str, str]:
+    """The digest text (in the team's language) and its period key (the start date)."""
+    from plugin.rules_runtime import team_rules
+
     cfg = load_config(ctx.settings.config_dir)
     cal = team_calendar(ctx.settings, cfg.team_calendar)
     a, b = period(now, cal.tz)
@@ -38,12 +40,13 @@ def build_text(ctx: Any, now: datetime, period: Callable[..., tuple[datetime, da
             session, a, b, now, cal, Filters(), cfg.targets, timedelta(hours=cfg.idle_hours),
             trend_weeks=1, link=lambda conn, tid: ticket_url(ctx.settings, conn, tid),
         )
-    return render_digest(report, title, weekly), a.date().isoformat()
+    rules = team_rules(ctx.settings.config_dir)
+    return render_digest(rules, report, weekly), a.date().isoformat()
 
 
 def _deliver(ctx: Any, now: datetime, kind: str,
-             period: Callable[..., tuple[datetime, datetime]], title: str, weekly: bool) -> str:
-    text, key = build_text(ctx, now, period, title, weekly)
+             period: Callable[..., tuple[datetime, datetime]], weekly: bool) -> str:
+    text, key = build_text(ctx, now, period, weekly)
     target = load_config(ctx.settings.config_dir).digest
     connection, ticket_id = target.get("connection"), target.get("ticket_id")
     if not connection or not ticket_id:

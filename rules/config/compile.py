@@ -31,6 +31,7 @@ from rules.config.model import (
 from rules.config.plans_schema import PlanSchema, PlansSchema, load_lenient
 from rules.config.schema import TRANSITIONS, TRIGGERS_TIMER, section_defaults, validate_with
 from rules.config.source import PathKey, Problem, Source, did_you_mean
+from rules.config.team_templates import TEAM_TEMPLATES, check_team_templates, template_problems
 from rules.event import EventType, company_key
 from rules.templates import PLURAL_CATEGORIES
 
@@ -90,6 +91,7 @@ def compile_ruleset(
             if defaults[key]:
                 _name_check(dsrc, ("defaults", key), defaults[key], calendars, "calendar", problems)
     templates = _templates(merged.dicts.get("templates", {}), defaults["language"], problems)
+    check_team_templates(merged.dicts.get("templates", {}), first_src, problems)
     classify = _classify(merged.lists.get("classify", []), type_names, problems)
     policies = _policies(merged.lists.get("policies", []), type_names, calendars, problems)
     automations = _automations(merged.lists.get("automations", []), type_names, templates, problems)
@@ -227,6 +229,9 @@ def _templates(
                     "visibility must be 'client' or 'internal'",
                 )
             )
+        problems.extend(template_problems(src, base, name, vis))
+        # Deskpilot's own team templates have placeholders of their own
+        allowed = TEAM_TEMPLATES.get(name, PLACEHOLDERS)
         texts = {k: v for k, v in raw.items() if k != "visibility"}
         for lang, text in texts.items():
             if not (isinstance(lang, str) and len(lang) == 2 and isinstance(text, str)):
@@ -238,14 +243,15 @@ def _templates(
                     )
                 )
                 continue
-            _placeholders(src, (*base, lang), text, problems)
+            _placeholders(src, (*base, lang), text, problems, allowed)
         for lang in sorted({language, "en"} - set(texts)):
             problems.append(src.problem(base, f"missing the '{lang}' text"))
         out[name] = Template(name, str(vis), texts)
     return out
 
 
-def _placeholders(src: Source, path: PathKey, text: str, problems: list[Problem]) -> None:
+def _placeholders(src: Source, path: PathKey, text: str, problems: list[Problem],
+                  allowed: tuple[str, ...] = PLACEHOLDERS) -> None:
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
@@ -253,8 +259,8 @@ def _placeholders(src: Source, path: PathKey, text: str, problems: list[Problem]
         return
     lang = str(path[-1])
     for _, name, spec, _ in parsed:
-        if name is not None and name not in PLACEHOLDERS:
-            hint = did_you_mean(name, PLACEHOLDERS)
+        if name is not None and name not in allowed:
+            hint = did_you_mean(name, allowed)
             problems.append(src.problem(path, f"unknown placeholder '{{{name}}}'{hint}"))
         categories = PLURAL_CATEGORIES.get(lang, ("one", "other"))
         if spec and "|" in spec and len(spec.split("|")) != len(categories):

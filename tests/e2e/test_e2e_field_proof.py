@@ -87,7 +87,8 @@ def test_1_a_refused_field_costs_only_itself_and_is_resent_once_fixed(stack: Sta
     (line,) = refused_lines(stack, tid)
     assert "HTTP 400" in line and "custom_resolve_by" in line and "deadlines" in line, line
     internal = [f["comment"] for f in stack.ours(tid, public=False)]
-    assert any("could not write" in c and "custom_resolve_by" in c for c in internal), internal
+    assert any("deskpilot outbox resend" in c and "custom_resolve_by" in c for c in internal), \
+        internal
 
     # the admin fixes the field; the operator resends the write
     field_field(stack, "datetime")

@@ -130,8 +130,11 @@ def test_init_refuses_to_overwrite_and_keeps_secrets_with_force(empty_dir: Path)
     next_steps = output.split("next:\n", 1)[1].splitlines()
     assert len(next_steps) == 3 and all("deskpilot " in line for line in next_steps), output
     assert "deskpilot up" in next_steps[0] and "send examples/01-filed.json" in next_steps[1]
+    companies = empty_dir / "config" / "companies.yaml"
+    assert companies.read_text() == (ROOT / "config" / "companies.yaml").read_text()
     before = settings_file.read_text()
     (empty_dir / "config" / "plans.yaml").write_text("# edited\n")
+    companies.write_text("companies:\n  acme: {language: en}\n")
     code, output = _run(["init"])
     assert code == 2 and "--force" in output
     assert (empty_dir / "config" / "plans.yaml").read_text() == "# edited\n"
@@ -139,6 +142,9 @@ def test_init_refuses_to_overwrite_and_keeps_secrets_with_force(empty_dir: Path)
     assert code == 0, output
     assert settings_file.read_text() == before  # the secrets pasted into hosts stay
     assert (empty_dir / "config" / "plans.yaml").read_text() != "# edited\n"
+    # the admin's companies are theirs, like the secrets: kept
+    assert companies.read_text() == "companies:\n  acme: {language: en}\n"
+    assert "kept" in output and "companies.yaml" in output
     code, output = _run(["rules", "check"])
     assert code == 0 and "packaged defaults" not in output
 

@@ -140,7 +140,8 @@ def test_a_refused_deadline_field_costs_only_that_field(host, tmp_path, monkeypa
     assert failed.refused_status == 422 and "not a valid field" in (failed.last_error or "")
     note = rows[3]  # the team is told, naming the field
     assert note.state == OutboxState.PENDING
-    assert "deadline resolve_due: HTTP 422" in note.command["data"]["body"]
+    # in the team's language (the shipped team_language: uk)
+    assert "\n- resolve_due (1 термін): HTTP 422: " in note.command["data"]["body"]
 
     settings_file = tmp_path / "deskpilot.yaml"
 
@@ -166,7 +167,7 @@ def test_a_refused_deadline_field_costs_only_that_field(host, tmp_path, monkeypa
     seen.clear()
     resent = runner.invoke(main, ["outbox", "resend", str(failed.id)])
     assert resent.exit_code == 0, resent.output
-    writes = [_unwrap(b) for _m, b in seen if "Deskpilot could not write" not in json.dumps(b)]
+    writes = [_unwrap(b) for _m, b in seen if "deskpilot outbox resend" not in json.dumps(b)]
     assert len(writes) == 1, writes
     assert str(fixed) in json.dumps(writes[0]) and RESOLVE in json.dumps(writes[0])
     assert ACCEPT not in json.dumps(writes[0]) and "2026-12-08\"" not in json.dumps(writes[0])

@@ -145,13 +145,44 @@ def test_metrics_endpoint_exposes_counters(stack: Context) -> None:
 
 def test_weekly_report_text_and_delivery(stack: Context, redis_url: str) -> None:
     now = datetime(2026, 11, 16, 9, 30, tzinfo=KYIV)
-    text, key = build_text(stack, now, weekly_period, "Deskpilot weekly report", True)
+    text, key = build_text(stack, now, weekly_period, True)
     summary = api(stack, "/api/reports/summary", **{"from": "2026-11-09",
                                                     "to": "2026-11-15"}).get_json()
-    assert key == "2026-11-09"
-    assert text.startswith("Deskpilot weekly report: 2026-11-09 – 2026-11-15")
-    assert f"Resolved: {summary['kpis']['within_1_day']['n']}" in text
-    assert "By manager:" in text
+    n = summary["kpis"]["within_1_day"]["n"]
+    assert key == "2026-11-09" and n == 52
+    # this stack's config has no rules/: the packaged rules' team language (uk)
+    lines = text.splitlines()
+    assert lines[:3] == [
+        "Тижневий звіт Deskpilot: 2026-11-09 – 2026-11-15", "Вирішено 52 задачі",
+        "- Вирішено протягом 1 робочого дня: 75.0% (ціль >= 80%) НЕ ДОСЯГНУТО"]
+    assert "- Вирішено з першого разу: 84.6% (ціль >= 70%) так" in lines
+    assert "- Середня оцінка CSAT (1-5): 2.39" in lines  # no target
+    assert "  composite: вирішено 4 задачі, протягом 1 дня 100.0%, вчасно 100.0%, з першого" \
+           " разу 75.0%, за день 0.27, застряглих 2" in lines
+    assert "За менеджерами:" in lines and "10 платних задач: записано 50.53 год з 66.0 год" \
+        " оцінки, понад оцінку: 3" in lines
+    # the team's language switched to English (the shipped rules, team_language: en)
+    rules = stack.settings.config_dir / "rules"
+    shutil.copytree(ROOT / "config" / "rules", rules)
+    shutil.copy(ROOT / "config" / "plans.yaml", rules.parent / "plans.yaml")
+    service = rules / "00-service.yaml"
+    service.write_text(service.read_text().replace("team_language: uk", "team_language: en"))
+    from plugin.rules_runtime import holder_for
+
+    assert holder_for(stack.settings.config_dir).reload()
+    en, _ = build_text(stack, now, weekly_period, True)
+    lines = en.splitlines()
+    assert lines[:3] == [
+        "Deskpilot weekly report: 2026-11-09 – 2026-11-15", "Resolved: 52 tasks",
+        "- Resolved within 1 working day: 75.0% (target >= 80%) MISS"]
+    assert "- Resolved first time: 84.6% (target >= 70%) ok" in lines
+    assert "- CSAT average (1-5): 2.39" in lines
+    assert "  composite: 4 tasks resolved, within 1 day 100.0%, on time 100.0%, first time" \
+           " 75.0%, per day 0.27, stuck 2" in lines
+    assert "By manager:" in lines and "10 paid tasks: 50.53 h logged of 66.0 h estimated," \
+        " 3 over estimate" in lines
+    assert "  stuck: T-122 co-003, due 2026-09-29T14:33, https://desk.example/t/T-122" in lines
+    text = en
     ctx = build_context(stack.settings)
     ctx.redis_url = redis_url
     try:

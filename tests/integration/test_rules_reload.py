@@ -81,7 +81,13 @@ def test_a_bad_edit_keeps_the_last_good_rules_and_tells_the_admin(
         (note,) = s.execute(select(OutboxRow)).scalars()
         assert (note.connection, note.ticket_id) == ("generic", "ADMIN-1")
         assert note.command["type"] == "add_note"
-        assert "unknown type 'bgu'" in str(note.command) and "stay in force" in str(note.command)
+        # in the team's language (the shipped team_language: uk), both problems listed
+        body = note.command["data"]["body"]
+        head, *problems = body.splitlines()
+        assert head.startswith("Зміну правил sha256:") and head.endswith(
+            " відхилено (2 помилки); діють попередні правила.")
+        assert problems == [str(p) for p in rules_runtime.holder_for(config).errors]
+        assert "unknown type 'bgu'" in body and note.command["data"]["visibility"] == "internal"
 
     # asking again while the files are unchanged neither re-reads nor notes twice
     assert rules_runtime.current(config) is good

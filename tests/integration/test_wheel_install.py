@@ -68,6 +68,7 @@ def test_built_wheel_runs_from_an_empty_directory(tmp_path: Path) -> None:
     files = _package_files(bin_dir / "python")
     shipped = {str(p.relative_to(ROOT / "config")) for p in (ROOT / "config").rglob("*.yaml")}
     assert {f"plugin/defaults/{name}" for name in shipped} <= files
+    assert "companies.yaml" in shipped  # per-company settings, shipped as a valid example
     base = ROOT / "webhooks/hosts/templates"  # the Redmine plugin lives in subdirectories
     templates = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()}
     assert {f"webhooks/hosts/templates/{n}" for n in templates} <= files and templates
@@ -86,6 +87,8 @@ def test_built_wheel_runs_from_an_empty_directory(tmp_path: Path) -> None:
     assert init.returncode == 0, init.stderr
     assert "deskpilot up" in init.stdout and "deskpilot send examples/" in init.stdout
     assert stat.S_IMODE((site / "config/deskpilot.yaml").stat().st_mode) == 0o600
+    assert (site / "config/companies.yaml").read_text() == (
+        ROOT / "config/companies.yaml").read_text()
     assert "var/" in (site / ".gitignore").read_text()
 
     port = free_port()

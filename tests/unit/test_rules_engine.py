@@ -173,7 +173,8 @@ def test_hot_reload_keeps_the_last_good_rules(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config, ignore=shutil.ignore_patterns("tests", "deskpilot*.yaml"))
     notes = []
-    holder = RulesHolder(config, min_interval=0, on_error=lambda v, p: notes.append((v, p)))
+    holder = RulesHolder(config, min_interval=0,
+                         on_error=lambda v, p, last: notes.append((v, p, last)))
     good = holder.rules
     assert holder.reload() is False  # unchanged content: no re-read
     broken = config / "rules" / "10-classify.yaml"
@@ -181,5 +182,6 @@ def test_hot_reload_keeps_the_last_good_rules(tmp_path: Path) -> None:
     assert holder.get() is good
     assert holder.errors and "unknown type 'bgu'" in str(holder.errors[0])
     assert notes and notes[0][0] != good.version
+    assert notes[0][2] is good  # the note is written in the team language of these
     broken.write_text(broken.read_text().replace("type: bgu", "type: bug"))
     assert holder.rules.version == good.version and holder.errors == []
