@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
-from plugin.ledger.worth import MIXED, Amount, Prices, cents, priced
+from plugin.ledger.worth import Amount, Prices, cents, priced, with_parts
 
 COLUMNS = (
     "id",
@@ -239,8 +239,7 @@ def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any,
         for cur, value in worth.parts.items():
             by_kind[e[2]][cur] += value
         amount, currency = worth.amount, worth.currency
-        if currency == MIXED:  # lots in several currencies: one figure each, in the note
-            note = f"{note or ''} [{worth.text()}]"
+        note = with_parts(note, worth)  # lots in several currencies: one figure each
     return Row(
         e[0],
         instant(e[1]),

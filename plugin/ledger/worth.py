@@ -72,11 +72,21 @@ class Amount:
     #: per currency, unrounded (what totals add up)
     parts: Mapping[str, Decimal]
 
+    def cents(self) -> dict[str, Decimal]:
+        """Per currency, in cents."""
+        return {c: cents(v) for c, v in self.parts.items()}
+
     def text(self) -> str:
         """``-350.00 UAH``; ``-350.00 UAH, -12.50 EUR`` for several currencies."""
-        if self.amount is not None:
-            return f"{self.amount} {self.currency}"
-        return ", ".join(f"{cents(v)} {c}" for c, v in self.parts.items())
+        return ", ".join(f"{v} {c}" for c, v in self.cents().items())
+
+
+def with_parts(note: str | None, worth: Amount | None) -> str | None:
+    """``note``, followed by one figure per currency when the entry's lots were in several
+    (its ``amount`` is then None): ``goodwill [-350.00 UAH, -12.50 EUR]``."""
+    if worth is None or worth.amount is not None:
+        return note
+    return f"{note or ''} [{worth.text()}]"
 
 
 def cents(value: Decimal) -> Decimal:
