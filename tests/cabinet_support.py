@@ -51,6 +51,13 @@ def make_config(tmp: Path) -> Path:
     return config
 
 
+#: a django-helpdesk beside the generic host: its tickets carry the queue slug reference
+HELPDESK = {"name": "helpdesk", "kind": "django_helpdesk",
+            "base_url": "https://helpdesk.example/helpdesk", "inline_push": False,
+            "credentials": {"token": "dh-token"}, "webhook_tokens": ["dh-" + "t" * 40],
+            "company_from": {"source": "email_domain", "map": {"acme.example": "acme"}}}
+
+
 def make_ctx(db_url: str, tmp: Path) -> Context:
     import plugin.tables  # noqa: F401 - every table on Base.metadata
 
@@ -58,7 +65,10 @@ def make_ctx(db_url: str, tmp: Path) -> Context:
         "database_url": db_url, "redis_url": None, "config_dir": str(make_config(tmp)),
         "var_dir": str(tmp / "var"), "public_url": "https://desk.example",
         "connections": [{"name": "generic", "kind": "generic", "webhook_secrets": [SECRET],
-                         "options": {"ticket_url": "https://host.example/t/{id}"}}],
+                         # the team's link (dashboard) and the client's (cabinet) differ
+                         "options": {"ticket_url": "https://host.example/t/{id}",
+                                     "client_ticket_url": "https://portal.example/r/{id}"}},
+                        HELPDESK],
     })
     ctx = build_context(settings)
     ctx.db.create_all()
@@ -138,6 +148,37 @@ def lifecycle(ctx: Context) -> None:
          created=created)
     _run(ctx, "G-1", 2, "ticket.updated", "2026-11-17T10:20:00+02:00", company="globex",
          status="resolved", created=created, changes={"status": ["new", "resolved"]})
+
+
+def helpdesk_ticket(ctx: Context, ticket_id: int, submitter: str, at: datetime,
+                    answered_at: datetime | None = None) -> None:
+    """A composite ticket of 2 units filed on the django-helpdesk in queue ``support``
+    (reference ``support-<id>``) at ``at``, and answered by an agent at ``answered_at``
+    (accepted: its credits reserved), through the adapter and the processing job."""
+    import json
+
+    from plugin.storage.models import Event
+    from webhooks.hosts import django_helpdesk
+
+    names = ["ticket_created"] + (["comment_added"] if answered_at else [])
+    for name, when in zip(names, (at, answered_at), strict=False):
+        assert when is not None
+        data = json.loads((ROOT / "tests" / "fixtures" / "django_helpdesk" / f"{name}.json")
+                          .read_text(encoding="utf-8"))
+        t = data["ticket"]
+        t.update(id=ticket_id, submitter_email=submitter, due_date=None,
+                 title="Printer on the 2nd floor is offline")
+        for f, f_at in zip(t["followup_set"], (at, answered_at), strict=False):
+            f.update(ticket=ticket_id, date=(f_at or at).isoformat())
+        raw = json.dumps(data).encode()
+        (ev,) = django_helpdesk.parse(raw, {}, ctx.settings.connection("helpdesk"))
+        with ctx.db.session() as s:
+            row = Event(connection="helpdesk", delivery_key=ev.delivery_key,
+                        body_sha256="x" * 64, received_at=when, headers={}, body=raw,
+                        event_type=ev.event, ticket_id=ev.ticket.id,
+                        occurred_at=ev.occurred_at, state=EventState.QUEUED, attempts=0)
+            s.add(row)
+        assert process_event(row.id, when) == EventState.PROCESSED
 
 
 def issue_link(ctx: Context, company: str, days: int | None = None,

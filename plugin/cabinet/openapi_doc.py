@@ -8,7 +8,12 @@ _INSTANT = {"type": "string", "format": "date-time", "nullable": True,
             "description": "ISO 8601 in the company's time zone"}
 _TASK = {"type": "object", "properties": {
     "ticket": {"type": "string", "description": "the host's ticket id"},
-    "url": {"type": "string", "nullable": True, "description": "the ticket in the host's UI"},
+    "reference": {"type": "string", "description": "the ticket as the host shows it "
+                  "(django-helpdesk `support-4`, Zammad's number `#31081`), else `#<id>`"},
+    "url": {"type": "string", "nullable": True,
+            "description": "the ticket's page for the client (Zendesk Help Center, Freshdesk "
+                           "portal, django-helpdesk public view, …; "
+                           "`options.client_ticket_url`); null when none can be built"},
     "subject": {"type": "string", "nullable": True},
     "type": {"type": "string", "nullable": True}, "type_label": {"type": "string"},
     "units": {"type": "integer"}, "status": {"type": "string"},
@@ -34,14 +39,29 @@ _ENTRY = {"type": "object", "properties": {
     "id": {"type": "integer"}, "posted_at": _INSTANT,
     "kind": {"type": "string", "enum": ["purchase", "grant", "reserve", "release", "debit",
                                         "reversal", "burn", "adjust", "settle"]},
-    "ticket": {"type": "string", "nullable": True},
+    "ticket": {"type": "string", "nullable": True, "description": "the host's ticket id"},
+    "reference": {"type": "string", "nullable": True,
+                  "description": "the ticket as the host shows it, else `#<id>`"},
     "task_type": {"type": "string", "nullable": True},
     "units": {"type": "integer"}, "reserved_change": {"type": "integer"},
+    "amount": {"type": "string", "nullable": True,
+               "description": "the credits' worth, signed like `units` (units x the package's "
+                              "price; the CLI statement's figure); null: no units moved, or "
+                              "several currencies (`currency` is then `mixed`)"},
+    "currency": {"type": "string", "nullable": True},
+    "amounts": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "the amount per currency"},
     "balance": {"type": "integer", "description": "balance after this entry"},
     "reserved": {"type": "integer", "description": "reserved after this entry"},
     "flag": {"type": "string", "nullable": True},
     "lot_id": {"type": "integer", "nullable": True, "description": "a purchase's or expiry's lot"},
     "note": {"type": "string", "nullable": True}}}
+_PAGER = {"type": "object", "description": "a page of tasks: its positions in the list",
+          "properties": {
+              "page": {"type": "integer"}, "page_size": {"type": "integer"},
+              "total": {"type": "integer"},
+              "first": {"type": "integer", "description": "1-based; 0 past the end"},
+              "last": {"type": "integer"}, "more": {"type": "boolean"}}}
 CABINET = {"type": "object", "properties": {
     "company": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"},
@@ -52,7 +72,9 @@ CABINET = {"type": "object", "properties": {
     "tasks": {"type": "object", "properties": {
         "open": {"type": "array", "items": {"$ref": "#/components/schemas/CabinetTask"}},
         "open_total": {"type": "integer"},
+        "open_pager": _PAGER,
         "finished": {"type": "array", "items": {"$ref": "#/components/schemas/CabinetTask"}},
+        "finished_pager": _PAGER,
         "page": {"type": "integer"}, "page_size": {"type": "integer"},
         "more": {"type": "boolean"}}},
     "credits": {"type": "object", "properties": {
@@ -98,6 +120,7 @@ def register(spec: Any) -> None:
     params = [
         {"in": "query", "name": "lang", "schema": {"type": "string", "enum": ["uk", "en"]},
          "description": "language of labels (default: the company's)"},
+        {"in": "query", "name": "open_page", "schema": page, "description": "open tasks page"},
         {"in": "query", "name": "page", "schema": page, "description": "finished tasks page"},
         {"in": "query", "name": "statement_page", "schema": page},
         {"in": "query", "name": "from", "schema": bound, "description": "KPI period start"},

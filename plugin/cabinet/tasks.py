@@ -1,9 +1,14 @@
 """The company's tasks as the client reads them: bounded pages, deadlines, time left, time
-logged, credits taken. Reads ``tickets`` and ``ticket_metrics`` only (no event replay)."""
+logged, credits taken, the host's reference and a link a client can open. Reads ``tickets``
+and ``ticket_metrics`` only (no event replay).
+
+Open and finished tasks are each paged (``PAGE_SIZE`` a page) with their count, so a client
+with many open tasks pages through all of them ("showing 21–40 of 57").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugin.cabinet.host_links import reference
 from plugin.processing.state import decode_ticket_state
 from plugin.reports.models import TicketMetrics as M
 from plugin.storage.models import Ticket as T
@@ -18,11 +24,10 @@ from rules.calendar import Calendar
 from rules.calendar.business_time import working_between
 from rules.lifecycle import DONE, ENDED
 
-#: open tasks shown at most (a client with more sees the count and the soonest deadlines)
-OPEN_LIMIT = 50
-#: finished tasks per page
+#: open tasks, and finished tasks, per page
 PAGE_SIZE = 20
-Linker = Callable[[str, str], str | None]
+#: a ticket's client link from its connection, host id and stored snapshot
+Linker = Callable[[str, str, Mapping[str, Any] | None], str | None]
 Calendars = Callable[[str | None], Calendar]
 
 _COLUMNS = (T.id, T.connection, T.host_ticket_id, T.subject, T.task_type, T.units, T.status,
@@ -35,26 +40,39 @@ def _query() -> Any:
     return select(*_COLUMNS).outerjoin(M, M.ticket_id == T.id)
 
 
-def open_page(session: Session, company_id: str) -> tuple[list[Any], int]:
-    """Up to ``OPEN_LIMIT`` open tasks, soonest deadline first, and how many are open."""
-    where = (T.company_id == company_id, T.status.not_in(ENDED))
-    rows = session.execute(
-        _query().where(*where)
-        .order_by(T.resolve_due.is_(None), T.resolve_due, T.filed_at.desc(), T.id.desc())
-        .limit(OPEN_LIMIT)).all()
-    if len(rows) < OPEN_LIMIT:
+def _page(session: Session, where: tuple[Any, ...], order: tuple[Any, ...],
+          page: int) -> tuple[list[Any], int]:
+    """Page ``page`` (1-based) of the tasks ``where`` and how many there are (no count
+    query when the first page holds them all)."""
+    rows = session.execute(_query().where(*where).order_by(*order)
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    if page == 1 and len(rows) < PAGE_SIZE:
         return list(rows), len(rows)
     total = session.execute(select(func.count()).select_from(T).where(*where)).scalar_one()
     return list(rows), int(total)
 
 
-def done_page(session: Session, company_id: str, page: int) -> tuple[list[Any], bool]:
-    """Finished tasks, newest filed first, page ``page`` (1-based); and whether more follow."""
-    rows = session.execute(
-        _query().where(T.company_id == company_id, T.status.in_(DONE))
-        .order_by(T.filed_at.desc(), T.id.desc())
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    return list(rows[:PAGE_SIZE]), len(rows) > PAGE_SIZE
+def open_page(session: Session, company_id: str, page: int = 1) -> tuple[list[Any], int]:
+    """Open tasks, soonest deadline first (none last), page ``page``; and how many are open."""
+    return _page(session, (T.company_id == company_id, T.status.not_in(ENDED)),
+                 (T.resolve_due.is_(None), T.resolve_due, T.filed_at.desc(), T.id.desc()),
+                 page)
+
+
+def done_page(session: Session, company_id: str, page: int) -> tuple[list[Any], int]:
+    """Finished tasks, newest filed first, page ``page``; and how many are finished."""
+    return _page(session, (T.company_id == company_id, T.status.in_(DONE)),
+                 (T.filed_at.desc(), T.id.desc()), page)
+
+
+def paging(page: int, total: int) -> dict[str, Any]:
+    """What a pager shows: the page, its first and last position (1-based; 0 and 0 on a
+    page past the end), the total and whether more follow."""
+    first = (page - 1) * PAGE_SIZE + 1
+    last = min(page * PAGE_SIZE, total)
+    return {"page": page, "page_size": PAGE_SIZE, "total": total,
+            "first": first if last >= first else 0, "last": last if last >= first else 0,
+            "more": total > page * PAGE_SIZE}
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -69,6 +87,7 @@ def shape(row: Any, tz: ZoneInfo, now: datetime, calendars: Calendars, link: Lin
           labels: dict[str, str]) -> dict[str, Any]:
     """One task as the cabinet shows it; instants in the company's zone ``tz``."""
     st = decode_ticket_state((row.facts or {}).get("state"))
+    snapshot = (row.facts or {}).get("snapshot")
     done = row.status in DONE
     open_pause = bool(st.pauses) and st.pauses[-1][1] is None
     paused_since = st.pauses[-1][0] if open_pause else None
@@ -94,7 +113,8 @@ def shape(row: Any, tz: ZoneInfo, now: datetime, calendars: Calendars, link: Lin
     estimate = row.estimate_hours if row.estimate_hours is not None else st.estimate_hours
     return {
         "ticket": row.host_ticket_id,
-        "url": link(row.connection, row.host_ticket_id),
+        "reference": reference(snapshot, row.host_ticket_id),
+        "url": link(row.connection, row.host_ticket_id, snapshot),
         "subject": row.subject,
         "type": row.task_type,
         "type_label": labels.get(row.task_type or "", row.task_type),

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from plugin.cabinet import credits as cr
 from plugin.cabinet import schedule as sc
 from plugin.cabinet import tasks as tk
+from plugin.cabinet.host_links import client_url
 from plugin.cabinet.lang import company_language, pick
 from plugin.ledger.plans import PlansError, load_plans
-from plugin.reports.service import load_config, report_for, team_calendar, ticket_url
+from plugin.reports.service import load_config, report_for, team_calendar
 from plugin.settings import Settings
 from plugin.storage.models import Company
 from rules.config.model import RuleSet
@@ -75,7 +76,8 @@ def company_zone(session: Session, settings: Settings, company_id: str) -> ZoneI
 def build(session: Session, settings: Settings, company_id: str, now: datetime,
           args: Mapping[str, str]) -> dict[str, Any]:
     """The cabinet of ``company_id`` as of ``now`` for the query ``args`` (``lang``,
-    ``page`` of finished tasks, ``statement_page``, ``from``/``to`` of the KPI period)."""
+    ``open_page`` of open tasks, ``page`` of finished tasks, ``statement_page``,
+    ``from``/``to`` of the KPI period)."""
     from plugin.reports.service import PeriodError
 
     rules = current_rules(settings)
@@ -88,6 +90,7 @@ def build(session: Session, settings: Settings, company_id: str, now: datetime,
     zone_cal = sc.company_calendar(rules, company, company_id, cals)
     tz = zone_cal.tz
     page, st_page = _page(args, "page"), _page(args, "statement_page")
+    open_at = _page(args, "open_page")
     try:
         report = report_for(session, settings, now, args.get("from") or None,
                             args.get("to") or None, company_id, None, trend_weeks=0)
@@ -96,11 +99,12 @@ def build(session: Session, settings: Settings, company_id: str, now: datetime,
     labels = {name: spec.label.get(lang) or spec.label.get("en") or name
               for name, spec in (rules.types.items() if rules else ())}
 
-    def link(conn: str, tid: str) -> str | None:
-        return ticket_url(settings, conn, tid)
+    def link(conn: str, tid: str, snapshot: Mapping[str, Any] | None) -> str | None:
+        return client_url(settings, conn, tid, snapshot)
 
-    open_rows, open_total = tk.open_page(session, company_id)
-    done_rows, more = tk.done_page(session, company_id, page)
+    open_rows, open_total = tk.open_page(session, company_id, open_at)
+    done_rows, done_total = tk.done_page(session, company_id, page)
+    done_pager = tk.paging(page, done_total)
 
     def shape(row: Any) -> dict[str, Any]:
         return tk.shape(row, tz, now, cals.get, link, labels)
@@ -117,8 +121,10 @@ def build(session: Session, settings: Settings, company_id: str, now: datetime,
         "tasks": {
             "open": [shape(r) for r in open_rows],
             "open_total": open_total,
+            "open_pager": tk.paging(open_at, open_total),
             "finished": [shape(r) for r in done_rows],
-            "page": page, "page_size": tk.PAGE_SIZE, "more": more,
+            "finished_pager": done_pager,
+            "page": page, "page_size": tk.PAGE_SIZE, "more": done_pager["more"],
         },
         "credits": cr.credits(session, company_id, now, tz, soon),
         "statement": cr.statement_page(session, company_id, st_page, tz),

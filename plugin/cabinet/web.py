@@ -9,6 +9,7 @@ Any token that does not open a cabinet (unknown, malformed, revoked, expired) ge
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -27,10 +28,13 @@ from sqlalchemy import select
 
 from plugin.auth import error_response
 from plugin.cabinet import links
+from plugin.cabinet.host_links import entry_reference, references
 from plugin.cabinet.lang import LANGUAGES, texts
 from plugin.cabinet.view import BadRequest, build, company_zone
 from plugin.csv_cells import SafeWriter
+from plugin.ledger.models import CreditAllocation as A
 from plugin.ledger.models import CreditEntry as E
+from plugin.ledger.worth import load_prices, priced, with_parts
 from plugin.storage.db import utcnow
 from rules.templates import fill
 
@@ -50,8 +54,8 @@ HEADERS = {
 NOT_FOUND_HTML = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<title>Not found</title></head><body><h1>Not found</h1>"
                   "<p>This link does not open anything.</p></body></html>")
-CSV_COLUMNS = ("posted_at", "kind", "ticket", "task_type", "units", "reserved_change",
-               "balance", "reserved", "note")
+CSV_COLUMNS = ("posted_at", "kind", "ticket", "reference", "task_type", "units",
+               "reserved_change", "balance", "reserved", "amount", "currency", "note")
 
 
 @bp.after_request
@@ -102,7 +106,7 @@ def page(token: str) -> Any:
 
     return render_template("cabinet.html", c=data, t=texts(data["language"]), error=None,
                            lang=data["language"], token=token, switch=switch,
-                           duration=duration, day=day, fill=fill,
+                           duration=duration, day=day, fill=fill, money=money,
                            at=partial(at, tz=ZoneInfo(data["company"]["timezone"])))
 
 
@@ -153,25 +157,55 @@ def _csv(company_id: str) -> Response:
     w.writerow(CSV_COLUMNS)
     bal = res = 0
     # built whole in one read (20,000 entries are about 1.5 MB): a streamed body would hold
-    # the transaction open for as long as the client takes to read it
+    # the transaction open for as long as the client takes to read it; entries come with
+    # their lot allocations joined (the CLI statement's one-query shape) for the amounts
     with ctx.db.session() as session:
         tz = company_zone(session, ctx.settings, company_id)
-        q = (select(E.posted_at, E.kind, E.ticket_key, E.task_type, E.units, E.reserved,
-                    E.reason)
-             .where(E.company_id == company_id).order_by(E.posted_at, E.id))
-        for r in session.connection().execute(q):
-            bal += r.units
-            res += r.reserved
-            ticket = (r.ticket_key or "").split(":", 1)[-1]
-            w.writerow([r.posted_at.astimezone(tz).isoformat(), r.kind, ticket,
-                        r.task_type or "", r.units, r.reserved, bal, res,
-                        r.reason or ""])
+        refs = references(session, company_id)
+        prices = load_prices(session, company_id)
+        q = (select(E.id, E.posted_at, E.kind, E.ticket_key, E.task_type, E.units,
+                    E.reserved, E.reason, A.lot_id, A.units)
+             .outerjoin(A, A.entry_id == E.id)
+             .where(E.company_id == company_id).order_by(E.posted_at, E.id, A.id))
+        for entry, moves in _grouped(session.connection().execute(q)):
+            bal += entry[5]
+            res += entry[6]
+            worth = priced(entry[5], moves, prices)
+            w.writerow([entry[1].astimezone(tz).isoformat(), entry[2],
+                        (entry[3] or "").split(":", 1)[-1],
+                        entry_reference(entry[3], refs) or "", entry[4] or "", entry[5],
+                        entry[6], bal, res,
+                        "" if worth is None or worth.amount is None else worth.amount,
+                        "" if worth is None else worth.currency,
+                        with_parts(entry[7], worth) or ""])
     name = f"statement-{company_id}.csv".replace('"', "")
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _grouped(rows: Iterable[Any]) -> Iterator[tuple[Any, list[tuple[int | None, int]]]]:
+    """Entries with their allocations (lot id, units) from rows ordered by entry."""
+    entry: Any = None
+    moves: list[tuple[int | None, int]] = []
+    for r in rows:
+        if entry is not None and r[0] != entry[0]:
+            yield entry, moves
+            moves = []
+        entry = r
+        if r[9] is not None:
+            moves.append((r[8], r[9]))
+    if entry is not None:
+        yield entry, moves
+
+
 # -- template helpers -------------------------------------------------------------------
+def money(entry: dict[str, Any]) -> str:
+    """An entry's amount as the page shows it, signed like the units: ``+3500.00 UAH``,
+    ``-350.00 UAH`` (one figure per currency when several met in one entry)."""
+    parts = entry.get("amounts") or {}
+    return ", ".join(f"{'' if v.startswith('-') else '+'}{v} {c}" for c, v in parts.items())
+
+
 def duration(minutes: int | None, t: dict[str, str]) -> str:
     """Working minutes as ``7 h 05 min`` (``год``/``хв`` in Ukrainian)."""
     if minutes is None:

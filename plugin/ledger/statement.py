@@ -1,12 +1,12 @@
 """A company's statement: lots, entries with running balance, burns and money lines.
 
 Every entry that moves credits (purchase, grant, debit, reversal, burn, adjustment) also
-shows what they are worth in money (issue 17): the units each allocation moved times its
-package's price per task, in the package's currency (350 UAH per task by default); units
-no package covered (overdraft) are valued at the company's latest package price. Entries
-that only move reservations (reserve, release) or move debt between lots (settle) have
-no amount. ``totals`` sums units per entry kind (reserve and release: the reserved
-change); ``totals_money`` sums the amounts per kind and currency.
+shows what they are worth in money (issue 17), as ``plugin.ledger.worth`` values it (the
+cabinet's statement reads the same): units times the package's price per task, overdraft
+at the latest package price; entries that only move reservations (reserve, release) or
+move debt between lots (settle) have no amount. ``totals`` sums units per entry kind
+(reserve and release: the reserved change); ``totals_money`` sums the amounts per kind and
+currency.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from plugin.csv_cells import SafeWriter
 from plugin.ledger.models import CreditAllocation, CreditEntry, CreditLot, MoneyLine
+from plugin.ledger.worth import Amount, Prices, cents, priced, with_parts
 
 COLUMNS = (
     "id",
@@ -156,13 +157,10 @@ def statement(
     lot_rows = list(session.execute(
         select(CreditLot).where(CreditLot.company_id == company_id).order_by(CreditLot.id)
     ).scalars())
-    prices = {lot.id: (lot.price_per_task, lot.currency) for lot in lot_rows}
-    # overdraft (no lot) is worth what the company last paid per task
-    latest = max(lot_rows, key=lambda lot: (lot.purchased_at, lot.id), default=None)
-    fallback = (latest.price_per_task, latest.currency) if latest is not None else None
+    prices = Prices.of_lots(lot_rows)
     instant = _instant_parser(session)
     rows: list[Row] = []
-    worth: dict[str, Decimal] = {}
+    moves_by_lot: list[tuple[int | None, int]] = []
     money_by_kind: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     bal, res = opening, opening_res
     totals: dict[str, int] = defaultdict(int)
@@ -172,18 +170,18 @@ def statement(
     for e in session.connection().execute(rows_q):
         if e[0] != last_id:
             if last_id is not None:
-                rows.append(_row(current, bal, res, moves, instant, worth, money_by_kind))
-            last_id, current, moves, worth = e[0], e, [], {}
+                rows.append(_row(current, bal, res, moves, instant,
+                                 priced(current[6], moves_by_lot, prices), money_by_kind))
+            last_id, current, moves, moves_by_lot = e[0], e, [], []
             bal += e[6]
             res += e[7]
             totals[e[2]] += e[6] if e[6] else e[7]
         if e[12] is not None:
             moves.append(f"{'lot ' + str(e[11]) if e[11] else 'overdraft'}:{e[12]:+d}")
-            price = prices.get(e[11]) if e[11] else fallback
-            if price is not None:
-                worth[price[1]] = worth.get(price[1], Decimal(0)) + price[0] * e[12]
+            moves_by_lot.append((e[11], e[12]))
     if last_id is not None:
-        rows.append(_row(current, bal, res, moves, instant, worth, money_by_kind))
+        rows.append(_row(current, bal, res, moves, instant,
+                         priced(current[6], moves_by_lot, prices), money_by_kind))
     lots = [
         {
             "lot_id": lot.id,
@@ -227,29 +225,21 @@ def statement(
         money,
         dict(totals),
         {k: str(v) for k, v in money_totals.items()},
-        {kind: {cur: str(_cents(v)) for cur, v in by.items()}
+        {kind: {cur: str(cents(v)) for cur, v in by.items()}
          for kind, by in money_by_kind.items()},
     )
 
 
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"))
-
-
 def _row(e: Any, bal: int, res: int, moves: list[str], instant: Any,
-         worth: dict[str, Decimal], by_kind: dict[str, dict[str, Decimal]]) -> Row:
+         worth: Amount | None, by_kind: dict[str, dict[str, Decimal]]) -> Row:
     note = e[9] if not e[10] else f"{e[9]} ({e[10]})"
     amount: Decimal | None = None
     currency: str | None = None
-    if e[6] and worth:
-        for cur, value in worth.items():
+    if worth is not None:
+        for cur, value in worth.parts.items():
             by_kind[e[2]][cur] += value
-        if len(worth) == 1:
-            currency, value = next(iter(worth.items()))
-            amount = _cents(value)
-        else:  # lots in several currencies: one figure each, in the note's place
-            currency = "mixed"
-            note = f"{note or ''} [{', '.join(f'{_cents(v)} {c}' for c, v in worth.items())}]"
+        amount, currency = worth.amount, worth.currency
+        note = with_parts(note, worth)  # lots in several currencies: one figure each
     return Row(
         e[0],
         instant(e[1]),

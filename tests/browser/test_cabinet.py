@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from werkzeug.serving import make_server
 
 from plugin.app import create_app
 from plugin.context import Context, set_context
-from tests.cabinet_support import NOW, issue_link, lifecycle, make_ctx
+from tests.cabinet_support import NOW, helpdesk_ticket, issue_link, lifecycle, make_ctx
 from tests.services import IN_CI
 
 pytestmark = pytest.mark.browser
@@ -72,6 +73,9 @@ def browsers() -> Iterator[Any]:
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Context]]:
     ctx = make_ctx(f"sqlite:///{tmp_path / 'cabinet.sqlite3'}", tmp_path)
     lifecycle(ctx)
+    # and a ticket on the company's django-helpdesk, filed 09:00 New York, accepted 09:20
+    helpdesk_ticket(ctx, 4, "olena+it@acme.example", datetime(2026, 11, 19, 14, tzinfo=UTC),
+                    answered_at=datetime(2026, 11, 19, 14, 20, tzinfo=UTC))
     # the cabinet's clock is the lifecycle's "now" (deadlines and windows depend on it)
     monkeypatch.setattr("plugin.cabinet.web.utcnow", lambda: NOW)
     srv = make_server("127.0.0.1", 0, create_app(context=ctx), threaded=True)
@@ -112,9 +116,14 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert _task(driver, "T-3", ".resolve-due") == "2026-11-19 12:30 EST"
     assert _task(driver, "T-3", ".left") == "2 h 30 min"
     assert _task(driver, "T-3", ".logged") == "1 h 30 min / estimate 4 h 00 min"
+    # the ticket as the host names it, linked to the page the client opens (not the agent view)
     assert _task(driver, "T-3", ".ref") == "#T-3"
     href = driver.find_element(By.CSS_SELECTOR, 'article[data-ticket="T-3"] a.ref')
-    assert href.get_attribute("href") == "https://host.example/t/T-3"
+    assert href.get_attribute("href") == "https://portal.example/r/T-3"
+    assert _task(driver, "4", ".ref") == "support-4"
+    href = driver.find_element(By.CSS_SELECTOR, 'article[data-ticket="4"] a.ref')
+    assert href.get_attribute("href") == (
+        "https://helpdesk.example/helpdesk/view/?ticket=support-4&email=olena%2Bit@acme.example")
     # waiting for the client: the clock stands, and the page says so
     assert _task(driver, "T-2", ".resolve-due").startswith("2026-11-19 16:00 EST")
     assert _task(driver, "T-2", ".left") == "14 h 00 min · paused: waiting for your reply"
@@ -124,9 +133,9 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert _task(driver, "T-1", ".verdict") == "late"
     assert _task(driver, "T-1", ".logged") == "45 min"
     assert _task(driver, "T-1", ".credits") == "−1"
-    # credits: 30 bought, 10 burned at expiry, 1 debited; 3 reserved (T-2 x2, T-3)
+    # credits: 30 bought, 10 burned at expiry, 1 debited; 5 reserved (T-2 x2, T-3, support-4 x2)
     assert (_text(driver, "#available"), _text(driver, "#reserved"),
-            _text(driver, "#balance")) == ("16", "3", "19")
+            _text(driver, "#balance")) == ("14", "5", "19")
     lots = driver.find_elements(By.CSS_SELECTOR, "#lots tr.lot")
     assert [lot.get_attribute("data-lot") for lot in lots] == ["2", "3", "1"]
     assert "soon" in lots[0].get_attribute("class").split()
@@ -136,21 +145,29 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     # the statement, newest first, with the balance after each entry
     rows = driver.find_elements(By.CSS_SELECTOR, "#statement tr.entry")
     kinds = [r.get_attribute("class").split()[1] for r in rows]
-    assert kinds == ["kind-reserve", "kind-reserve", "kind-debit", "kind-reserve",
-                     "kind-purchase", "kind-purchase", "kind-burn", "kind-purchase"]
+    assert kinds == ["kind-reserve", "kind-reserve", "kind-reserve", "kind-debit",
+                     "kind-reserve", "kind-purchase", "kind-purchase", "kind-burn",
+                     "kind-purchase"]
     running = [r.find_element(By.CSS_SELECTOR, ".running").text for r in rows]
-    assert running == ["19", "19", "19", "20", "20", "10", "0", "10"]
-    assert [r.find_element(By.CSS_SELECTOR, ".units").text for r in rows][2] == "-1"
+    assert running == ["19", "19", "19", "19", "20", "20", "10", "0", "10"]
+    assert [r.find_element(By.CSS_SELECTOR, ".ref").text for r in rows][:4] == [
+        "support-4", "#T-3", "#T-2", "#T-1"]
+    assert [r.find_element(By.CSS_SELECTOR, ".units").text for r in rows][3] == "-1"
+    # each entry that moves credits in money, as the CLI statement values it
+    assert [r.find_element(By.CSS_SELECTOR, ".amount").text for r in rows] == [
+        "", "", "", "-350.00 UAH", "", "+3500.00 UAH", "+3500.00 UAH", "-3500.00 UAH",
+        "+3500.00 UAH"]
     assert "globex" not in driver.page_source.lower()
     # olena (Kyiv, until 17:00 = 10:00 New York) has finished; Friday 08:00 Kyiv is 01:00 NY
     assert _text(driver, "#manager-name") == "olena"
     assert _text(driver, "#next-window") == "Next working window: 2026-11-20 01:00–07:00 EST"
-    assert _text(driver, "#cap-usage") == "1 of 3 tasks today"
+    assert _text(driver, "#cap-usage") == "2 of 3 tasks today"
     week = driver.find_elements(By.CSS_SELECTOR, "#schedule li")
     assert [w.text for w in week[:3]] == [
         "Thu 11-19 01:00–05:00, 06:00–10:00", "Fri 11-20 01:00–07:00", "Sat 11-21 day off"]
     assert _text(driver, '[data-kpi="on_time"] .value') == "0.0%"
-    assert _text(driver, '[data-kpi="first_response_median"] .value') == "40"
+    # first replies 40 (T-1) and 20 (support-4) working minutes after filing
+    assert _text(driver, '[data-kpi="first_response_median"] .value') == "30"
     out = ROOT / "artifacts"
     out.mkdir(exist_ok=True)
     assert driver.save_screenshot(str(out / "cabinet.png"))
@@ -160,8 +177,8 @@ def test_cabinet_after_a_lifecycle_in_chromium(browsers: Any,
     assert "lang=uk" in driver.current_url
     assert _text(driver, "#open h2").startswith("Відкриті задачі")
     assert _task(driver, "T-2", ".left") == "14 год 00 хв · пауза: чекаємо на вашу відповідь"
-    assert _text(driver, "#cap-usage") == "1 з 3 задач сьогодні"
-    assert _text(driver, "#available") == "16"
+    assert _text(driver, "#cap-usage") == "2 з 3 задач сьогодні"
+    assert _text(driver, "#available") == "14"
 
 
 def test_cabinet_fits_a_phone_screen(browsers: Any, server: tuple[str, Context]) -> None:
@@ -169,8 +186,19 @@ def test_cabinet_fits_a_phone_screen(browsers: Any, server: tuple[str, Context])
     token = issue_link(ctx, "acme")
     phone = browsers(390, 844)
     phone.get(f"{base}/cabinet/{token}")
-    assert _text(phone, "#available") == "16"
+    assert _text(phone, "#available") == "14"
     # nothing but the tables' own scrolling boxes is wider than the screen
     width = phone.execute_script("return document.documentElement.scrollWidth")
     inner = phone.execute_script("return window.innerWidth")
     assert width <= inner, (width, inner)
+    # and the statement and packages need no sideways scrolling either: their rows stack
+    for box in ("#statement .scroll", "#lots .scroll"):
+        wide = phone.execute_script(
+            f"const e = document.querySelector('{box}'); return [e.scrollWidth, e.clientWidth]")
+        assert wide[0] <= wide[1], (box, wide)
+    # the whole page at phone width, for a person to look at (artifacts/cabinet-phone.png)
+    height = phone.execute_script("return document.documentElement.scrollHeight")
+    phone.set_window_size(390, height + 200)
+    out = ROOT / "artifacts"
+    out.mkdir(exist_ok=True)
+    assert phone.save_screenshot(str(out / "cabinet-phone.png"))

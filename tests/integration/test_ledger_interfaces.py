@@ -73,6 +73,11 @@ def test_cli_buy_balance_adjust_statement(env: dict[str, str], pushed: list[str]
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["kind"] for r in rows][:2] == ["purchase", "adjust"]
     assert rows[1]["note"] == "double-counted (olena)"
+    # money amounts are numbers a spreadsheet reads as such: a negative one is no formula
+    # (it used to come out as the text "'-700.00")
+    assert [(r["amount"], r["currency"]) for r in rows[:2]] == [("4200.00", "UAH"),
+                                                                 ("-700.00", "UAH")]
+    assert "'-" not in out
     code, out = cli(env, "statement", "acme", "--format", "json")
     doc = json.loads(out)
     assert doc["closing_balance"] == doc["opening_balance"] + sum(

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin.cli import main
 from plugin.context import Context
-from plugin.csv_cells import cell
+from plugin.csv_cells import SafeWriter, cell
 from plugin.hosts import make_client
 from plugin.ledger.admin_api import credits_api
 from plugin.outbox.commands import Command
@@ -100,10 +100,22 @@ def test_plain_text_hosts_get_the_text_unchanged() -> None:
 
 # -- CSV cells ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", ['=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3",
-                                   "@SUM(A1)", "\t=1", "\r=1"])
+                                   "@SUM(A1)", "\t=1", "\r=1", "-1+1", "=cmd", "@x", "+1",
+                                   "-1e5", "-350.", "-.5", "-350.00\n", "-3 ", "- 3", "-",
+                                   "-١٢", "-350,00", "-1-1", "-0x1F"])
 def test_csv_text_cells_that_could_be_formulas_are_neutralised(value: str) -> None:
     assert cell(value) == "'" + value
     assert cell(-3) == -3 and cell("acme") == "acme"
+
+
+@pytest.mark.parametrize("value", ["-350.00", "-1", "-0", "-0.5", "-1234567890.125", "350.00"])
+def test_csv_text_cells_that_are_plain_numbers_stay_numbers(value: str) -> None:
+    # an optional minus, ASCII digits, an optional decimal part: no formula, so a spreadsheet
+    # reads the statement's money amounts as numbers (not the text "'-350.00")
+    assert cell(value) == value
+    buf = io.StringIO()
+    SafeWriter(buf, lineterminator="\n").writerow([value, "-1+1"])
+    assert buf.getvalue() == f"{value},'-1+1\n"
 
 
 @pytest.fixture
