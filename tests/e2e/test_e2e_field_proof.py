@@ -85,7 +85,8 @@ def test_1_a_refused_field_costs_only_itself_and_is_resent_once_fixed(stack: Sta
     assert close_to(now["due_date"], state.resolve_due), "the due date still arrived"
     assert now["custom_task_type"] == "simple" and not now.get("custom_resolve_by")
     (line,) = refused_lines(stack, tid)
-    assert "HTTP 400" in line and "custom_resolve_by" in line and "deadlines" in line, line
+    assert "HTTP 400" in line and "custom_resolve_by" in line, line
+    assert "deadline resolve_due" in line, line  # only the refused deadline (issue 15)
     internal = [f["comment"] for f in stack.ours(tid, public=False)]
     assert any("deskpilot outbox resend" in c and "custom_resolve_by" in c for c in internal), \
         internal
