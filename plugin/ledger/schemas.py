@@ -78,8 +78,8 @@ class PurchaseRequestSchema(_Limited):
     # configured maxima (limits.credits) are checked in _configured_limits
     tasks = Whole(
         required=True, validate=validate.Range(min=1, max=COLUMN_MAX_INT),
-        metadata={"description": "at most limits.credits.max_tasks_per_purchase of the "
-                                 f"service rules (default {DEFAULT_LIMITS.max_tasks_per_purchase})"},
+        metadata={"description": "at most limits.credits.max_tasks_per_purchase of the service "
+                                 f"rules (default {DEFAULT_LIMITS.max_tasks_per_purchase})"},
     )
     # apispec renders a Decimal's Range bounds as strings; the document needs numbers
     price_per_task = fields.Decimal(
