@@ -245,6 +245,28 @@ IDEMPOTENCY_KEY = {
 }
 
 
+def document_limits(doc: dict[str, Any], limits: CreditLimits) -> dict[str, Any]:
+    """``doc`` (the OpenAPI document as a dict) with the request maxima of ``limits``."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    purchase = schemas.get("PurchaseRequest", {}).get("properties", {})
+    adjustment = schemas.get("AdjustmentRequest", {}).get("properties", {})
+    if "tasks" in purchase:
+        purchase["tasks"]["maximum"] = limits.max_tasks_per_purchase
+    if "price_per_task" in purchase:
+        purchase["price_per_task"]["maximum"] = float(limits.max_price)
+    if "units" in adjustment:
+        adjustment["units"].update(minimum=-limits.max_adjust, maximum=limits.max_adjust)
+    return doc
+
+
+def configured_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The served document: the limits of the rules in force (unreadable: as built)."""
+    try:
+        return document_limits(doc, _limits())
+    except SourceError:
+        return doc
+
+
 def openapi_paths(spec: APISpec) -> None:
     """Register the credits schemas and paths on ``spec`` (see ``plugin.openapi``)."""
     for name, schema in (

@@ -78,14 +78,17 @@ class PurchaseRequestSchema(_Limited):
     # configured maxima (limits.credits) are checked in _configured_limits
     tasks = Whole(
         required=True, validate=validate.Range(min=1, max=COLUMN_MAX_INT),
-        metadata={"description": "at most limits.credits.max_tasks_per_purchase of the service "
-                                 f"rules (default {DEFAULT_LIMITS.max_tasks_per_purchase})"},
+        # the document states the limits (the shipped ones here; /api/openapi.json those in
+        # force: plugin.ledger.admin_api.document_limits)
+        metadata={"maximum": DEFAULT_LIMITS.max_tasks_per_purchase,
+                  "description": "at most limits.credits.max_tasks_per_purchase of the service "
+                                 "rules"},
     )
     # apispec renders a Decimal's Range bounds as strings; the document needs numbers
     price_per_task = fields.Decimal(
         as_string=True,
         validate=validate.Range(min=0, max=COLUMN_MAX_PRICE),
-        metadata={"minimum": 0, "maximum": float(COLUMN_MAX_PRICE), "multipleOf": 0.01,
+        metadata={"minimum": 0, "maximum": float(DEFAULT_LIMITS.max_price), "multipleOf": 0.01,
                   "description": "at most the currency's decimal places (2; 0 for JPY, "
                                  "KRW, VND, CLP, ISK, UGX, PYG): more are refused, not cut; "
                                  "at most limits.credits.max_price of the service rules"},
@@ -126,8 +129,9 @@ class AdjustmentRequestSchema(_Limited):
 
     units = Whole(
         required=True, validate=validate.Range(min=-COLUMN_MAX_INT, max=COLUMN_MAX_INT),
-        metadata={"description": "at most limits.credits.max_adjust of the service rules "
-                                 f"either way (default {DEFAULT_LIMITS.max_adjust})"},
+        metadata={"minimum": -DEFAULT_LIMITS.max_adjust, "maximum": DEFAULT_LIMITS.max_adjust,
+                  "description": "at most limits.credits.max_adjust of the service rules "
+                                 "either way"},
     )
     reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
     author = fields.String(validate=[validate.Length(max=100), NO_NUL])

@@ -22,6 +22,7 @@ import plugin.tables  # noqa: F401  (every table on the metadata)
 from plugin.cli import main
 from plugin.context import Context
 from plugin.ledger.admin_api import credits_api
+from plugin.openapi import openapi_api
 from plugin.settings import load_settings
 from plugin.storage import Database
 from rules.config.credit_limits import CreditLimits, read_credit_limits
@@ -75,6 +76,7 @@ def _client(env: dict[str, str]) -> Iterator[FlaskClient]:
     app = Flask("test")
     app.extensions["deskpilot"] = ctx
     app.register_blueprint(credits_api)
+    app.register_blueprint(openapi_api)
     yield app.test_client()
     ctx.db.dispose()
 
@@ -122,6 +124,11 @@ def test_the_admin_api_refuses_a_purchase_above_the_configured_limit(
     ok = lowered_api.post("/api/credits/acme/purchases", json={"tasks": 50, "key": "k2"},
                           headers=AUTH)
     assert ok.status_code == 201 and ok.json["lot"]["tasks"] == 50
+    # the served document states the limits in force
+    schemas = lowered_api.get("/api/openapi.json").json["components"]["schemas"]
+    bought, adjusted = (schemas[n]["properties"] for n in ("PurchaseRequest", "AdjustmentRequest"))
+    assert (bought["tasks"]["maximum"], bought["price_per_task"]["maximum"]) == (50, 500)
+    assert (adjusted["units"]["minimum"], adjusted["units"]["maximum"]) == (-20, 20)
 
 
 def test_the_defaults_are_unchanged(tmp_path: Path, sqlite_url: str) -> None:
@@ -141,6 +148,8 @@ def test_the_defaults_are_unchanged(tmp_path: Path, sqlite_url: str) -> None:
         ok = client.post("/api/credits/acme/adjustments",
                          json={"units": 100_000, "reason": "r", "key": "b"}, headers=AUTH)
         assert ok.status_code == 201
+        doc = client.get("/api/openapi.json").json["components"]["schemas"]
+        assert doc["PurchaseRequest"]["properties"]["tasks"]["maximum"] == 1_000_000
 
 
 BAD = """
