@@ -10,7 +10,7 @@ import importlib
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 #: modules whose ``openapi_paths(spec)`` adds to the document, in order
 SOURCES: tuple[str, ...] = ("plugin.ledger.admin_api", "plugin.reports.api",
@@ -41,4 +41,9 @@ def build_spec(sources: tuple[str, ...] = SOURCES) -> APISpec:
 @openapi_api.get("/api/openapi.json")
 def openapi_json() -> Response:
     """The OpenAPI document (public: it describes, it reveals no data)."""
-    return jsonify(build_spec().to_dict())
+    from plugin.ledger.admin_api import configured_document
+
+    doc = build_spec().to_dict()
+    if "deskpilot" in current_app.extensions and "plugin.ledger.admin_api" in SOURCES:
+        doc = configured_document(doc)  # the request maxima of limits.credits in force
+    return jsonify(doc)

@@ -62,13 +62,20 @@ def _ledger() -> Iterator[_Ledger]:
 def _validated(schema_name: str, values: dict[str, Any], options: dict[str, str]) -> None:
     """Check CLI values with the admin API's own request schema (the same bounds, once).
 
-    Exits 2 with one line per refused option, e.g. ``--units: Must be greater than …``.
+    Exits 2 with one line per refused option, e.g. ``--units: Must be greater than …`` or
+    ``--tasks: at most 50 tasks per purchase (limits.credits.max_tasks_per_purchase)``.
     """
     from marshmallow import ValidationError
 
     from plugin.ledger import schemas
+    from rules.config.credit_limits import read_credit_limits
+    from rules.config.source import SourceError
 
-    schema = getattr(schemas, schema_name)()
+    try:  # limits.credits of the rules in force, as the admin API reads them
+        limits = read_credit_limits(settings_or_exit().config_dir)
+    except SourceError as exc:
+        fail(str(exc))
+    schema = getattr(schemas, schema_name)(limits=limits)
     try:
         schema.load({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:

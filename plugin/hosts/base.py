@@ -33,7 +33,14 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from plugin.hosts.errors import HostError, HostUnavailable, error_for, retry_delay, safe_url
+from plugin.hosts.errors import (
+    HostError,
+    HostHTTPError,
+    HostUnavailable,
+    error_for,
+    retry_delay,
+    safe_url,
+)
 from plugin.outbox.coalesce import ChangeSet
 from plugin.outbox.commands import Command, PushResult
 from plugin.settings import Connection
@@ -231,6 +238,20 @@ class HttpHostClient(HostClient):
             found = self._env[origin] = (requests.utils.get_environ_proxies(url), verify)
         return found
 
+    def _scrubbed(self, err: HostHTTPError, sent: Mapping[str, str]) -> HostHTTPError:
+        """``err`` without our credentials: a host that echoes the key or the Authorization
+        header it refused must not put them into logs, outbox records or notes."""
+        values = {str(v) for v in self.conn.credentials.values()}
+        for name in ("Authorization", "X-Redmine-API-Key"):
+            if sent.get(name):
+                values |= {sent[name], sent[name].split()[-1]}
+        body = err.body
+        for value in sorted((v for v in values if len(v) >= 6), key=len, reverse=True):
+            body = body.replace(value, "***")
+        if body == err.body:
+            return err
+        return type(err)(err.status, err.method, err.url, body, err.retry_after)
+
     def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
                 params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None) -> Any:
@@ -254,7 +275,8 @@ class HttpHostClient(HostClient):
                 with resp:
                     if resp.status_code < 400:
                         return _decode(resp)
-                    err = error_for(resp.status_code, method, url, resp.content, resp.headers)
+                    err = self._scrubbed(error_for(resp.status_code, method, url,
+                                                   resp.content, resp.headers), all_headers)
             delay = retry_delay(err, attempt, self.rng, max_attempts=self.max_attempts)
             if delay is None or waited + delay > self.retry_budget:
                 raise err

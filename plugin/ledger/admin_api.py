@@ -40,12 +40,12 @@ from plugin.ledger.schemas import (
     StatementSchema,
 )
 from plugin.storage.db import utcnow
+from rules.config.credit_limits import CreditLimits, read_credit_limits
+from rules.config.source import SourceError
 from rules.event import company_key
 
 T = TypeVar("T")
 credits_api = Blueprint("credits_api", __name__, url_prefix="/api/credits")
-PURCHASE_IN = PurchaseRequestSchema()
-ADJUST_IN = AdjustmentRequestSchema()
 credits_api.before_request(require_admin)
 
 
@@ -63,6 +63,11 @@ MAX_KEY = 200
 
 def _plans() -> Plans:
     return load_plans(current_app.extensions["deskpilot"].settings.config_dir)
+
+
+def _limits() -> CreditLimits:
+    """``limits.credits`` of the rules in force, read per request (an edit applies at once)."""
+    return read_credit_limits(current_app.extensions["deskpilot"].settings.config_dir)
 
 
 def _in_session(fn: Callable[[Session], T]) -> T:
@@ -83,6 +88,11 @@ def _refused(exc: LedgerError) -> Response:
 @credits_api.errorhandler(PlansError)
 def _bad_plans(exc: PlansError) -> Response:
     return error_response(409, "plans-invalid", str(exc))
+
+
+@credits_api.errorhandler(SourceError)
+def _bad_rules(exc: SourceError) -> Response:
+    return error_response(409, "rules-invalid", str(exc))
 
 
 @credits_api.errorhandler(ValidationError)
@@ -145,7 +155,7 @@ def get_notices(company_id: str) -> Response:
 
 @credits_api.post("/<company_id>/purchases")
 def post_purchase(company_id: str) -> tuple[Response, int]:
-    data = PURCHASE_IN.load(_body())
+    data = PurchaseRequestSchema(limits=_limits()).load(_body())
     key = _idempotency_key(company_id, data)
     plans, at = _plans(), data.get("at") or utcnow()
     bought = _in_session(
@@ -182,7 +192,7 @@ def post_purchase(company_id: str) -> tuple[Response, int]:
 
 @credits_api.post("/<company_id>/adjustments")
 def post_adjustment(company_id: str) -> tuple[Response, int]:
-    data = ADJUST_IN.load(_body())
+    data = AdjustmentRequestSchema(limits=_limits()).load(_body())
     key = _idempotency_key(company_id, data)
     plans, now = _plans(), utcnow()
     entry, new = _in_session(
@@ -233,6 +243,28 @@ IDEMPOTENCY_KEY = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
 }
+
+
+def document_limits(doc: dict[str, Any], limits: CreditLimits) -> dict[str, Any]:
+    """``doc`` (the OpenAPI document as a dict) with the request maxima of ``limits``."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    purchase = schemas.get("PurchaseRequest", {}).get("properties", {})
+    adjustment = schemas.get("AdjustmentRequest", {}).get("properties", {})
+    if "tasks" in purchase:
+        purchase["tasks"]["maximum"] = limits.max_tasks_per_purchase
+    if "price_per_task" in purchase:
+        purchase["price_per_task"]["maximum"] = float(limits.max_price)
+    if "units" in adjustment:
+        adjustment["units"].update(minimum=-limits.max_adjust, maximum=limits.max_adjust)
+    return doc
+
+
+def configured_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The served document: the limits of the rules in force (unreadable: as built)."""
+    try:
+        return document_limits(doc, _limits())
+    except SourceError:
+        return doc
 
 
 def openapi_paths(spec: APISpec) -> None:

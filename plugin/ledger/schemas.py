@@ -9,9 +9,11 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.storage.db import SUPPORTED_YEARS
+from rules.config.credit_limits import CreditLimits
+from rules.config.schema import COLUMN_MAX_INT, COLUMN_MAX_PRICE
 
-MAX_TASKS = 1_000_000
-MAX_PRICE = Decimal("999999999999.99")
+#: the shipped ``limits.credits`` (the rules schema's defaults), for the OpenAPI document
+DEFAULT_LIMITS = CreditLimits.defaults()
 #: PostgreSQL text cannot hold NUL: refused as a payload error, not a 500 from the database
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
 #: purchase years: the instants Deskpilot stores and computes with (plugin.storage.db)
@@ -26,6 +28,15 @@ def _in_range(value: datetime) -> None:
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+class _Limited(_Strict):
+    """A request held to the configured ``limits.credits`` (the CLI and the admin API pass
+    the limits of the rules in force; unset: the shipped defaults)."""
+
+    def __init__(self, *, limits: CreditLimits | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limits = limits or DEFAULT_LIMITS
 
 
 #: digits after the point per currency (ISO 4217 minor units; others: 2); the price column
@@ -60,18 +71,27 @@ def price_places_problem(price: Decimal | None, currency: str | None) -> str | N
     return None
 
 
-class PurchaseRequestSchema(_Strict):
+class PurchaseRequestSchema(_Limited):
     """A package to add to a company's deposit."""
 
-    # the columns' bounds (INTEGER, NUMERIC(14, 2)): past them PostgreSQL refuses the row
-    tasks = Whole(required=True, validate=validate.Range(min=1, max=MAX_TASKS))
+    # the columns' bounds (INTEGER, NUMERIC(14, 2)) hold whatever is configured; the
+    # configured maxima (limits.credits) are checked in _configured_limits
+    tasks = Whole(
+        required=True, validate=validate.Range(min=1, max=COLUMN_MAX_INT),
+        # the document states the limits (the shipped ones here; /api/openapi.json those in
+        # force: plugin.ledger.admin_api.document_limits)
+        metadata={"maximum": DEFAULT_LIMITS.max_tasks_per_purchase,
+                  "description": "at most limits.credits.max_tasks_per_purchase of the service "
+                                 "rules"},
+    )
     # apispec renders a Decimal's Range bounds as strings; the document needs numbers
     price_per_task = fields.Decimal(
         as_string=True,
-        validate=validate.Range(min=0, max=MAX_PRICE),
-        metadata={"minimum": 0, "maximum": float(MAX_PRICE), "multipleOf": 0.01,
+        validate=validate.Range(min=0, max=COLUMN_MAX_PRICE),
+        metadata={"minimum": 0, "maximum": float(DEFAULT_LIMITS.max_price), "multipleOf": 0.01,
                   "description": "at most the currency's decimal places (2; 0 for JPY, "
-                                 "KRW, VND, CLP, ISK, UGX, PYG): more are refused, not cut"},
+                                 "KRW, VND, CLP, ISK, UGX, PYG): more are refused, not cut; "
+                                 "at most limits.credits.max_price of the service rules"},
     )
     currency = fields.String(validate=[validate.Length(equal=3), NO_NUL])
     at = fields.AwareDateTime(
@@ -94,14 +114,34 @@ class PurchaseRequestSchema(_Strict):
         if problem:
             raise ValidationError(problem, "price_per_task")
 
+    @validates_schema
+    def _configured_limits(self, data: dict[str, Any], **_: Any) -> None:
+        errors = {name: [problem] for name, problem in (
+            ("tasks", self.limits.tasks_problem(data.get("tasks", 0))),
+            ("price_per_task", self.limits.price_problem(data.get("price_per_task"))),
+        ) if problem}
+        if errors:
+            raise ValidationError(errors)
 
-class AdjustmentRequestSchema(_Strict):
+
+class AdjustmentRequestSchema(_Limited):
     """A manual correction: +N grants, −N takes credits."""
 
-    units = Whole(required=True, validate=validate.Range(min=-100000, max=100000))
+    units = Whole(
+        required=True, validate=validate.Range(min=-COLUMN_MAX_INT, max=COLUMN_MAX_INT),
+        metadata={"minimum": -DEFAULT_LIMITS.max_adjust, "maximum": DEFAULT_LIMITS.max_adjust,
+                  "description": "at most limits.credits.max_adjust of the service rules "
+                                 "either way"},
+    )
     reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
     author = fields.String(validate=[validate.Length(max=100), NO_NUL])
     key = fields.String(validate=[validate.Length(min=1, max=200), NO_NUL])
+
+    @validates_schema
+    def _configured_limits(self, data: dict[str, Any], **_: Any) -> None:
+        problem = self.limits.adjust_problem(data.get("units", 0))
+        if problem:
+            raise ValidationError(problem, "units")
 
 
 class LotSchema(Schema):

@@ -226,6 +226,9 @@ def freshdesk_item_payload(conn: Connection, t: Mapping[str, Any], *, at: Any,
         author = text(requester.get("name")) if by_requester else ""
         body = text(c.get("body_text")) or plain_text(c.get("body"))
         payload["performed_by"] = "requester" if incoming else "agent"
+        # the author by id (Freshdesk API v2 conversation ``user_id``): the adapter's loop
+        # guard compares it with plugin_user_id instead of reading the text's marker
+        payload["author_id"] = text(c.get("user_id"))
         payload["triggered_event"] = (
             "{note_type:private}" if private else
             "{note_type:public}" if c.get("source") == FD_NOTE_SOURCE else "{reply_sent:sent}")

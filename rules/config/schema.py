@@ -7,6 +7,7 @@ exact key that is wrong.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -137,9 +138,29 @@ class InputSchema(_Strict):
     time_minutes = fields.Nested(RangeSchema, load_default=None)
 
 
+#: the ledger's columns (INTEGER; NUMERIC(14, 2)): no configured limit may pass them
+COLUMN_MAX_INT = 2_147_483_647
+COLUMN_MAX_PRICE = Decimal("999999999999.99")
+
+
+class CreditLimitsSchema(_Strict):
+    """``limits.credits``: what one purchase or manual adjustment may move (the CLI
+    ``deskpilot credits buy|adjust`` and the admin API; plugin/ledger/limits.py). The one
+    place these defaults are written."""
+
+    max_tasks_per_purchase = fields.Integer(
+        load_default=1_000_000, strict=True, validate=validate.Range(min=1, max=COLUMN_MAX_INT))
+    max_price = fields.Decimal(
+        load_default=Decimal("999999999999.99"), allow_nan=False,
+        validate=validate.Range(min=0, max=COLUMN_MAX_PRICE))
+    max_adjust = fields.Integer(
+        load_default=100_000, strict=True, validate=validate.Range(min=1, max=COLUMN_MAX_INT))
+
+
 class LimitsSchema(_Strict):
     daily_cap = fields.Nested(CapSchema, load_default=None)
     input = fields.Nested(InputSchema, load_default=None)
+    credits = fields.Nested(CreditLimitsSchema, load_default=None)
 
 
 class UnknownCompanySchema(_Strict):

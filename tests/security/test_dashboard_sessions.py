@@ -55,6 +55,21 @@ def test_logout_revokes_the_session_for_every_copy_of_the_cookie(app) -> None:
     assert again != cookie
 
 
+def test_the_database_keeps_only_the_sessions_sha256(app) -> None:
+    """A database dump opens no dashboard: the cookie's token is stored as its SHA-256."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from plugin.web_sessions import WebSession
+
+    cookie = _cookie(app.test_client().post("/dashboard/login", data={"token": ADMIN}))
+    with app.extensions["deskpilot"].db.session() as s:
+        rows = [tuple(str(v) for v in r) for r in s.execute(select(WebSession.__table__))]
+    assert rows and all(cookie not in cell and ADMIN not in cell for r in rows for cell in r)
+    assert hashlib.sha256(cookie.encode()).hexdigest() in {r[0] for r in rows}
+
+
 def test_a_made_up_cookie_is_not_a_session(app) -> None:
     client = app.test_client()
     client.set_cookie("deskpilot_dashboard", "0" * 64, path="/dashboard")

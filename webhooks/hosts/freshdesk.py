@@ -25,6 +25,14 @@ What a body says beyond the ticket (facts from Freshdesk's own Liquid code,
   ``requester``, a literal the admin sets per rule) — else from the event (a note is an
   agent's) and the rendered author name against ``{{ticket.requester.name}}``.
   Version-1 bodies (no author name in the template) keep the whole text and a "system" author.
+- Deskpilot's own notes come back too (unless the rule says *Performed by is not* its agent).
+  The loop guard (:func:`_own_note`) decides by the author wherever the body gives one: the
+  rendered name against ``options.plugin_agent_name``, or, in the reconciliation poll's
+  bodies, ``author_id`` (the conversation's ``user_id`` in Freshdesk's API v2 "List All
+  Conversations of a Ticket") against ``plugin_user_id``. No webhook placeholder renders the
+  comment author's id or e-mail (``liquidize_comment`` renders ``user.name`` only), so the
+  name is what a webhook can offer. The ``[Deskpilot]`` marker decides only where no author
+  is given or nothing is configured to compare it with.
 - No placeholder carries one time entry's minutes (only ``{{ticket.total_time_spent}}``, the
   total after it, "hh:mm"), so a delivered ``time.logged`` sets the total only. The
   reconciliation poll renders each time entry with an extra ``time_entry`` object
@@ -207,20 +215,31 @@ def _time_entry(top: Mapping[str, Any], ticket_id: str, updated: datetime) -> Ti
                      agent_id=c.ident(entry, "agent_id", "time_entry.agent_id", required=False))
 
 
-def _own_note(conn: Connection, comment: Comment) -> bool:
-    """Deskpilot's own note echoed back: decided by its author first, then by the marker.
+def _own_note(conn: Connection, comment: Comment, author_id: str | None) -> bool:
+    """Deskpilot's own note echoed back: decided by the author wherever the body gives one,
+    by the text marker only where it gives none.
 
-    A client's reply is never our echo, whatever its text says (a client could otherwise
-    hide a reply by starting it with the marker); with ``options.plugin_agent_name`` (the
-    API user's name as Freshdesk renders it) the author must be that agent.
+    - ``author_id`` (the poll's conversation ``user_id``) with ``plugin_user_id`` set: ours
+      exactly when they are equal, whatever the text says;
+    - a client's comment is never ours (a client could otherwise hide a reply by starting it
+      with the marker);
+    - a rendered author name (``"<name> : <text>"``, not ``System``) with
+      ``options.plugin_agent_name`` set (the Deskpilot agent's name as Freshdesk renders it):
+      ours exactly when the names are equal (case-insensitive), so a CC contact's or another
+      agent's comment starting with the marker is processed;
+    - otherwise (no author, or nothing configured to compare it with): the marker
+      (``options.own_marker``, default ``[Deskpilot]``) decides.
     """
+    if author_id is not None and conn.plugin_user_id is not None:
+        return author_id == conn.plugin_user_id
     author = comment.author
     if author.kind == "client":
         return False
     options = conn.options or {}
-    agent = options.get("plugin_agent_name")
-    if agent and (author.name or "").casefold() != str(agent).casefold():
-        return False
+    agent = str(options.get("plugin_agent_name") or "").strip()
+    name = (author.name or "").strip()
+    if agent and name and name.casefold() != "system":
+        return name.casefold() == agent.casefold()
     marker = str(options.get("own_marker", OWN_MARKER))
     return comment.body.lstrip().startswith(marker)
 
@@ -276,7 +295,8 @@ def parse(body: bytes, headers: Mapping[str, str], conn: Connection) -> list[Tic
         comment = _comment(top, version, performer, client)
         if comment is not None:
             actor = comment.author
-            own = _own_note(conn, comment)
+            own = _own_note(conn, comment, c.ident(top, "author_id", "author_id",
+                                                   required=False))
     elif event == EventType.TIME_LOGGED:
         time_entry = _time_entry(top, ticket_id, updated)
     return [TicketEvent(
