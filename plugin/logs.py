@@ -5,7 +5,9 @@
 shippers expect; anything else (default ``text``) writes
 ``<time> <LEVEL> <logger> <message>``. The receiver logs every outcome with its dotted key
 (``webhook.queued``, ``webhook.duplicate``, …) as the message's first word, under ``up``
-and ``serve`` alike.
+and ``serve`` alike. A value that comes from outside (a connection name taken from the
+URL) goes into a line through :func:`shown`: bounded and escaped, so it can neither forge a
+second record nor fill the log.
 """
 
 from __future__ import annotations
@@ -18,6 +20,22 @@ from datetime import UTC, datetime
 
 FORMAT_ENV = "DESKPILOT_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+#: the most characters of an untrusted value a log line shows
+SHOWN_LIMIT = 64
+
+
+def shown(value: str, limit: int = SHOWN_LIMIT) -> str:
+    """An untrusted value for a ``key=value`` log field: at most ``limit`` characters (then
+    ``…``); a backslash, whitespace and anything unprintable (a newline, a control or format
+    character) escaped as ``\\xNN``/``\\uNNNN``, so the value stays one field of one line."""
+    def one(ch: str) -> str:
+        if ch == "\\":
+            return "\\\\"
+        if ch.isprintable() and not ch.isspace():
+            return ch
+        return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+    return "".join(one(ch) for ch in value[:limit]) + ("…" if len(value) > limit else "")
 
 
 class JsonFormatter(logging.Formatter):

@@ -363,7 +363,7 @@ def load_settings(
     if generic_secret and not any(
         isinstance(c, dict) and c.get("name") == "generic" for c in raw.get("connections") or []
     ):
-        # the built-in connection of ``deskpilot up``: SPEC §7's generic webhook
+        # the built-in connection of ``deskpilot up``: the generic webhook (docs/generic-format.md)
         raw["connections"] = [
             *(raw.get("connections") or []),
             {"name": "generic", "kind": "generic", "webhook_secrets": [generic_secret],

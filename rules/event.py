@@ -14,7 +14,7 @@ from typing import Any
 
 
 class EventType:
-    """The event names of SPEC.md §7."""
+    """The event names of the generic format (docs/generic-format.md, "Event names")."""
 
     #: a ticket was filed
     CREATED = "ticket.created"

@@ -1,4 +1,4 @@
-"""The generic webhook body of SPEC §7 as a :class:`TicketEvent`: the one reader.
+"""The generic webhook body (docs/generic-format.md) as a :class:`TicketEvent`: the one reader.
 
 The receiver (``webhooks/hosts/generic.py``), ``rules explain`` and ``rules test`` read a
 generic event with :func:`read_event`, so a body the receiver refuses with a 422 is refused

@@ -1,4 +1,6 @@
-"""The generic event format of SPEC §7, defined once: its fields, enums, defaults and rules.
+"""The generic event format, defined once: its fields, enums, defaults and rules.
+
+For its users the format is documented in docs/generic-format.md (which names this module).
 
 Deskpilot's own webhook body (``{"event", "occurred_at", "actor", "ticket", "changes",
 "comment", "time_entry", "rating", "merged_into"}``) is read by the receiver
@@ -190,7 +192,7 @@ class GenericEventSchema(_Loose):
     occurred_at = _Instant(required=True)
     actor = fields.Nested(_ActorSchema, load_default=None, allow_none=True)
     ticket = fields.Nested(_TicketSchema, required=True)
-    # [old, new]: either side may be null ("was unset" / "cleared"), SPEC §7 `changes`
+    # [old, new]: either side may be null ("was unset" / "cleared"), the format's `changes`
     changes = fields.Dict(keys=fields.String(),
                           values=fields.List(fields.Raw(allow_none=True)),
                           load_default=dict, allow_none=True)

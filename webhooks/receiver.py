@@ -16,6 +16,7 @@ from typing import Any, cast
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from plugin.auth import error_response
+from plugin.logs import shown
 from plugin.reports.metrics import count_event
 from plugin.storage.db import utcnow
 from rules.event_checks import check_event, check_numbers
@@ -72,7 +73,8 @@ def receive(name: str, token: str | None = None) -> Response:
     ctx = current_app.extensions["deskpilot"]
     conn = ctx.settings.connection(name)
     if conn is None:
-        log.info("webhook.unknown-connection")
+        # the name is the URL's, not a configured one: bounded and escaped for the log line
+        log.info("webhook.unknown-connection conn=%s", shown(name))
         return error(404, "unknown-connection", "no such webhook connection")
     if request.method in ("GET", "HEAD"):
         return answer("ok", None, None, 200)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 import click
@@ -47,13 +48,24 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        from plugin.cli.boundary import usage_error
+
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:  # deskpilot's own options (`--bogus`)
+            sys.exit(usage_error(exc))
+
     def invoke(self, ctx: click.Context) -> Any:
-        from plugin.cli.boundary import debug_enabled, handle
+        from plugin.cli.boundary import debug_enabled, handle, usage_error
 
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.Abort):
             raise
+        except click.ClickException as exc:  # a subcommand's usage: one `error:` line
+            ctx.exit(usage_error(exc))
         except Exception as exc:
             if debug_enabled():
                 raise

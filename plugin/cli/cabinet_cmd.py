@@ -8,12 +8,17 @@ from typing import Any, TypeVar
 
 import click
 
+from plugin.cabinet.links import MAX_DAYS
 from plugin.cli.core import fail, local_time, settings_or_exit
+from plugin.cli.params import company as _company
 from plugin.settings import Settings
 
 T = TypeVar("T")
-_EXPIRES = click.option("--expires", "days", type=int, metavar="DAYS",
-                        help="the link stops working after DAYS days (default: never)")
+_EXPIRES = click.option("--expires", "days", type=click.IntRange(1, MAX_DAYS), metavar="DAYS",
+                        help=f"the link stops working after DAYS days, 1…{MAX_DAYS} "
+                             "(default: never)")
+#: company ids are case-insensitive: the canonical form (``ACME`` is ``acme``) is looked up
+_COMPANY = click.argument("company", callback=_company)
 
 
 def _base_url(settings: Settings) -> str:
@@ -67,7 +72,7 @@ def cabinet_group() -> None:
 
 
 @cabinet_group.command("link")
-@click.argument("company")
+@_COMPANY
 @_EXPIRES
 def link_cmd(company: str, days: int | None) -> None:
     """Issue COMPANY's cabinet link and print it (shown once: only its hash is stored)."""
@@ -79,7 +84,7 @@ def link_cmd(company: str, days: int | None) -> None:
 
 
 @cabinet_group.command("rotate")
-@click.argument("company")
+@_COMPANY
 @_EXPIRES
 def rotate_cmd(company: str, days: int | None) -> None:
     """Replace COMPANY's link: the old one answers 404 from now on."""
@@ -91,7 +96,7 @@ def rotate_cmd(company: str, days: int | None) -> None:
 
 
 @cabinet_group.command("revoke")
-@click.argument("company")
+@_COMPANY
 def revoke_cmd(company: str) -> None:
     """Revoke COMPANY's links without issuing a new one."""
     from plugin.cabinet.links import revoke
@@ -102,7 +107,7 @@ def revoke_cmd(company: str) -> None:
 
 
 @cabinet_group.command("list")
-@click.argument("company", required=False)
+@click.argument("company", required=False, callback=_company)
 def list_cmd(company: str | None) -> None:
     """Every link's company, state, creation and expiry (tokens are not stored)."""
     from plugin.cabinet.links import describe

@@ -9,21 +9,19 @@ import sys
 import uuid
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
+# a refusal: ``error: <message>`` on stderr and exit 2 (configuration or input) or 1 (the
+# operation failed), in the boundary's one format
+from plugin.cli.boundary import refuse as fail
+from plugin.cli.params import PORT, PROCESSES
 from plugin.config_discovery import CHECKED_ENV
 from plugin.settings import Settings, SettingsError, load_settings
 
 DEFAULT_SEND_URL = "http://127.0.0.1:8700/webhooks/generic"
 #: set by ``up`` for its children: the config directory it validated (saves each child,
 #: the gunicorn master above all, loading the whole rule set only to check it again)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
 
 
 def local_time(value: datetime | None, tz: tzinfo, seconds: bool = False) -> str:
@@ -51,7 +49,7 @@ def settings_or_exit(up_state: bool = False, database: bool = False) -> Settings
         discover()
         settings = load_settings()
     except (SettingsError, ConfigMissing) as exc:
-        fail(str(exc) if isinstance(exc, SettingsError) else f"error: {exc}")
+        fail(str(exc))
     if database:
         # imported here: a long-running process (the gunicorn master) need not load it
         from plugin.cli.schema_check import SchemaNotReady, ensure_schema
@@ -59,7 +57,7 @@ def settings_or_exit(up_state: bool = False, database: bool = False) -> Settings
         try:
             ensure_schema(settings)
         except SchemaNotReady as exc:
-            fail(f"error: {exc}", 1)
+            fail(str(exc), 1)
     if up_state and not settings.redis_url:
         from dataclasses import replace
 
@@ -146,8 +144,8 @@ def startup_check_main(what: str) -> None:
 
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--redis-port", type=click.IntRange(1, 65535), default=None,
+@click.option("--port", default=8700, show_default=True, type=PORT)
+@click.option("--redis-port", type=PORT, default=None,
               help="Port of the embedded Redis (default: a free one).")
 def up_cmd(host: str, port: int, redis_port: int | None) -> None:
     """Receiver, worker and scheduler on embedded defaults (SQLite, embedded Redis)."""
@@ -167,9 +165,9 @@ def up_cmd(host: str, port: int, redis_port: int | None) -> None:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8700, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--port", default=8700, show_default=True, type=PORT)
+@click.option("--workers", default=2, show_default=True, type=PROCESSES)
+@click.option("--threads", default=4, show_default=True, type=PROCESSES)
 def serve_cmd(host: str, port: int, workers: int, threads: int) -> None:
     """The webhook receiver and APIs under gunicorn (needs DESKPILOT_REDIS_URL)."""
     from plugin.server import serve
@@ -248,7 +246,7 @@ def _send_secret(state: dict[str, object]) -> str:
         return str(state["generic_secret"])
     path = var_dir_guess() / "generic_secret"
     if not path.exists():
-        fail(f"error: no secret to sign with: pass --secret or set DESKPILOT_GENERIC_SECRET, or "
+        fail(f"no secret to sign with: pass --secret or set DESKPILOT_GENERIC_SECRET, or "
              f"run `deskpilot init` and `deskpilot up` here (up keeps its address and secret "
              f"in {path.parent / 'up.json'})")
     return path.read_text().strip()

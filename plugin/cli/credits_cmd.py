@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
+from plugin.cli.boundary import refuse_each
 from plugin.cli.core import fail, local_time, settings_or_exit
+from plugin.cli.params import company as _company
 
 if TYPE_CHECKING:
     from plugin.ledger.plans import Plans
@@ -39,7 +41,7 @@ class _Ledger:
             with self.db.session() as session:
                 return fn(session)
         except (LedgerError, PlansError) as exc:
-            fail(f"error: {exc}", 1)
+            fail(str(exc), 1)
 
 
 @contextmanager
@@ -80,19 +82,10 @@ def _validated(schema_name: str, values: dict[str, Any], options: dict[str, str]
         schema.load({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
-        for field, msgs in messages.items():
-            text = "; ".join(str(m) for m in msgs) if isinstance(msgs, list) else str(msgs)
-            click.echo(f"error: {options.get(str(field), str(field))}: {text}", err=True)
-        raise SystemExit(2) from None
-
-
-def _company(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Company ids are case-insensitive: ``ACME`` is ``acme`` (rules.event.company_key)."""
-    from rules.event import company_key
-
-    if not company_key(value):
-        raise click.BadParameter("a company id is required")
-    return company_key(value)
+        refuse_each(
+            f"{options.get(str(field), str(field))}: "
+            + ("; ".join(str(m) for m in msgs) if isinstance(msgs, list) else str(msgs))
+            for field, msgs in messages.items())
 
 
 def _instant(text: str | None) -> datetime:
@@ -105,7 +98,7 @@ def _instant(text: str | None) -> datetime:
     try:
         return parse_instant(text)
     except LedgerError as exc:
-        fail(f"error: {exc}")
+        fail(str(exc))
 
 
 @click.group("credits")

@@ -63,7 +63,10 @@ def hosts_reconcile(name: str, since_text: str | None) -> None:
 
     since = None
     if since_text:
-        since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+        try:
+            since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--since: not an ISO datetime: {since_text!r}")
         if since.tzinfo is None:
             fail("--since must carry a UTC offset")
     ctx = _context(name)

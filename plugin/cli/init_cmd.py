@@ -121,13 +121,13 @@ def init_cmd(directory: Path, force: bool) -> None:
     config = directory / "config"
     settings_file = config / "deskpilot.yaml"
     if config.exists() and not force:
-        fail(f"error: {config} already exists; edit it, or pass --force to rewrite its shipped "
+        fail(f"{config} already exists; edit it, or pass --force to rewrite its shipped "
              "files (config/deskpilot.yaml and its secrets are kept)")
     source = packaged_config()
     if not (source / "rules").is_dir():
-        fail(f"error: the packaged configuration is missing ({source}): reinstall deskpilot")
+        fail(f"the packaged configuration is missing ({source}): reinstall deskpilot")
     if source.resolve() == config.resolve():
-        fail(f"error: {config} is the shipped configuration itself")
+        fail(f"{config} is the shipped configuration itself")
     directory.mkdir(parents=True, exist_ok=True)
     # the admin's own files: the settings (secrets) and the client companies
     kept_files = {name for name in (COMPANIES,) if (config / name).exists()}

@@ -67,7 +67,8 @@ def jobs_retry(job_id: str | None, retry_all: bool) -> None:
         set_context(None)
         ctx.close()
     if job_id and not done:
-        click.echo(f"no failed job {job_id}", err=True)
-        raise SystemExit(1)
+        from plugin.cli.boundary import FAILED, refuse
+
+        refuse(f"no failed job {job_id}", FAILED)
     for jid in done:
         click.echo(f"requeued {jid}")

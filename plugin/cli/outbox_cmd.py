@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from plugin.cli.core import fail, local_time, settings_or_exit
+from plugin.cli.params import ROW_ID
 
 if TYPE_CHECKING:
     from plugin.context import Context
@@ -77,7 +78,7 @@ def outbox_list(connection: str | None, discarded: bool, as_json: bool) -> None:
 
 
 @outbox_group.command("show")
-@click.argument("row_id", type=int)
+@click.argument("row_id", type=ROW_ID)
 def outbox_show(row_id: int) -> None:
     """One outbox row in full (JSON), with the command it would write."""
     from plugin.outbox.refusals import get_row
@@ -94,7 +95,7 @@ def outbox_show(row_id: int) -> None:
 
 
 @outbox_group.command("resend")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--all", "every", is_flag=True, help="Every failed row.")
 @click.option("--connection", default=None, help="With --all: only this connection.")
 def outbox_resend(ids: tuple[int, ...], every: bool, connection: str | None) -> None:
@@ -128,7 +129,7 @@ def outbox_resend(ids: tuple[int, ...], every: bool, connection: str | None) -> 
 
 
 @outbox_group.command("discard")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--all", "every", is_flag=True, help="Every failed row.")
 @click.option("--connection", default=None, help="With --all: only this connection.")
 @click.option("--reason", required=True, help="Why the write is given up (kept on the row).")

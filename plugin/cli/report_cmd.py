@@ -27,7 +27,10 @@ def report_cmd(start: str | None, end: str | None, company: str | None, manager:
     from plugin.storage.db import Database, utcnow
 
     settings = settings_or_exit(database=True)
-    now = datetime.fromisoformat(now_text) if now_text else utcnow()
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else utcnow()
+    except ValueError:
+        fail(f"--now: not an ISO datetime: {now_text!r}")
     db = Database(settings.database_url)
     try:
         with db.session() as session:

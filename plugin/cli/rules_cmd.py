@@ -1,4 +1,4 @@
-"""``deskpilot rules check | explain | test | replay`` (SPEC §7)."""
+"""``deskpilot rules check | explain | test | replay`` (README: "Everyday admin commands")."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any, NoReturn
 
 import click
 
+from plugin.cli.boundary import refuse, refuse_each
+from plugin.cli.params import MAX_PROCESSES
 from rules.casetest import run_dir
 from rules.config.loader import check, config_paths, load_rules
 from rules.config.source import SourceError
@@ -56,14 +58,12 @@ def _load_or_exit(config: str) -> Any:
     try:
         return load_rules(config)
     except SourceError as exc:
-        for p in exc.problems:
-            click.echo(str(p), err=True)
-        sys.exit(2)
+        refuse("invalid rules:\n  " + "\n  ".join(str(p) for p in exc.problems))
 
 
 @rules_group.command("explain")
 @click.argument("event_file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="print the SPEC §7 JSON object")
+@click.option("--json", "as_json", is_flag=True, help="print the decision as one JSON object")
 @click.option("--now", help="ISO 8601 time of evaluation (default: the event's occurred_at)")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), help="JSON facts")
 @click.option("--config", "config", help="config directory (default: config/)")
@@ -78,7 +78,8 @@ def explain_cmd(
     """Show what the rules decide for EVENT_FILE; writes nothing, reads no database.
 
     The event is read as the receiver reads it (rules/generic_event.py): a body the receiver
-    would refuse (422) exits 2 with the same field errors, one ``path: message`` a line.
+    would refuse (422) exits 2 with the same field errors, one ``error: path: message`` line
+    each.
     """
     try:
         body = json.loads(Path(event_file).read_text(encoding="utf-8"))
@@ -105,11 +106,9 @@ def explain_cmd(
 
 
 def _exit_with(exc: Exception) -> NoReturn:
-    """Exit 2 with the problem: a refused event's field errors one ``path: message`` each."""
-    lines = exc.lines() if isinstance(exc, EventError) else [f"error: {exc}"]
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(2)
+    """Exit 2 with the problem: a refused event's field errors one ``error: path: message``
+    line each."""
+    refuse_each(exc.lines() if isinstance(exc, EventError) else [str(exc)])
 
 
 @rules_group.command("test")
@@ -143,7 +142,7 @@ def test_cmd(directory: str | None) -> None:
               help="write the corrections (ledger, host writes, timers)")
 @click.option(
     "--workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_PROCESSES),
     default=None,
     help="helper processes parsing ahead (default: one on a multi-core machine, 0: none)",
 )

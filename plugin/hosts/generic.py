@@ -1,4 +1,5 @@
-"""The generic callback of SPEC.md §7: Deskpilot's commands POSTed, signed, to any URL.
+"""The generic callback: Deskpilot's commands POSTed, signed, to any URL (README: "Generic
+(signed)").
 
 Body ``{"delivery_id", "ticket_id", "commands": [{"type": …, …data}]}`` signed like the
 inbound generic webhook (version 2: ``X-Deskpilot-Signature: t=<unix>,v2=<hex>`` covering
@@ -39,7 +40,8 @@ class GenericClient(HttpHostClient):
 
     kind = "generic"
     atomic = True
-    #: the callback carries deadlines as the generic format's whole snapshot (SPEC §7)
+    #: the callback carries deadlines as the generic format's whole snapshot
+    #: (docs/generic-format.md)
     scoped_deadlines = False
 
     def push(self, ticket_id: str, commands: Sequence[Command], *, company: str | None = None,

@@ -214,10 +214,13 @@ def test_cabinet_commands(ctx: Context, tmp_path: Path) -> None:
     listed = run.invoke(main, ["cabinet", "list", "acme"], env=env)
     assert listed.output.count("revoked") == 1 and listed.output.count("live") == 1
     assert new not in listed.output
-    for args, message in ((["link", "nobody"], "unknown company 'nobody'"),
-                          (["rotate", "acme", "--expires", "0"], "between 1 and 3650")):
+    for args, message in ((["link", "nobody"], "error: unknown company 'nobody'"),
+                          (["rotate", "acme", "--expires", "0"],
+                           "error: Invalid value for '--expires': 0 is not in the range "
+                           "1<=x<=3650")):
         bad = run.invoke(main, ["cabinet", *args], env=env)
-        assert bad.exit_code == 2 and message in bad.output, bad.output
+        assert bad.exit_code == 2 and bad.stderr.startswith(message), bad.output
+        assert len(bad.stderr.splitlines()) == 1 and bad.stdout == "", bad.output
     revoked = run.invoke(main, ["cabinet", "revoke", "acme"], env=env)
     assert revoked.exit_code == 0 and "1 link(s) of acme revoked" in revoked.output
 

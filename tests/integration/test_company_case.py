@@ -87,3 +87,28 @@ def test_report_filter_folds_case(env: dict[str, str]) -> None:
                                 env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["filters"]["company"] == "acme"
+
+
+def test_cabinet_commands_fold_case(env: dict[str, str]) -> None:
+    """``cabinet link|rotate|revoke|list`` take the id as ``credits`` does: ``ACME`` is the
+    company ``credits buy acme`` created, never an unknown one."""
+    env = {**env, "DESKPILOT_PUBLIC_URL": "https://desk.example"}
+
+    def cli(*args: str) -> tuple[str, str]:
+        result = CliRunner().invoke(main, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout, result.stderr
+
+    cli("credits", "buy", "acme", "--tasks", "10")
+    url, about = cli("cabinet", "link", "ACME")
+    assert url.startswith("https://desk.example/cabinet/") and about.startswith("company acme;")
+    listed, _ = cli("cabinet", "list", "ACME")
+    assert listed.split()[:2] == ["acme", "live"] and listed == cli("cabinet", "list", "acme")[0]
+    _, rotated = cli("cabinet", "rotate", " Acme ")
+    assert rotated.startswith("company acme;") and "1 earlier link(s) revoked" in rotated
+    assert cli("cabinet", "revoke", "AcMe")[0] == "1 link(s) of acme revoked\n"
+    states = [line.split()[1] for line in cli("cabinet", "list", "ACME")[0].splitlines()]
+    assert states == ["revoked", "revoked"]
+    refused = CliRunner().invoke(main, ["cabinet", "link", "  "], env=env)
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: Invalid value for "
+                                                                 "'COMPANY': a company id")

@@ -143,7 +143,8 @@ def test_a_body_the_receiver_refuses_explain_refuses_with_the_same_errors(
     assert resp.status_code == 422, (name, resp.get_json())
     code, lines = _explain(tmp_path, name, body)
     assert code == 2, (name, lines)
-    assert lines == _lines(resp.get_json()["errors"]), name
+    # the same field errors, each one refusal line (README: Errors)
+    assert lines == [f"error: {line}" for line in _lines(resp.get_json()["errors"])], name
     assert lines  # a field is named, never an empty refusal
 
 

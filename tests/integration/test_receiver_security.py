@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,11 +283,19 @@ def test_own_write_echo_is_200_ignored(stack, host):
     assert counts(ctx) == (1, 0)  # kept for the record, never processed
 
 
-def test_probe_get_and_head_answer_200_and_unknown_connection_404(stack):
+def test_probe_get_and_head_answer_200_and_unknown_connection_404(stack, caplog):
     client, _ = stack
     assert client.get("/webhooks/zammad").status_code == 200
     assert client.head(f"/webhooks/helpdesk/{TOKEN}").status_code == 200
-    assert client.post("/webhooks/nope", data=b"{}").status_code == 404
+    with caplog.at_level(logging.INFO, logger="deskpilot.webhook"):
+        assert client.post("/webhooks/nope", data=b"{}").status_code == 404
+        # the name comes from the URL: logged as asked, escaped and bounded (README: logs)
+        assert client.post("/webhooks/a%0Ab%20c%5C", data=b"{}").status_code == 404
+        assert client.post("/webhooks/" + "x" * 500, data=b"{}").status_code == 404
+    logged = [r.getMessage() for r in caplog.records if r.name == "deskpilot.webhook"]
+    assert logged == ["webhook.unknown-connection conn=nope",
+                      "webhook.unknown-connection conn=a\\x0ab\\x20c\\\\",
+                      "webhook.unknown-connection conn=" + "x" * 64 + "…"]
 
 
 def test_redis_down_is_503_with_retry_after_and_the_row_waits_for_the_sweeper(

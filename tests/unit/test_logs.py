@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from plugin.logs import configure
+from plugin.logs import SHOWN_LIMIT, configure, shown
 
 
 @pytest.fixture
@@ -44,3 +44,14 @@ def test_text_format_and_one_handler_only(monkeypatch, capsys, restore_root) -> 
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith("INFO deskpilot.webhook webhook.duplicate "
                                                   "conn=generic")
+
+
+def test_an_untrusted_value_stays_one_bounded_field() -> None:
+    assert shown("generic") == "generic"
+    assert shown("олена@acme") == "олена@acme"  # printable text is kept as it is
+    forged = "nope\n2026-01-01 INFO deskpilot.webhook webhook.queued conn=generic"
+    assert "\n" not in shown(forged) and " " not in shown(forged)
+    assert shown(forged).startswith("nope\\x0a2026-01-01\\x20INFO")
+    assert shown("a\\b\tc\u2028d\x00") == "a\\\\b\\x09c\\u2028d\\x00"
+    long = "x" * (SHOWN_LIMIT + 1)
+    assert shown(long) == "x" * SHOWN_LIMIT + "…" and shown(long[:-1]) == long[:-1]

@@ -1,4 +1,4 @@
-"""The generic webhook of SPEC.md §7: Deskpilot's own format, for any host or script.
+"""The generic webhook: Deskpilot's own format, for any host or script (docs/generic-format.md).
 
 Signature version 2 (the default): ``X-Deskpilot-Signature: t=<unix seconds>,v2=<hex>``
 where ``<hex>`` is HMAC-SHA256(secret, ``"<t>.<delivery id>."`` + raw body) and the delivery
@@ -8,7 +8,7 @@ is covered, so a captured delivery cannot be replayed later or under a new deliv
 Several ``v2=`` entries may be sent (a sender rotating secrets signs with each); every
 configured secret is tried (rotation on our side).
 
-Version 1 (``sha256=<hex HMAC-SHA256(secret, raw body)>``, SPEC §7 as first published) is
+Version 1 (``sha256=<hex HMAC-SHA256(secret, raw body)>``, the format as first published) is
 accepted only on a connection with ``options.accept_legacy_signature: true``.
 
 The delivery id is ``X-Deskpilot-Delivery`` or, when absent, the SHA-256 of the body.
