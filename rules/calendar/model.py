@@ -81,6 +81,8 @@ class Calendar:
     overrides: dict[date, tuple[Windows, str]]
     horizon_us: int
     _blocks: dict[int, Block]
+    #: each block's open time, kept when the block itself is evicted (business_time)
+    _totals: dict[int, int]
     _country_days: dict[int, dict[date, str]]
 
     def __init__(
@@ -111,6 +113,7 @@ class Calendar:
         s(self, "overrides", dict(overrides or {}))
         s(self, "horizon_us", (horizon.days * 86_400 + horizon.seconds) * 1_000_000)
         s(self, "_blocks", {})
+        s(self, "_totals", {})
         s(self, "_country_days", {})
 
     def __setattr__(self, key: str, value: Any) -> None:

@@ -6,9 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rules.calendar.business_time import Pause, _intervals_us, _pauses_us, working_between
+from rules.calendar.business_time import (
+    Pause,
+    _intervals_us,
+    _pauses_us,
+    check_span,
+    instant_us,
+    working_between,
+)
 from rules.calendar.model import Calendar
-from rules.calendar.tz import MIN_US, Interval, day_span, from_us, local_date, to_us
+from rules.calendar.tz import MIN_US, Interval, day_span, from_us, local_date
 
 MAX_ENTRIES = 40  # an explain screen, not an audit log; the total stays exact in ``detail``
 KINDS = ("counted", "holiday", "pause", "closed", "cutoff", "note")
@@ -60,7 +67,8 @@ def build_timeline(
     start: datetime, due: datetime, cal: Calendar, pauses: Sequence[Pause] = ()
 ) -> tuple[TimelineEntry, ...]:
     """Counted working intervals, skipped holidays and pauses from ``start`` to ``due``."""
-    a, b = to_us(start), to_us(due)
+    a, b = instant_us(start), instant_us(due)
+    check_span(a, b)  # a day-by-day walk below: bounded as the arithmetic is
     tz = cal.tz
     entries: list[tuple[int, TimelineEntry]] = []
     ps = _pauses_us(pauses)
