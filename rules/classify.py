@@ -57,6 +57,9 @@ def read_overrides(rules: RuleSet, ctx: Context) -> Overrides:
     due = _datetime(cf.get(o["due_field"]))
     if cf.get(o["due_field"]) not in (None, "") and due is None:
         bad.append((o["due_field"], "due date must be ISO 8601 with an offset"))
+    elif due is not None and (far := rules.bounds.year_problem(due)):
+        bad.append((o["due_field"], f"due date {far}"))  # limits.input: bounded work
+        due = None
     return Overrides(task_type, units, estimate, due, tuple(bad))
 
 

@@ -15,12 +15,19 @@ independent.
 
 Numbers from outside are held to ``limits.input`` (rules/bounds.py): a value out of its
 range is a 422 naming the field, answered in the request's own time, so no unit count,
-estimate or time entry can cost a worker more than milliseconds later.
+estimate or time entry can cost a worker more than milliseconds later. So are the years of
+every instant an event carries (``limits.input.years``): when it occurred, when its ticket
+was created, and any date in its custom fields or changes (an ISO 8601 value with an
+offset, as the engine reads a due date), since deadlines and reports walk working time
+between them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
 
 from rules.bounds import Bounds
 from rules.event import TicketEvent
@@ -45,6 +52,8 @@ TICKET_ID_FIELD = {"redmine": "payload.issue.id"}
 LOCALE_FIELD = {"zendesk": "ticket.requester.language",
                 "freshdesk": "ticket.requester.language"}
 SUBJECT_LIMIT = 1000
+#: the JSON path of the ticket's creation instant where it is not the generic name
+CREATED_FIELD = {"redmine": "payload.issue.created_on", "freshdesk": "ticket.created_on"}
 
 
 def fail(field: str, message: str) -> FormatError:
@@ -117,12 +126,49 @@ def _locale(value: str | None, field: str) -> None:
 
 
 def check_numbers(event: TicketEvent, bounds: Bounds) -> None:
-    """Raise :class:`FormatError` (a 422) for a bounded number out of its range."""
+    """Raise :class:`FormatError` (a 422) for a bounded number out of its range, or an
+    instant whose year lies outside ``limits.input.years``."""
     errors = {f"ticket.custom_fields.{key}": [problem]
               for key, problem in bounds.field_problems(event.ticket.custom_fields).items()}
     if event.time_entry is not None:
         problem = bounds.range("time_minutes").problem(event.time_entry.minutes)
         if problem:
             errors["time_entry.minutes"] = [problem]
+    for field, value in instants(event):
+        problem = bounds.year_problem(value)
+        if problem:
+            errors.setdefault(field, [problem])
     if errors:
-        raise FormatError("a number is out of its range (limits.input)", errors)
+        raise FormatError("a value is out of its range (limits.input)", errors)
+
+
+def instants(event: TicketEvent) -> Iterator[tuple[str, datetime]]:
+    """``(JSON path, instant)`` for every instant ``event`` carries."""
+    yield "occurred_at", event.occurred_at
+    yield CREATED_FIELD.get(event.host_kind, "ticket.created_at"), event.ticket.created_at
+    yield from _dated(event.ticket.custom_fields, "ticket.custom_fields.")
+    for key, pair in event.changes.items():
+        yield from _dated(dict(enumerate(pair)), f"changes.{key}", keyed=False)
+
+
+def _dated(values: Mapping[Any, Any], prefix: str, *,
+           keyed: bool = True) -> Iterator[tuple[str, datetime]]:
+    for key, value in values.items():
+        when = as_instant(value)
+        if when is not None:
+            yield (f"{prefix}{key}" if keyed else prefix), when
+
+
+def as_instant(value: Any) -> datetime | None:
+    """An aware datetime, or an ISO 8601 text with an offset read as one (as the engine
+    reads a due date); None for anything else (a plain date, a number, free text)."""
+    if isinstance(value, datetime):
+        return value if value.utcoffset() is not None else None
+    if not isinstance(value, str) or not 16 <= len(value) <= 40 or value[4:5] != "-":
+        return None
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.utcoffset() is not None else None

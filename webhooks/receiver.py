@@ -19,11 +19,10 @@ from plugin.auth import error_response
 from plugin.logs import shown
 from plugin.reports.metrics import count_event
 from plugin.storage.db import utcnow
-from rules.event_checks import check_event, check_numbers
 from rules.generic_format import FormatError
 from webhooks.base import InvalidSignature, WebhookError, body_sha256
 from webhooks.hosts import ADAPTERS
-from webhooks.limits import bounds_for
+from webhooks.limits import check_events
 from webhooks.store import Dependency, store_and_enqueue
 
 log = logging.getLogger("deskpilot.webhook")
@@ -102,10 +101,7 @@ def receive(name: str, token: str | None = None) -> Response:
             adapter.verify(body, headers, conn.webhook_secrets, now,
                            **(options(conn) if options else {}))
         events = adapter.parse(body, headers, conn)
-        bounds = bounds_for(ctx.settings.config_dir)
-        for event in events:
-            check_event(event)
-            check_numbers(event, bounds)
+        check_events(events, ctx.settings.config_dir)
     except WebhookError as exc:
         log.info("webhook.%s conn=%s", exc.code, name)
         count_event(name, "invalid")

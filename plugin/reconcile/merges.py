@@ -29,9 +29,11 @@ from plugin.hosts.errors import HostError, NotFound
 from plugin.settings import Connection
 from plugin.storage.models import Event, Ticket
 from rules.event import EventType
+from rules.generic_format import FormatError
 from rules.lifecycle import GONE
 from webhooks.base import WebhookError
 from webhooks.hosts import ADAPTERS
+from webhooks.limits import check_events
 from webhooks.store import store_and_enqueue
 
 log = logging.getLogger("deskpilot.hosts")
@@ -110,8 +112,12 @@ def _store_merge(ctx: Any, conn: Connection, ticket: dict[str, Any], now: dateti
     headers = {"Content-Type": "application/json"}
     try:
         events: Sequence[Any] = ADAPTERS[conn.kind].parse(body, headers, conn)
+        check_events(events, ctx.settings.config_dir)
     except WebhookError as exc:
         report.errors.append(f"ticket {ticket.get('id')}: {exc.message}")
+        return
+    except FormatError as exc:  # the receiver's checks: stored only what a webhook could be
+        report.errors.append(f"ticket {ticket.get('id')}: refused ({'; '.join(exc.lines())})")
         return
     if not events or events[0].event != EventType.MERGED:
         return

@@ -47,9 +47,11 @@ from plugin.reconcile.match import delivered, same_item
 from plugin.reconcile.merges import find_merges
 from plugin.reconcile.seen import Seen, seen_ticket
 from plugin.settings import Connection
-from rules.event import EventType
+from rules.event import EventType, TicketEvent
+from rules.generic_format import FormatError
 from webhooks.base import WebhookError
 from webhooks.hosts import ADAPTERS
+from webhooks.limits import check_events
 from webhooks.store import store_and_enqueue
 
 __all__ = ["Body", "Report", "import_open", "reconcile", "supported"]
@@ -137,6 +139,23 @@ def _read_items(items: Callable[..., list[Item]], client: Any, conn: Connection,
     return []
 
 
+def checked(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any], body: bytes,
+            headers: dict[str, str], report: Any) -> list[TicketEvent] | None:
+    """The events of a polled body, held to the receiver's checks (ids, texts, numbers, the
+    years of its instants); None, with the reason among the report's errors, when refused:
+    a host's API is read as a webhook is, so it stores nothing a webhook could not."""
+    try:
+        events = list(adapter.parse(body, headers, conn))
+        check_events(events, ctx.settings.config_dir)
+    except WebhookError as exc:
+        report.errors.append(f"ticket {ticket.get('id')}: {exc.message}")
+        return None
+    except FormatError as exc:
+        report.errors.append(f"ticket {ticket.get('id')}: refused ({'; '.join(exc.lines())})")
+        return None
+    return events
+
+
 def _store_items(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any],
                  items: list[Item], window: Window, report: Report) -> None:
     """Store polled items, except our own and those a stored delivery already carried."""
@@ -145,10 +164,8 @@ def _store_items(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any
         if item.own:
             report.count("skipped-own")
             continue
-        try:
-            events = adapter.parse(item.body.body, item.body.headers, conn)
-        except WebhookError as exc:
-            report.errors.append(f"ticket {ticket.get('id')}: {exc.message}")
+        events = checked(ctx, conn, adapter, ticket, item.body.body, item.body.headers, report)
+        if events is None:
             continue
         if events and all(ev.own_write for ev in events):
             report.count("skipped-own")  # e.g. Freshdesk's own-note marker
@@ -166,10 +183,8 @@ def _store_items(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any
 
 def _store_one(ctx: Any, conn: Connection, adapter: Any, ticket: dict[str, Any], body: bytes,
                headers: dict[str, str], key: str | None, seen: Seen, report: Report) -> None:
-    try:
-        events = adapter.parse(body, headers, conn)
-    except WebhookError as exc:
-        report.errors.append(f"ticket {ticket.get('id')}: {exc.message}")
+    events = checked(ctx, conn, adapter, ticket, body, headers, report)
+    if events is None:
         return
     if seen.known and any(ev.event == EventType.CREATED for ev in events):
         # Zammad infers "created" from a young ticket: a second creation would post a

@@ -10,7 +10,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from rules.bounds import DEFAULTS, year_window_problem
 
 from rules.config.source import PathKey, Problem, Source, did_you_mean
 
@@ -130,12 +140,29 @@ class RangeSchema(_Strict):
                        validate=validate.Range(min=0, max=1e9))
 
 
+class YearsSchema(_Strict):
+    """``limits.input.years``: the years every instant of an event lies in."""
+
+    min = fields.Integer(load_default=None, allow_none=True, strict=True)
+    max = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+    @validates_schema
+    def _window(self, data: dict[str, Any], **_: Any) -> None:
+        base = DEFAULTS["years"]
+        low = base.low if data.get("min") is None else data["min"]
+        high = base.high if data.get("max") is None else data["max"]
+        problem = year_window_problem(Decimal(low), Decimal(high))
+        if problem:
+            raise ValidationError(problem)
+
+
 class InputSchema(_Strict):
     """``limits.input``: ranges of the numbers from outside (rules/bounds.py)."""
 
     units = fields.Nested(RangeSchema, load_default=None)
     estimate_hours = fields.Nested(RangeSchema, load_default=None)
     time_minutes = fields.Nested(RangeSchema, load_default=None)
+    years = fields.Nested(YearsSchema, load_default=None)
 
 
 #: the ledger's columns (INTEGER; NUMERIC(14, 2)): no configured limit may pass them

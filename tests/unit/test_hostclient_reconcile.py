@@ -116,3 +116,17 @@ def test_cli_since_help_states_the_window_reconcile_uses() -> None:
     assert "options.reconcile_settle_minutes" in text
     assert "Zammad {zammad}, Zendesk {zendesk}, Freshdesk {freshdesk} minutes".format(
         **SETTLE_MINUTES) in text
+
+
+@responses.activate
+def test_poll_refuses_what_the_receiver_refuses(ctx: Context) -> None:
+    # a ticket opened in year 9999 (issue 16): the receiver answers 422, the poll stores
+    # nothing either and reports why
+    t = polled_ticket()
+    t["followup_set"][0]["date"] = "9999-12-30T15:40:00+02:00"
+    responses.get(f"{BASE}/api/tickets/", json={"count": 1, "next": None, "results": [t]})
+    since = datetime(2026, 11, 22, 13, 25, 50, tzinfo=UTC)
+    report = reconcile(ctx, "dh", since, NOW)
+    assert events(ctx) == []
+    assert any("ticket.created_at: must lie in the years 2000-2100" in e for e in report.errors), \
+        report.errors
