@@ -62,6 +62,9 @@ class Replay:
     changes: list[Change] = field(default_factory=list)
     #: why events were skipped, with counts (unknown connection, unparseable body, ...)
     reasons: dict[str, int] = field(default_factory=dict)
+    #: the stored events the rules could not evaluate: (event id, ``conn/ticket: why``); the
+    #: replay goes on without them (an event stored before the receiver bounded its dates)
+    unevaluated: list[tuple[int, str]] = field(default_factory=list)
 
     def skip(self, why: str) -> None:
         self.skipped += 1
@@ -157,7 +160,7 @@ def replay_events(
         hidden=progress is None,
         update_min_steps=max(1, len(ids) // 200),
     ) as bar:
-        for conn_name, events, skipped in bar:
+        for (event_id, _, _), (conn_name, events, skipped) in zip(ids, bar, strict=True):
             out.events += 1
             if events is None:
                 out.skip(skipped or "unparseable")
@@ -174,7 +177,13 @@ def replay_events(
                     )
                     companies[cid or ""] = company
                 before = tickets.get(key, empty)
-                d = evaluate(rules, ev, State(before, company), ev.occurred_at, explain=False)
+                try:
+                    d = evaluate(rules, ev, State(before, company), ev.occurred_at,
+                                 explain=False)
+                except Exception as exc:  # noqa: BLE001 - one bad event must not end the replay
+                    out.skip(f"cannot be evaluated ({type(exc).__name__})")
+                    out.unevaluated.append((event_id, f"{conn_name}/{ev.ticket.id}: {exc}"))
+                    continue
                 tickets[key] = updated(before, d.ticket_facts)
                 finals[key] = d
                 _count_slot(company.started_by_day, d.company_facts)

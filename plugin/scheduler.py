@@ -20,9 +20,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq.job import Job
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 
 from plugin.context import Context
+from plugin.failed_jobs import reason_of
 from plugin.outbox.rows import OutboxRow, OutboxState, enqueue_push, pending_key, push_job_id
 from plugin.processing.firing import fire_due_timers
 from plugin.queue import EVENT_JOB_TIMEOUT, SERIALIZER, enqueue_event, event_job_id
@@ -35,16 +36,24 @@ log = logging.getLogger("deskpilot.scheduler")
 STRANDED_AFTER = timedelta(seconds=60)
 #: fresh outbox rows get their push job after commit; only older ones are the sweeper's
 OUTBOX_STRANDED_AFTER = timedelta(seconds=30)
-#: a failed event job is tried again after this long (a database outage passes)
+#: a failed event job is tried again after this long (a database outage passes), doubled
+#: after each failed round
 FAILED_RETRY_AFTER = timedelta(seconds=30)
+#: failed rounds (each one job: rq's run and its immediate retries) after which a stored
+#: event is given up: FAILED, with the reason, listed by ``deskpilot jobs failed`` and
+#: requeued by ``deskpilot jobs retry``. With the doubling wait the last round starts about
+#: an hour after the first (30 s × (2^7 - 1)): an outage of the database or a host passes,
+#: an event that can never be processed stops costing a worker every 30 s.
+EVENT_MAX_ROUNDS = 8
 
 
-def event_job_alive(job: Any, now: datetime) -> bool:
+def event_job_alive(job: Any, now: datetime, failed_rounds: int = 0) -> bool:
     """True while rq will still run the job by itself, so the sweeper leaves it alone.
 
     ``started`` is alive only within the job's timeout: a worker killed with SIGKILL leaves
     its job "started" for ever. ``scheduled`` needs rq's scheduler, which we don't run, so
-    it counts as stranded. ``failed`` is retried once ``FAILED_RETRY_AFTER`` has passed.
+    it counts as stranded. ``failed`` is retried once ``FAILED_RETRY_AFTER`` has passed,
+    doubled for each of the event's ``failed_rounds`` before.
     """
     if job is None:
         return False
@@ -57,35 +66,74 @@ def event_job_alive(job: Any, now: datetime) -> bool:
         return started is not None and now - started < limit
     if status == "failed":
         ended = job.ended_at
-        return ended is not None and now - ended < FAILED_RETRY_AFTER
+        wait = FAILED_RETRY_AFTER * 2 ** min(failed_rounds, EVENT_MAX_ROUNDS)
+        return ended is not None and now - ended < wait
     return False
 
 
 def sweep_events(ctx: Context, now: datetime) -> str:
     """Re-enqueue stored events left unprocessed (Redis lost, a worker killed mid-job, a job
-    that failed during a database outage)."""
+    that failed during a database outage).
+
+    A job that failed counts a round on its event row (``attempts``: processing never ran
+    to its end, so the row counts nothing else); after :data:`EVENT_MAX_ROUNDS` the event
+    is marked FAILED with the job's reason and no longer re-enqueued."""
     cutoff = now - STRANDED_AFTER
     with ctx.db.session() as session:
         rows = session.execute(
-            select(Event.id).where(
+            select(Event.id, Event.attempts).where(
                 Event.state.in_([EventState.QUEUED, EventState.PROCESSING]),
                 Event.received_at < cutoff,
             ).order_by(Event.id).limit(5000)
-        ).scalars().all()
+        ).all()
     if not rows:
         return "0 stranded"
     # every job read in one pipeline: under a backlog this pass covers thousands of events
-    jobs = Job.fetch_many([event_job_id(e) for e in rows], connection=ctx.redis,
+    jobs = Job.fetch_many([event_job_id(e) for e, _ in rows], connection=ctx.redis,
                           serializer=SERIALIZER)
     again = 0
-    for event_id, job in zip(rows, jobs, strict=True):
-        if event_job_alive(job, now):
+    failed: dict[int, int] = {}
+    given_up: dict[int, tuple[int, str]] = {}
+    for (event_id, rounds), job in zip(rows, jobs, strict=True):
+        rounds = rounds or 0
+        if event_job_alive(job, now, rounds):
             continue
+        if job is not None and job.get_status(refresh=False) == "failed":
+            rounds += 1
+            if rounds >= EVENT_MAX_ROUNDS:
+                given_up[event_id] = (rounds, reason_of(job))
+                continue
+            failed[event_id] = rounds
         enqueue_event(ctx.redis, event_id)
         again += 1
+    _count_rounds(ctx, failed, given_up)
     if again:
         log.warning("scheduler.sweep re-enqueued=%s", again)
-    return f"{again} re-enqueued"
+    for event_id, (rounds, reason) in given_up.items():
+        log.error("scheduler.event-given-up event=%s rounds=%s reason=%s", event_id, rounds,
+                  reason)
+    return f"{again} re-enqueued" + (f", {len(given_up)} given up" if given_up else "")
+
+
+def _count_rounds(ctx: Context, failed: dict[int, int],
+                  given_up: dict[int, tuple[int, str]]) -> None:
+    """Write the failed rounds on the event rows; the given-up events become FAILED (only
+    while still unprocessed: a worker may have finished one meanwhile)."""
+    if not failed and not given_up:
+        return
+    table: Any = Event.__table__
+    open_states = [EventState.QUEUED, EventState.PROCESSING]
+    with ctx.db.session() as session:
+        for event_id, rounds in failed.items():
+            session.execute(update(table).where(table.c.id == event_id,
+                                                table.c.state.in_(open_states))
+                            .values(attempts=rounds))
+        for event_id, (rounds, reason) in given_up.items():
+            session.execute(update(table).where(table.c.id == event_id,
+                                                table.c.state.in_(open_states))
+                            .values(attempts=rounds, state=EventState.FAILED,
+                                    last_error=f"gave up after {rounds} failed rounds: "
+                                               f"{reason}"[:2000]))
 
 
 def sweep_outbox(ctx: Context, now: datetime) -> str:

@@ -22,6 +22,9 @@ from rules.explain import render
 from rules.generic_event import EventError, event_from_dict
 from rules.state_json import StateError, state_from_json
 
+#: the events ``rules replay`` names when it could not evaluate them (the rest are counted)
+UNEVALUATED_SHOWN = 20
+
 
 def _default_config() -> str:
     """--config / DESKPILOT_CONFIG_DIR, else ./config, else the packaged defaults (read-only)."""
@@ -177,6 +180,10 @@ def replay_cmd(since: str, config: str | None, apply: bool, workers: int | None)
                 click.echo(f"    {key}: {old} -> {new}")
         for why, n in sorted(res.reasons.items()):
             click.echo(f"skipped {n} event(s): {why}", err=True)
+        for event_id, why in res.unevaluated[:UNEVALUATED_SHOWN]:
+            click.echo(f"  event {event_id} {why}", err=True)
+        if len(res.unevaluated) > UNEVALUATED_SHOWN:
+            click.echo(f"  … and {len(res.unevaluated) - UNEVALUATED_SHOWN} more", err=True)
         click.echo(
             f"{res.events} event(s), {res.tickets} ticket(s) replayed with rules "
             f"{rules.version}; {len(res.changes)} would change"
