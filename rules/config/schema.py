@@ -21,7 +21,6 @@ from marshmallow import (
 )
 
 from rules.bounds import DEFAULTS, year_window_problem
-
 from rules.config.source import PathKey, Problem, Source, did_you_mean
 
 TARGET_KINDS = ("working_hours", "units_times", "bug_cutoff", "end_of_next_working_day", "due_date")
