@@ -28,16 +28,18 @@ def _context() -> Context:
 
 @jobs_group.command("failed")
 def jobs_failed() -> None:
-    """List failed jobs with their reason (exit 0; none: only a note on stderr)."""
+    """List failed jobs with their reason, and the stored events given up on (exit 0; none:
+    only a note on stderr)."""
     from datetime import datetime
 
     from plugin.cli.core import local_time
     from plugin.context import set_context
-    from plugin.failed_jobs import failed_jobs
+    from plugin.failed_jobs import failed_events, failed_jobs
 
     ctx = _context()
     try:
         items = list(failed_jobs(ctx.redis))
+        items += failed_events(ctx, {item.id for item in items})
         for item in items:
             when = item.failed_at if item.failed_at == "-" else local_time(
                 datetime.fromisoformat(item.failed_at), ctx.settings.tz, seconds=True)

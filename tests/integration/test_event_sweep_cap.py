@@ -13,8 +13,16 @@ from rq.job import Job
 from sqlalchemy import select
 
 from plugin.context import set_context
-from plugin.failed_jobs import failed_jobs
-from plugin.queue import ALL_QUEUES, SERIALIZER, connect, enqueue_event, event_job_id, queue
+from plugin.failed_jobs import failed_events, failed_jobs, retry_failed
+from plugin.queue import (
+    ALL_QUEUES,
+    EVENTS,
+    SERIALIZER,
+    connect,
+    enqueue_event,
+    event_job_id,
+    queue,
+)
 from plugin.scheduler import EVENT_MAX_ROUNDS, FAILED_RETRY_AFTER, sweep_events
 from plugin.storage.models import Event
 from tests.jobs_support import make_context, payload, store
@@ -81,6 +89,23 @@ def test_a_failing_event_is_re_enqueued_at_most_the_cap_then_failed_with_its_rea
     assert sweep_events(ctx, datetime.now(UTC) + timedelta(days=30)) == "0 stranded"
     [listed] = failed_jobs(ctx.redis)
     assert listed.id == event_job_id(bad) and "1970-2999" in listed.reason
+    assert failed_events(ctx, {listed.id}) == []  # listed once
+
+
+def test_a_given_up_event_stays_listed_after_rq_forgets_its_job_and_can_be_retried(ctx):
+    bad = store(ctx, payload("T-far", "ticket.created", "2026-11-16T10:00:00+02:00",
+                             created="9999-12-30T10:00:00+02:00", actor="client"), "far-2")
+    with ctx.db.session() as s:
+        s.get(Event, bad).state = "failed"
+        s.get(Event, bad).attempts = EVENT_MAX_ROUNDS
+        s.get(Event, bad).last_error = "gave up after 8 failed rounds: OutOfRange: …"
+    assert failed_jobs(ctx.redis) == []  # the registry's 30 days have passed
+    [listed] = failed_events(ctx)
+    assert (listed.id, listed.reason) == (event_job_id(bad),
+                                          "gave up after 8 failed rounds: OutOfRange: …")
+    assert retry_failed(ctx, event_job_id(bad)) == [event_job_id(bad)]
+    assert (row(ctx, bad).state, row(ctx, bad).attempts) == ("queued", 0)
+    assert queue(ctx.redis, EVENTS).job_ids == [event_job_id(bad)]
 
 
 def test_a_lost_job_is_re_enqueued_without_counting_a_round(ctx):
