@@ -37,11 +37,19 @@ def ctx(sqlite_url, redis_url):
     c.close()
 
 
+class QuietWorker(SimpleWorker):
+    """rq's worker without its command channel: a burst run needs no commands, and stopping
+    the channel's thread could wait out its poll (up to a minute) at every run."""
+
+    def subscribe(self) -> None:
+        self.pubsub_thread = None
+
+
 def work(ctx) -> None:
     conn = connect(ctx.redis_url)
     try:
-        SimpleWorker([queue(conn, n) for n in ALL_QUEUES], connection=conn,
-                     serializer=SERIALIZER).work(burst=True, with_scheduler=False)
+        QuietWorker([queue(conn, n) for n in ALL_QUEUES], connection=conn,
+                    serializer=SERIALIZER).work(burst=True, with_scheduler=False)
     finally:
         conn.close()
 
