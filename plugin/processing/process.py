@@ -111,9 +111,10 @@ def process_ticket_event(session: Session, ticket: Ticket, ev: TicketEvent, rule
         log.info("job.event-late ticket=%s occurred_at=%s", ticket.host_ticket_id,
                  iso(ev.occurred_at))
     else:
-        known = with_known_locale(ev.ticket, stored_snapshot(ticket))
-        if known is not ev.ticket:
-            ev = dataclasses.replace(ev, ticket=known)
+        if ev.ticket.requester_locale is None and ticket.facts:  # else nothing to decode
+            known = with_known_locale(ev.ticket, stored_snapshot(ticket))
+            if known is not ev.ticket:
+                ev = dataclasses.replace(ev, ticket=known)
         snapshot = ev
         if ev.ticket.company is not None:
             company_id = ev.ticket.company.id
