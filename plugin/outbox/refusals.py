@@ -53,15 +53,22 @@ def describe(command: dict[str, Any]) -> str:
                 else "an internal note")
     if kind == SET_FIELDS:
         return "fields " + ", ".join(sorted(data.get("fields") or {}))
-    if kind == SET_DEADLINES and data.get(ONLY):
-        # a part of a refused one: exactly the writes that are left
-        names = ["the host's due date" if w == HOST_DUE else w for w in deadline_writes(data)]
-        return ("deadline " if len(names) == 1 else "deadlines ") + ", ".join(names)
     if kind == SET_DEADLINES:
-        return "deadlines " + ", ".join(k for k, v in sorted(data.items()) if v is not None)
+        names = deadline_names(data, "the host's due date")
+        return ("deadline " if len(names) == 1 and data.get(ONLY) else "deadlines ") \
+            + ", ".join(names)
     return {SET_STATUS: f"status {data.get('status')}", ASSIGN: "the assignee",
             SET_BALANCE: "the credit balance", LOG_TIME: f"{data.get('minutes')} min of time"
             }.get(str(kind), str(kind))
+
+
+def deadline_names(data: dict[str, Any], host_due: str) -> list[str]:
+    """What a ``set_deadlines`` writes, by name: a part of a refused one exactly the writes
+    that are left (``host_due`` naming the host's own due date), a whole one its deadlines
+    that have a value."""
+    if data.get(ONLY):
+        return [host_due if w == HOST_DUE else w for w in deadline_writes(data)]
+    return [k for k, v in sorted(data.items()) if v is not None]
 
 
 #: what a refused write was, as the team template naming it (``refused_*``) reads it
@@ -81,10 +88,7 @@ def _write_text(rules: RuleSet, command: dict[str, Any]) -> str:
         return team_text(rules, "refused_fields", fields=", ".join(names),
                          field_count=len(names))
     if kind == SET_DEADLINES:
-        # a part of a refused one names exactly the writes that are left
-        names = ([team_text(rules, "refused_host_due") if w == HOST_DUE else w
-                  for w in deadline_writes(data)] if data.get(ONLY)
-                 else [k for k, v in sorted(data.items()) if v is not None])
+        names = deadline_names(data, team_text(rules, "refused_host_due"))
         return team_text(rules, "refused_deadlines", deadlines=", ".join(names),
                          deadline_count=len(names))
     if kind not in _WRITES:
