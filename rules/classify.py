@@ -8,6 +8,7 @@ from typing import Any
 
 from rules.config.model import RuleSet
 from rules.decision import FALLBACK, OVERRIDE
+from rules.event_checks import as_instant
 from rules.fields import Context
 
 
@@ -54,7 +55,8 @@ def read_overrides(rules: RuleSet, ctx: Context) -> Overrides:
         bad.append((o["estimate_field"],
                     f"estimate hours {out_of_range[o['estimate_field']]}"))
         estimate = None
-    due = _datetime(cf.get(o["due_field"]))
+    # one reader with the receiver's check of instants: what it bounds is what is read here
+    due = as_instant(cf.get(o["due_field"]))
     if cf.get(o["due_field"]) not in (None, "") and due is None:
         bad.append((o["due_field"], "due date must be ISO 8601 with an offset"))
     elif due is not None and (far := rules.bounds.year_problem(due)):
@@ -110,15 +112,3 @@ def _float(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if f > 0 else None
-
-
-def _datetime(v: Any) -> datetime | None:
-    if isinstance(v, datetime):
-        return v if v.tzinfo else None
-    if not isinstance(v, str) or not v:
-        return None
-    try:
-        d = datetime.fromisoformat(v)
-    except ValueError:
-        return None
-    return d if d.tzinfo else None
